@@ -1,0 +1,55 @@
+/**
+ * Failures the engine reports. They carry plain facts; the HTTP layer decides how a client sees them
+ * (src/errors.ts is the single mapping to OpenAI's envelope).
+ */
+export class ModelNotFoundError extends Error {
+  constructor(readonly modelId: string) {
+    super(`model ${modelId} is not available`);
+    this.name = "ModelNotFoundError";
+  }
+}
+
+export type ModelKind = "text-generation" | "embeddings";
+
+export class ModelKindError extends Error {
+  constructor(
+    readonly modelId: string,
+    readonly actual: ModelKind,
+    readonly wanted: ModelKind,
+  ) {
+    super(`model ${modelId} is a ${actual} model, not a ${wanted} model`);
+    this.name = "ModelKindError";
+  }
+}
+
+export class ModelLoadError extends Error {
+  constructor(
+    readonly modelId: string,
+    readonly reason: string,
+  ) {
+    super(`model ${modelId} failed to load: ${reason}`);
+    this.name = "ModelLoadError";
+  }
+}
+
+export class ContextLengthError extends Error {
+  constructor(
+    readonly limit: number,
+    readonly promptTokens: number,
+    readonly completionTokens: number,
+  ) {
+    super(`context of ${limit} tokens exceeded`);
+    this.name = "ContextLengthError";
+  }
+}
+
+/** A request value the engine can only judge once the model is known (e.g. a token id outside the vocabulary). */
+export class InvalidInputError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = "InvalidInputError";
+  }
+}

@@ -1,0 +1,55 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The facts about a decoder that the generation loop needs, read from Hugging Face's config files. */
+export interface DecoderConfig {
+  modelType: string;
+  numLayers: number;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number;
+  eosIds: number[];
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Json) : {};
+}
+
+function firstNumber(obj: Json, keys: readonly string[]): number | undefined {
+  for (const key of keys) {
+    const value = obj[key];
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+  }
+  return undefined;
+}
+
+function idList(value: unknown): number[] {
+  if (typeof value === "number") return [value];
+  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === "number");
+  return [];
+}
+
+export function readDecoderConfig(dir: string): DecoderConfig {
+  const config = readJson(join(dir, "config.json"));
+  const generation = readJson(join(dir, "generation_config.json"));
+  const require = (keys: readonly string[]): number => {
+    const value = firstNumber(config, keys);
+    if (value === undefined) throw new Error(`config.json has none of ${keys.join(", ")}`);
+    return value;
+  };
+  const heads = require(["num_attention_heads", "n_head", "num_heads"]);
+  const hidden = require(["hidden_size", "n_embd", "d_model"]);
+  const eosIds = [...new Set([...idList(generation.eos_token_id), ...idList(config.eos_token_id)])];
+  return {
+    modelType: typeof config.model_type === "string" ? config.model_type : "unknown",
+    numLayers: require(["num_hidden_layers", "n_layer", "num_layers"]),
+    kvHeads: firstNumber(config, ["num_key_value_heads"]) ?? heads,
+    headDim: firstNumber(config, ["head_dim"]) ?? hidden / heads,
+    vocabSize: require(["vocab_size"]),
+    contextLength: require(["max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"]),
+    eosIds,
+  };
+}

@@ -1,0 +1,153 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { ModelKind } from "./errors.ts";
+
+/** What the server knows about a model before loading it. */
+export interface ModelSpec {
+  id: string;
+  dir: string;
+  kind: ModelKind;
+  /** ONNX weight variant: fp32 → onnx/model.onnx, q8 → onnx/model_quantized.onnx, … (transformers.js naming). */
+  dtype: string;
+  maxContextTokens?: number;
+  chatTemplate?: string;
+  ownedBy: string;
+  created: number;
+}
+
+export interface RegistryEntry {
+  name: string;
+  path?: string;
+  dtype?: string;
+  max_context_tokens?: number;
+  chat_template?: string;
+  kind?: ModelKind;
+  owned_by?: string;
+}
+
+export interface RegistryOptions {
+  modelsDir: string;
+  registryPath?: string;
+  allowList?: readonly string[];
+}
+
+const ENCODER_TYPES = new Set(["bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "nomic_bert", "modernbert", "e5"]);
+const DTYPE_FILES: Record<string, string> = {
+  fp32: "model.onnx",
+  fp16: "model_fp16.onnx",
+  q8: "model_quantized.onnx",
+  int8: "model_int8.onnx",
+  uint8: "model_uint8.onnx",
+  q4: "model_q4.onnx",
+  q4f16: "model_q4f16.onnx",
+  bnb4: "model_bnb4.onnx",
+};
+
+export function onnxFileFor(dtype: string): string {
+  const file = DTYPE_FILES[dtype];
+  if (!file) throw new Error(`unknown dtype '${dtype}' (known: ${Object.keys(DTYPE_FILES).join(", ")})`);
+  return file;
+}
+
+/** The set of servable models: folders in the models directory, plus registry entries, filtered by the allow list. */
+export class ModelRegistry {
+  private readonly specs = new Map<string, ModelSpec>();
+
+  constructor(options: RegistryOptions) {
+    for (const spec of scanModelsDir(options.modelsDir)) this.specs.set(spec.id, spec);
+    if (options.registryPath) {
+      for (const entry of readRegistryFile(options.registryPath)) {
+        const spec = specFromEntry(entry, options.registryPath, options.modelsDir, this.specs.get(entry.name));
+        this.specs.set(spec.id, spec);
+      }
+    }
+    if (options.allowList && options.allowList.length > 0) {
+      const allowed = new Set(options.allowList);
+      for (const id of [...this.specs.keys()]) if (!allowed.has(id)) this.specs.delete(id);
+    }
+  }
+
+  list(): ModelSpec[] {
+    return [...this.specs.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Lookup by exact id only: a model id never becomes a filesystem path. */
+  get(id: string): ModelSpec | undefined {
+    return this.specs.get(id);
+  }
+}
+
+function scanModelsDir(modelsDir: string): ModelSpec[] {
+  if (!existsSync(modelsDir)) return [];
+  return readdirSync(modelsDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(modelsDir, entry.name, "config.json")))
+    .map((entry) => defaultSpec(entry.name, resolve(modelsDir, entry.name)));
+}
+
+function defaultSpec(id: string, dir: string): ModelSpec {
+  const configPath = join(dir, "config.json");
+  const config = readJson(configPath);
+  const modelType = typeof config.model_type === "string" ? config.model_type : "";
+  return {
+    id,
+    dir,
+    kind: ENCODER_TYPES.has(modelType) ? "embeddings" : "text-generation",
+    dtype: existsSync(join(dir, "onnx", "model.onnx")) || !existsSync(join(dir, "onnx", "model_quantized.onnx")) ? "fp32" : "q8",
+    ownedBy: "gpt3dev",
+    created: Math.floor(statSync(configPath).mtimeMs / 1000),
+  };
+}
+
+function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: string, existing?: ModelSpec): ModelSpec {
+  const base = entry.path
+    ? isAbsolute(entry.path)
+      ? entry.path
+      : resolve(dirname(registryPath), entry.path)
+    : (existing?.dir ?? resolve(modelsDir, entry.name));
+  if (!existsSync(join(base, "config.json"))) {
+    throw new Error(`registry entry '${entry.name}': no config.json in ${base}`);
+  }
+  const spec = existing && existing.dir === base ? { ...existing } : defaultSpec(entry.name, base);
+  if (entry.dtype) {
+    onnxFileFor(entry.dtype);
+    spec.dtype = entry.dtype;
+  }
+  if (entry.kind) spec.kind = entry.kind;
+  if (entry.max_context_tokens) spec.maxContextTokens = entry.max_context_tokens;
+  if (entry.chat_template) spec.chatTemplate = entry.chat_template;
+  if (entry.owned_by) spec.ownedBy = entry.owned_by;
+  return spec;
+}
+
+/** Accepts `[{name,…}]` or `{models: [{name,…}]}` in JSON or YAML. */
+export function readRegistryFile(path: string): RegistryEntry[] {
+  const text = readFileSync(path, "utf8");
+  const data: unknown = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  const list = Array.isArray(data) ? data : (data as { models?: unknown } | null)?.models;
+  if (!Array.isArray(list)) throw new Error(`registry ${path}: expected a list of models or {models: [...]}`);
+  return list.map((raw, i) => validateEntry(raw, `${path}: models[${i}]`));
+}
+
+function validateEntry(raw: unknown, where: string): RegistryEntry {
+  if (typeof raw !== "object" || raw === null) throw new Error(`${where}: expected an object`);
+  const entry = raw as Record<string, unknown>;
+  if (typeof entry.name !== "string" || !/^[\w.:-]+$/.test(entry.name)) {
+    throw new Error(`${where}: 'name' must be a string of letters, digits, '.', '_', ':' or '-'`);
+  }
+  for (const key of ["path", "dtype", "chat_template", "owned_by"] as const) {
+    if (entry[key] !== undefined && typeof entry[key] !== "string") throw new Error(`${where}: '${key}' must be a string`);
+  }
+  const max = entry.max_context_tokens;
+  if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1)) {
+    throw new Error(`${where}: 'max_context_tokens' must be a positive integer`);
+  }
+  if (entry.kind !== undefined && entry.kind !== "text-generation" && entry.kind !== "embeddings") {
+    throw new Error(`${where}: 'kind' must be 'text-generation' or 'embeddings'`);
+  }
+  return entry as unknown as RegistryEntry;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+}

@@ -1,0 +1,159 @@
+import { Kind, type TSchema } from "@sinclair/typebox";
+import { ValueErrorType } from "@sinclair/typebox/errors";
+import { ValidationError } from "elysia";
+import {
+  ContextLengthError,
+  InvalidInputError,
+  ModelKindError,
+  ModelLoadError,
+  ModelNotFoundError,
+} from "./engine/errors.ts";
+import type { ErrorResponse } from "./openai/errors.ts";
+
+export type ErrorType =
+  | "invalid_request_error"
+  | "not_found_error"
+  | "authentication_error"
+  | "rate_limit_error"
+  | "server_error";
+
+/** An error as OpenAI reports it. Everything a client sees as an error passes through `toOpenAIError`. */
+export class OpenAIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType = "invalid_request_error",
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = "OpenAIError";
+  }
+
+  toBody(): ErrorResponse {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function invalidRequest(message: string, param: string | null = null, code: string | null = null): OpenAIError {
+  return new OpenAIError(400, message, "invalid_request_error", param, code);
+}
+
+export function unsupportedParameter(param: string, detail = ""): OpenAIError {
+  const suffix = detail ? ` ${detail}` : "";
+  return invalidRequest(`'${param}' is not supported by gpt3dev yet.${suffix}`, param, "unsupported_parameter");
+}
+
+/** Maps any thrown value (Elysia, engine, or unexpected) to OpenAI's envelope and status. */
+export function toOpenAIError(error: unknown, code?: string | number): OpenAIError {
+  if (error instanceof OpenAIError) return error;
+  if (error instanceof ValidationError) return fromValidation(error);
+  if (error instanceof ModelNotFoundError) {
+    return new OpenAIError(
+      404,
+      `The model '${error.modelId}' does not exist or you do not have access to it.`,
+      "invalid_request_error",
+      "model",
+      "model_not_found",
+    );
+  }
+  if (error instanceof ModelKindError) {
+    const route = error.wanted === "embeddings" ? "/v1/embeddings" : "/v1/completions and /v1/chat/completions";
+    return invalidRequest(
+      `The model '${error.modelId}' is a ${error.actual} model and cannot be used with ${route}.`,
+      "model",
+      "model_not_supported",
+    );
+  }
+  if (error instanceof ModelLoadError) {
+    return new OpenAIError(
+      500,
+      `The model '${error.modelId}' could not be loaded: ${error.reason}`,
+      "server_error",
+      "model",
+      "model_load_failed",
+    );
+  }
+  if (error instanceof ContextLengthError) {
+    const requested = error.promptTokens + error.completionTokens;
+    return invalidRequest(
+      `This model's maximum context length is ${error.limit} tokens, however you requested ${requested} tokens ` +
+        `(${error.promptTokens} in your prompt; ${error.completionTokens} for the completion). ` +
+        "Please reduce your prompt; or completion length.",
+      "prompt",
+      "context_length_exceeded",
+    );
+  }
+  if (error instanceof InvalidInputError) return invalidRequest(error.message, error.field);
+  if (code === "PARSE") {
+    return invalidRequest(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library " +
+        "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+    );
+  }
+  if (code === "NOT_FOUND") return new OpenAIError(404, "Not found.", "invalid_request_error");
+  return new OpenAIError(500, "The server had an error while processing your request.", "server_error");
+}
+
+function fromValidation(error: ValidationError): OpenAIError {
+  const first = error.valueError;
+  const body = error.value;
+  if (!first || first.path === "" || typeof body !== "object" || body === null || Array.isArray(body)) {
+    return invalidRequest("The request body must be a JSON object.");
+  }
+  const param = pathToParam(first.path);
+  if (first.type === ValueErrorType.ObjectRequiredProperty || first.value === undefined) {
+    return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
+  }
+  if (first.type === ValueErrorType.ObjectAdditionalProperties) {
+    return invalidRequest(`Unrecognized request argument supplied: ${param}`, param, "unknown_parameter");
+  }
+  const got = JSON.stringify(first.value)?.slice(0, 60) ?? String(first.value);
+  return invalidRequest(
+    `Invalid value for '${param}': expected ${describeSchema(first.schema)}, got ${got}.`,
+    param,
+    "invalid_value",
+  );
+}
+
+/** A short English description of what a TypeBox schema accepts, for error messages. */
+export function describeSchema(schema: TSchema): string {
+  if (typeof schema.description === "string") return schema.description;
+  const kind = schema[Kind] as string;
+  const range = (noun: string) => {
+    const { minimum: min, maximum: max } = schema as { minimum?: number; maximum?: number };
+    if (min !== undefined && max !== undefined) return `${noun} from ${min} to ${max}`;
+    if (min !== undefined) return `${noun} >= ${min}`;
+    if (max !== undefined) return `${noun} <= ${max}`;
+    return noun;
+  };
+  switch (kind) {
+    case "Union":
+      return (schema.anyOf as TSchema[]).map(describeSchema).join(" or ");
+    case "Null":
+      return "null";
+    case "Integer":
+      return range("an integer");
+    case "Number":
+      return range("a number");
+    case "String":
+      return "a string";
+    case "Boolean":
+      return "a boolean";
+    case "Literal":
+      return JSON.stringify(schema.const);
+    case "Array": {
+      const max = schema.maxItems === undefined ? "" : ` (at most ${schema.maxItems})`;
+      return `an array${max} of items each ${describeSchema(schema.items as TSchema)}`;
+    }
+    default:
+      return "an object";
+  }
+}
+
+/** TypeBox paths look like `/stop/2`; OpenAI names fields like `stop[2]`. */
+function pathToParam(path: string): string | null {
+  const parts = path.split("/").filter(Boolean);
+  if (parts.length === 0) return null;
+  return parts.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bun
+import { createApp } from "./app.ts";
+import { ConfigError, helpText, parseCli, type Config } from "./config.ts";
+import { Engine } from "./engine/engine.ts";
+import { ModelRegistry } from "./engine/registry.ts";
+import { ortVersion } from "./runtime/onnx.ts";
+import { transformersVersion } from "./runtime/transformers.ts";
+import packageJson from "../package.json" with { type: "json" };
+
+function versionText(): string {
+  return [
+    `gpt3dev ${packageJson.version}`,
+    `onnxruntime-node ${ortVersion}`,
+    `@huggingface/transformers ${transformersVersion}`,
+    `bun ${Bun.version}`,
+  ].join("\n");
+}
+
+function start(config: Config): void {
+  const registry = new ModelRegistry({
+    modelsDir: config.modelsDir,
+    registryPath: config.registryPath,
+    allowList: config.allowList,
+  });
+  const engine = new Engine({
+    registry,
+    maxLoadedModels: config.maxLoadedModels,
+    intraOpThreads: config.intraOpThreads,
+  });
+  const app = createApp({ engine }).listen({ port: config.port, hostname: config.host });
+  const ids = registry.list().map((m) => m.id);
+  console.log(
+    `[gpt3dev] listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
+  );
+  if (ids.length === 0) console.warn(`[gpt3dev] no models found in ${config.modelsDir}`);
+  const shutdown = async (signal: string) => {
+    console.log(`[gpt3dev] ${signal}: shutting down`);
+    await app.stop();
+    await engine.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+function main(): void {
+  try {
+    const cli = parseCli(process.argv.slice(2), process.env);
+    if (cli.kind === "help") console.log(helpText());
+    else if (cli.kind === "version") console.log(versionText());
+    else start(cli.config);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const hint = error instanceof ConfigError ? "\nRun 'gpt3dev --help' for the list of options." : "";
+    console.error(`gpt3dev: ${message}${hint}`);
+    process.exit(2);
+  }
+}
+
+main();

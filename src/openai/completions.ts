@@ -1,0 +1,75 @@
+import { t } from "elysia";
+
+const TokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 });
+const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(schema: T) => t.Optional(t.Union([schema, t.Null()]));
+
+export const StopParam = t.Union([t.String(), t.Array(t.String(), { maxItems: 4 }), t.Null()]);
+
+export const ChatCompletionStreamOptions = t.Object(
+  {
+    include_usage: t.Optional(t.Boolean()),
+    include_obfuscation: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+/** Fields every generation request shares (completions and, later, chat completions). */
+export const samplingFields = {
+  model: t.String({ minLength: 1 }),
+  max_tokens: Nullable(t.Integer({ minimum: 1 })),
+  temperature: Nullable(t.Number({ minimum: 0, maximum: 2 })),
+  top_p: Nullable(t.Number({ minimum: 0, maximum: 1 })),
+  n: Nullable(t.Integer({ minimum: 1, maximum: 128 })),
+  stop: t.Optional(StopParam),
+  stream: Nullable(t.Boolean()),
+  stream_options: Nullable(ChatCompletionStreamOptions),
+  seed: Nullable(t.Integer()),
+  user: t.Optional(t.String()),
+  frequency_penalty: Nullable(t.Number({ minimum: -2, maximum: 2 })),
+  presence_penalty: Nullable(t.Number({ minimum: -2, maximum: 2 })),
+  logit_bias: Nullable(t.Record(t.String(), t.Number())),
+  metadata: Nullable(t.Record(t.String(), t.String())),
+};
+
+export const CompletionCreateParams = t.Object(
+  {
+    ...samplingFields,
+    prompt: t.Union([t.String(), t.Array(t.String(), { minItems: 1 }), TokenIds, t.Array(TokenIds, { minItems: 1 })], {
+      description: "a string, an array of strings, an array of token ids, or an array of token-id arrays",
+    }),
+    best_of: Nullable(t.Integer({ minimum: 1 })),
+    echo: Nullable(t.Boolean()),
+    logprobs: Nullable(t.Integer({ minimum: 0, maximum: 5 })),
+    suffix: Nullable(t.String()),
+  },
+  { additionalProperties: false },
+);
+export type CompletionCreateParams = typeof CompletionCreateParams.static;
+
+export const CompletionUsage = t.Object({
+  prompt_tokens: t.Integer(),
+  completion_tokens: t.Integer(),
+  total_tokens: t.Integer(),
+});
+export type CompletionUsage = typeof CompletionUsage.static;
+
+export const FinishReason = t.Union([t.Literal("stop"), t.Literal("length")]);
+export type FinishReason = typeof FinishReason.static;
+
+export const CompletionChoice = t.Object({
+  text: t.String(),
+  index: t.Integer(),
+  logprobs: t.Null(),
+  finish_reason: t.Union([FinishReason, t.Null()]),
+});
+export type CompletionChoice = typeof CompletionChoice.static;
+
+export const Completion = t.Object({
+  id: t.String(),
+  object: t.Literal("text_completion"),
+  created: t.Integer(),
+  model: t.String(),
+  choices: t.Array(CompletionChoice),
+  usage: t.Optional(t.Union([CompletionUsage, t.Null()])),
+});
+export type Completion = typeof Completion.static;

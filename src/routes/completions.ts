@@ -1,0 +1,107 @@
+import { Elysia } from "elysia";
+import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
+import type { Engine } from "../engine/engine.ts";
+import { unsupportedParameter } from "../errors.ts";
+import {
+  CompletionCreateParams,
+  type Completion,
+  type CompletionChoice,
+  type CompletionUsage,
+} from "../openai/completions.ts";
+import { requestId, toEngineSampling, unixSeconds } from "./generation-params.ts";
+import { sseResponse } from "./sse.ts";
+
+const DEFAULT_MAX_TOKENS = 16;
+
+export const completionsRoutes = (engine: Engine) =>
+  new Elysia({ name: "completions" }).post(
+    "/v1/completions",
+    async ({ body, request, server }) => {
+      refuseUnsupported(body);
+      const sampling = toEngineSampling(body);
+      const abort = new AbortController();
+      const run = await engine.createCompletion({
+        ...sampling,
+        model: body.model,
+        prompts: toPromptList(body.prompt),
+        maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,
+        signal: AbortSignal.any([request.signal, abort.signal]),
+      });
+      // Generation may outlast Bun's idle timeout; the client decides how long it waits.
+      server?.timeout(request, 0);
+      const head = { id: requestId("cmpl"), created: unixSeconds(), model: run.modelId };
+      if (body.stream) {
+        const includeUsage = body.stream_options?.include_usage === true;
+        return sseResponse(streamChunks(run, head, includeUsage), () => {
+          abort.abort();
+          run.close();
+        });
+      }
+      try {
+        return await collect(run, head, sampling.n * toPromptList(body.prompt).length);
+      } finally {
+        run.close();
+      }
+    },
+    { body: CompletionCreateParams },
+  );
+
+type Head = Pick<Completion, "id" | "created" | "model">;
+
+function refuseUnsupported(body: CompletionCreateParams): void {
+  if (body.echo) throw unsupportedParameter("echo", "Only false is accepted.");
+  if (body.logprobs != null) throw unsupportedParameter("logprobs", "Only null is accepted.");
+  if (body.suffix) throw unsupportedParameter("suffix");
+  if (body.best_of != null && body.best_of !== (body.n ?? 1)) {
+    throw unsupportedParameter("best_of", "Only a value equal to 'n' is accepted.");
+  }
+}
+
+function toPromptList(prompt: CompletionCreateParams["prompt"]): Array<string | number[]> {
+  if (typeof prompt === "string") return [prompt];
+  if (prompt.length > 0 && typeof prompt[0] === "number") return [prompt as number[]];
+  return prompt as string[] | number[][];
+}
+
+function usageOf(run: CompletionRun): CompletionUsage {
+  return {
+    prompt_tokens: run.promptTokens,
+    completion_tokens: run.completionTokens,
+    total_tokens: run.promptTokens + run.completionTokens,
+  };
+}
+
+async function collect(run: CompletionRun, head: Head, choiceCount: number): Promise<Completion> {
+  const choices: CompletionChoice[] = Array.from({ length: choiceCount }, (_, index) => ({
+    text: "",
+    index,
+    logprobs: null,
+    finish_reason: null,
+  }));
+  for await (const event of run.events()) {
+    const choice = choices[event.index];
+    if (!choice) continue;
+    if (event.kind === "text") choice.text += event.text;
+    else choice.finish_reason = event.reason;
+  }
+  return { ...head, object: "text_completion", choices, usage: usageOf(run) };
+}
+
+async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<Completion> {
+  const usage = includeUsage ? { usage: null } : {};
+  const chunk = (event: CompletionEvent): Completion => ({
+    ...head,
+    object: "text_completion",
+    choices: [
+      {
+        text: event.kind === "text" ? event.text : "",
+        index: event.index,
+        logprobs: null,
+        finish_reason: event.kind === "finish" ? event.reason : null,
+      },
+    ],
+    ...usage,
+  });
+  for await (const event of run.events()) yield chunk(event);
+  if (includeUsage) yield { ...head, object: "text_completion", choices: [], usage: usageOf(run) };
+}
