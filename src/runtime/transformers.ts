@@ -1,0 +1,45 @@
+/**
+ * The one place the app imports @huggingface/transformers from.
+ *
+ * Configured for offline use with local folders only: no Hub downloads, no
+ * cache writes. Model folders are passed as absolute paths.
+ *
+ * transformers.js must run on the same onnxruntime-node instance as
+ * src/runtime/onnx.ts (one native binding, one ORT environment). From source
+ * both resolve to the same node_modules file; in the compiled executable the
+ * build plugin turns transformers.js' run-time `createRequire` lookup into a
+ * static import of the bundled module. The check below fails fast otherwise.
+ */
+import { isAbsolute } from "node:path";
+import { ort } from "./onnx.ts";
+import { AutoTokenizer, env, type PreTrainedTokenizer } from "@huggingface/transformers";
+
+env.allowRemoteModels = false;
+env.allowLocalModels = true;
+env.useFSCache = false;
+env.useBrowserCache = false;
+env.useWasmCache = false;
+env.useCustomCache = false;
+env.cacheDir = null;
+
+// transformers.js keeps a shallow copy of the ORT `env` it loaded; its nested
+// objects are shared, so compare one of them.
+const transformersOrtEnv = env.backends.onnx as { versions?: unknown };
+if (transformersOrtEnv.versions !== ort.env.versions) {
+  throw new Error(
+    "@huggingface/transformers loaded a different onnxruntime-node instance than src/runtime/onnx.ts",
+  );
+}
+
+export type { PreTrainedTokenizer };
+
+/** The @huggingface/transformers version. */
+export const transformersVersion: string = env.version;
+
+/** Load `tokenizer.json` + `tokenizer_config.json` from a local model folder. */
+export async function loadTokenizer(absModelDir: string): Promise<PreTrainedTokenizer> {
+  if (!isAbsolute(absModelDir)) {
+    throw new Error(`loadTokenizer needs an absolute folder path, got "${absModelDir}"`);
+  }
+  return AutoTokenizer.from_pretrained(absModelDir, { local_files_only: true });
+}
