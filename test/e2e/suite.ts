@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe } from "bun:test";
+import OpenAI from "openai";
+import { serverModes, startServer, type RunningServer, type ServerMode } from "./harness.ts";
+
+export interface ServerContext {
+  readonly server: RunningServer;
+  readonly client: OpenAI;
+  /** Raw fetch against the server, for what the SDK hides (status codes, headers, SSE framing). */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+}
+
+/** Runs the same end-to-end tests against the server from source and against the compiled binary. */
+export function describeEachMode(name: string, body: (ctx: () => ServerContext, mode: ServerMode) => void): void {
+  for (const mode of serverModes()) {
+    describe(`${name} [${mode}]`, () => {
+      let context: ServerContext | undefined;
+      beforeAll(async () => {
+        const server = await startServer({ mode });
+        const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
+        const post = (path: string, payload: unknown, headers: Record<string, string> = {}) =>
+          fetch(`${server.baseURL}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: typeof payload === "string" ? payload : JSON.stringify(payload),
+          });
+        context = { server, client, post };
+      });
+      afterAll(async () => {
+        await context?.server.stop();
+      });
+      body(() => {
+        if (!context) throw new Error("server not started");
+        return context;
+      }, mode);
+    });
+  }
+}
+
+/** Parses an SSE body into its `data:` payloads, checking OpenAI's framing on the way. */
+export function parseSse(text: string): string[] {
+  if (!text.endsWith("\n\n")) throw new Error("SSE body does not end with a blank line");
+  return text
+    .slice(0, -2)
+    .split("\n\n")
+    .map((event) => {
+      if (!event.startsWith("data: ") || event.includes("\n")) throw new Error(`malformed SSE event: ${event}`);
+      return event.slice("data: ".length);
+    });
+}
