@@ -1,0 +1,29 @@
+# gpt3dev: one executable plus ONNX Runtime's two native files and the demo models.
+#   docker build -t gpt3dev .
+#   docker run -p 7860:7860 -v /srv/models:/app/models gpt3dev
+
+# --- build: the same commands as the README, on a machine with only Node.js and npm ---
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json bun.lock bunfig.toml .npmrc ./
+RUN npx --yes bun@1.4.5 install --frozen-lockfile
+# Only what the build reads (keeps host node_modules/, dist/ and models/ out).
+COPY tsconfig.json build.ts ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npx --yes bun@1.4.5 run build
+
+# --- run: the executable needs glibc and libstdc++, both in debian-slim ---
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin gpt3dev
+WORKDIR /app
+COPY --from=build /src/dist/ /app/
+ENV ORT_DISABLE_TELEMETRY=1
+USER gpt3dev
+EXPOSE 7860
+VOLUME /app/models
+# No curl in slim images: bash's /dev/tcp sends the request.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/7860 && printf 'GET /healthz HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+ENTRYPOINT ["/app/gpt3dev"]
+CMD ["--port", "7860", "--host", "0.0.0.0"]
