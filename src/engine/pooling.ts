@@ -1,0 +1,72 @@
+/**
+ * Turning an encoder's per-token hidden states into one vector per input. Pure functions over plain arrays, so the
+ * numbers can be checked by hand.
+ */
+
+export type PoolingMode = "mean" | "cls";
+
+/** An encoder output `[batch, seq, width]` laid out row-major, as ONNX Runtime returns `last_hidden_state`. */
+export interface HiddenStates {
+  data: Float32Array;
+  batch: number;
+  seq: number;
+  width: number;
+}
+
+/**
+ * Mean of the hidden states whose attention-mask entry is 1 (`mask` is `[batch, seq]`). Padding must not move a vector,
+ * which is why the mask, not the padded length, is the divisor. Sums run in float64 so that a long input does not lose
+ * precision that a short one keeps.
+ */
+export function meanPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  const { data, batch, seq, width } = hidden;
+  if (mask.length !== batch * seq) throw new Error(`mask has ${mask.length} entries, expected ${batch * seq}`);
+  const vectors: Float32Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const sum = new Float64Array(width);
+    let count = 0;
+    for (let s = 0; s < seq; s++) {
+      if (Number(mask[b * seq + s]) === 0) continue;
+      count++;
+      const offset = (b * seq + s) * width;
+      for (let d = 0; d < width; d++) sum[d]! += data[offset + d]!;
+    }
+    // An all-padding row has nothing to average; a zero vector is what sentence-transformers returns (clamped divisor).
+    const out = new Float32Array(width);
+    if (count > 0) for (let d = 0; d < width; d++) out[d] = sum[d]! / count;
+    vectors.push(out);
+  }
+  return vectors;
+}
+
+/** The hidden state of the first token ([CLS] for BERT-style models) of every row. */
+export function clsPool(hidden: HiddenStates): Float32Array[] {
+  const { data, batch, seq, width } = hidden;
+  return Array.from({ length: batch }, (_, b) => data.slice(b * seq * width, b * seq * width + width));
+}
+
+export function pool(mode: PoolingMode, hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  return mode === "cls" ? clsPool(hidden) : meanPool(hidden, mask);
+}
+
+/** A copy scaled to unit Euclidean length; a zero vector stays zero rather than becoming NaN. */
+export function l2Normalize(vector: Float32Array): Float32Array {
+  let squares = 0;
+  for (const value of vector) squares += value * value;
+  const norm = Math.sqrt(squares);
+  const out = new Float32Array(vector.length);
+  if (norm === 0) return out;
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
+  return out;
+}
+
+/**
+ * The first `dimensions` components, normalised again: how OpenAI's `dimensions` shortens a Matryoshka-trained
+ * embedding, so cosine similarity stays a plain dot product.
+ */
+export function truncateDimensions(vector: Float32Array, dimensions: number): Float32Array {
+  if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > vector.length) {
+    throw new RangeError(`dimensions must be an integer from 1 to ${vector.length}, got ${dimensions}`);
+  }
+  return l2Normalize(vector.subarray(0, dimensions));
+}

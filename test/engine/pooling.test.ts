@@ -1,0 +1,98 @@
+import { describe, expect, it } from "bun:test";
+import { clsPool, l2Normalize, meanPool, pool, truncateDimensions, type HiddenStates } from "../../src/engine/pooling.ts";
+
+// Two rows, three positions, width two. Row 1 is padded after its second token: its last position holds values
+// (100, -100) that must never reach its vector.
+const HIDDEN: HiddenStates = {
+  data: Float32Array.from([1, 2, 3, 4, 5, 6, /* row 1 */ -1, 0.5, 3, 1.5, 100, -100]),
+  batch: 2,
+  seq: 3,
+  width: 2,
+};
+const MASK = [1, 1, 1, 1, 1, 0];
+
+const list = (vectors: Float32Array[]) => vectors.map((v) => Array.from(v));
+
+describe("meanPool", () => {
+  it("averages only the positions the attention mask keeps", () => {
+    expect(list(meanPool(HIDDEN, MASK))).toEqual([
+      [3, 4],
+      [1, 1],
+    ]);
+  });
+
+  it("accepts the int64 mask ONNX Runtime uses", () => {
+    expect(list(meanPool(HIDDEN, BigInt64Array.from([1n, 0n, 0n, 1n, 0n, 0n])))).toEqual([
+      [1, 2],
+      [-1, 0.5],
+    ]);
+  });
+
+  it("gives a zero vector for a row with no unmasked position", () => {
+    expect(list(meanPool(HIDDEN, [0, 0, 0, 1, 1, 1]))).toEqual([
+      [0, 0],
+      [34, Math.fround(-98 / 3)],
+    ]);
+  });
+
+  it("refuses a mask of the wrong size", () => {
+    expect(() => meanPool(HIDDEN, [1, 1, 1])).toThrow("mask has 3 entries, expected 6");
+  });
+});
+
+describe("clsPool", () => {
+  it("takes the first position of every row and copies it", () => {
+    const vectors = clsPool(HIDDEN);
+    expect(list(vectors)).toEqual([
+      [1, 2],
+      [-1, 0.5],
+    ]);
+    vectors[0]![0] = 42;
+    expect(HIDDEN.data[0]).toBe(1);
+  });
+});
+
+describe("pool", () => {
+  it("dispatches on the mode", () => {
+    expect(list(pool("cls", HIDDEN, MASK))).toEqual(list(clsPool(HIDDEN)));
+    expect(list(pool("mean", HIDDEN, MASK))).toEqual(list(meanPool(HIDDEN, MASK)));
+  });
+});
+
+describe("l2Normalize", () => {
+  it("scales to unit length", () => {
+    expect(Array.from(l2Normalize(Float32Array.from([3, 4])))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    expect(Array.from(l2Normalize(Float32Array.from([0, -2, 0])))).toEqual([0, -1, 0]);
+  });
+
+  it("leaves a zero vector at zero instead of NaN", () => {
+    expect(Array.from(l2Normalize(new Float32Array(3)))).toEqual([0, 0, 0]);
+  });
+
+  it("does not modify its argument", () => {
+    const vector = Float32Array.from([3, 4]);
+    l2Normalize(vector);
+    expect(Array.from(vector)).toEqual([3, 4]);
+  });
+});
+
+describe("truncateDimensions", () => {
+  it("keeps the leading components and renormalises them", () => {
+    expect(Array.from(truncateDimensions(Float32Array.from([3, 4, 12]), 2))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    const unit = l2Normalize(Float32Array.from([3, 4, 12]));
+    const [x, y] = truncateDimensions(unit, 2);
+    expect(Math.abs(x! - 0.6)).toBeLessThan(1e-7);
+    expect(Math.abs(y! - 0.8)).toBeLessThan(1e-7);
+    expect(Array.from(truncateDimensions(unit, 1))).toEqual([1]);
+    expect(Array.from(truncateDimensions(Float32Array.from([-5, 1]), 1))).toEqual([-1]);
+  });
+
+  it("returns the whole vector, normalised, at full width", () => {
+    expect(Array.from(truncateDimensions(Float32Array.from([0, 2]), 2))).toEqual([0, 1]);
+  });
+
+  it("refuses widths outside 1..length", () => {
+    const vector = Float32Array.from([1, 2, 3]);
+    for (const bad of [0, 4, 1.5, -1]) expect(() => truncateDimensions(vector, bad)).toThrow(RangeError);
+  });
+});
