@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Engine } from "./engine/engine.ts";
 import { OpenAIError, toOpenAIError } from "./errors.ts";
+import { chatRoutes } from "./routes/chat.ts";
 import { completionsRoutes } from "./routes/completions.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelsRoutes } from "./routes/models.ts";
@@ -24,7 +25,8 @@ export function createApp({ engine }: AppDeps) {
     })
     .use(healthRoutes())
     .use(modelsRoutes(engine))
-    .use(completionsRoutes(engine));
+    .use(completionsRoutes(engine))
+    .use(chatRoutes(engine));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -2,6 +2,7 @@ import { Kind, type TSchema } from "@sinclair/typebox";
 import { ValueErrorType } from "@sinclair/typebox/errors";
 import { ValidationError } from "elysia";
 import {
+  ChatTemplateMissingError,
   ContextLengthError,
   InvalidInputError,
   ModelKindError,
@@ -79,9 +80,18 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
     return invalidRequest(
       `This model's maximum context length is ${error.limit} tokens, however you requested ${requested} tokens ` +
         `(${error.promptTokens} in your prompt; ${error.completionTokens} for the completion). ` +
-        "Please reduce your prompt; or completion length.",
-      "prompt",
+        `Please reduce the length of the ${error.input === "messages" ? "messages" : "prompt"} or completion.`,
+      error.input,
       "context_length_exceeded",
+    );
+  }
+  if (error instanceof ChatTemplateMissingError) {
+    return invalidRequest(
+      `The model '${error.modelId}' has no chat template, so it cannot serve /v1/chat/completions. ` +
+        "Use /v1/completions with a plain prompt, or give the model a template: add a 'chat_template' " +
+        "(Jinja, as in Hugging Face's tokenizer_config.json) to its entry in the model registry (--registry).",
+      "model",
+      "chat_template_missing",
     );
   }
   if (error instanceof InvalidInputError) return invalidRequest(error.message, error.field);

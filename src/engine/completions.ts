@@ -1,13 +1,11 @@
-import { ContextLengthError, InvalidInputError } from "./errors.ts";
+import { ChatTemplateMissingError, ContextLengthError, InvalidInputError } from "./errors.ts";
 import { generateSequence, prefill, type FinishReason } from "./generator.ts";
 import type { Lease } from "./model-cache.ts";
 import type { TextModel } from "./text-model.ts";
+import type { ChatMessage } from "./tokenizer.ts";
 
-/** A text-completion request in engine terms (the HTTP layer converts the wire request once). */
-export interface CompletionRequest {
+interface GenerationOptions {
   model: string;
-  /** Each prompt is text or token ids. */
-  prompts: ReadonlyArray<string | readonly number[]>;
   /** Undefined: as many as fit in the context. */
   maxTokens?: number;
   n: number;
@@ -17,6 +15,16 @@ export interface CompletionRequest {
   stop: readonly string[];
   signal?: AbortSignal;
 }
+
+/**
+ * A generation request in engine terms (the HTTP layer converts the wire request once): raw prompts (text or token
+ * ids) for text completions, or a conversation rendered with the model's chat template.
+ */
+export type CompletionRequest = GenerationOptions &
+  (
+    | { prompts: ReadonlyArray<string | readonly number[]>; messages?: undefined }
+    | { messages: readonly ChatMessage[]; prompts?: undefined }
+  );
 
 export type CompletionEvent =
   | { kind: "text"; index: number; text: string }
@@ -38,7 +46,9 @@ export function prepareCompletion(lease: Lease<TextModel>, request: CompletionRe
   const model = lease.model;
   let prompts: number[][];
   try {
-    prompts = request.prompts.map((prompt) => tokenizePrompt(model, prompt));
+    prompts = request.messages
+      ? [renderChat(model, request.messages)]
+      : request.prompts.map((prompt) => tokenizePrompt(model, prompt));
   } catch (error) {
     lease.done();
     throw error;
@@ -47,7 +57,7 @@ export function prepareCompletion(lease: Lease<TextModel>, request: CompletionRe
   const maxTokens = request.maxTokens ?? model.contextLength - longest;
   if (longest + maxTokens > model.contextLength || maxTokens < 1) {
     lease.done();
-    throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1);
+    throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1, request.messages ? "messages" : "prompt");
   }
   let completionTokens = 0;
   return {
@@ -85,6 +95,12 @@ export function prepareCompletion(lease: Lease<TextModel>, request: CompletionRe
       }
     },
   };
+}
+
+function renderChat(model: TextModel, messages: readonly ChatMessage[]): number[] {
+  const template = model.spec.chatTemplate;
+  if (!model.tokenizer.hasChatTemplate(template)) throw new ChatTemplateMissingError(model.spec.id);
+  return model.tokenizer.renderChat(messages, template);
 }
 
 function tokenizePrompt(model: TextModel, prompt: string | readonly number[]): number[] {

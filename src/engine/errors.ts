@@ -37,6 +37,8 @@ export class ContextLengthError extends Error {
     readonly limit: number,
     readonly promptTokens: number,
     readonly completionTokens: number,
+    /** Which input was too long: raw prompts or chat messages. */
+    readonly input: "prompt" | "messages" = "prompt",
   ) {
     super(`context of ${limit} tokens exceeded`);
     this.name = "ContextLengthError";
@@ -51,5 +53,12 @@ export class InvalidInputError extends Error {
   ) {
     super(message);
     this.name = "InvalidInputError";
+  }
+}
+
+export class ChatTemplateMissingError extends Error {
+  constructor(readonly modelId: string) {
+    super(`model ${modelId} has no chat template`);
+    this.name = "ChatTemplateMissingError";
   }
 }

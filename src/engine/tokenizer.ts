@@ -1,7 +1,17 @@
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import type { TokenDecoder } from "./detokenizer.ts";
 
-/** The model's own tokenizer (tokenizer.json), reduced to what the engine needs. */
+export type ChatRole = "system" | "user" | "assistant" | "tool";
+
+/** A chat message in engine terms: text only, roles already normalised (developer → system). */
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+  name?: string;
+  toolCallId?: string;
+}
+
+/** The model's own tokenizer (tokenizer.json) and chat template, reduced to what the engine needs. */
 export class Tokenizer implements TokenDecoder {
   private constructor(private readonly inner: PreTrainedTokenizer) {}
 
@@ -16,5 +26,28 @@ export class Tokenizer implements TokenDecoder {
 
   decode(ids: readonly number[]): string {
     return this.inner.decode(ids as number[], { skip_special_tokens: true });
+  }
+
+  hasChatTemplate(override?: string): boolean {
+    return Boolean(override ?? this.inner.chat_template);
+  }
+
+  /**
+   * Renders messages with the model's chat template (or `template`), ending with the assistant's generation prompt,
+   * and tokenizes the result without adding special tokens again: the template writes them itself.
+   */
+  renderChat(messages: readonly ChatMessage[], template?: string): number[] {
+    const conversation = messages.map(({ role, content, name, toolCallId }) => ({
+      role,
+      content,
+      ...(name === undefined ? {} : { name }),
+      ...(toolCallId === undefined ? {} : { tool_call_id: toolCallId }),
+    }));
+    const text = this.inner.apply_chat_template(conversation, {
+      tokenize: false,
+      add_generation_prompt: true,
+      ...(template === undefined ? {} : { chat_template: template }),
+    }) as string;
+    return this.inner.encode(text, { add_special_tokens: false });
   }
 }

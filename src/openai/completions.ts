@@ -1,7 +1,7 @@
 import { t } from "elysia";
+import { Nullable } from "./common.ts";
 
 const TokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 });
-const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(schema: T) => t.Optional(t.Union([schema, t.Null()]));
 
 export const StopParam = t.Union([t.String(), t.Array(t.String(), { maxItems: 4 }), t.Null()]);
 

@@ -6,9 +6,8 @@ import {
   CompletionCreateParams,
   type Completion,
   type CompletionChoice,
-  type CompletionUsage,
 } from "../openai/completions.ts";
-import { requestId, toEngineSampling, unixSeconds } from "./generation-params.ts";
+import { requestId, toEngineSampling, unixSeconds, usageOf } from "./generation-params.ts";
 import { sseResponse } from "./sse.ts";
 
 const DEFAULT_MAX_TOKENS = 16;
@@ -61,14 +60,6 @@ function toPromptList(prompt: CompletionCreateParams["prompt"]): Array<string | 
   if (typeof prompt === "string") return [prompt];
   if (prompt.length > 0 && typeof prompt[0] === "number") return [prompt as number[]];
   return prompt as string[] | number[][];
-}
-
-function usageOf(run: CompletionRun): CompletionUsage {
-  return {
-    prompt_tokens: run.promptTokens,
-    completion_tokens: run.completionTokens,
-    total_tokens: run.promptTokens + run.completionTokens,
-  };
 }
 
 async function collect(run: CompletionRun, head: Head, choiceCount: number): Promise<Completion> {

@@ -1,4 +1,6 @@
+import type { CompletionRun } from "../engine/completions.ts";
 import { invalidRequest, unsupportedParameter } from "../errors.ts";
+import type { CompletionUsage } from "../openai/completions.ts";
 
 /** The sampling fields chat and text completions share, as they arrive on the wire. */
 export interface WireSampling {
@@ -54,4 +56,12 @@ export function requestId(prefix: string): string {
 
 export function unixSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+export function usageOf(run: CompletionRun): CompletionUsage {
+  return {
+    prompt_tokens: run.promptTokens,
+    completion_tokens: run.completionTokens,
+    total_tokens: run.promptTokens + run.completionTokens,
+  };
 }

@@ -1,7 +1,7 @@
 import { expect, it } from "bun:test";
 import { encode } from "gpt-tokenizer/encoding/r50k_base";
 import { BadRequestError } from "openai";
-import { describeEachMode, parseSse } from "./suite.ts";
+import { describeEachMode, errorOf, parseSse } from "./suite.ts";
 
 const PROMPT = "The quick brown fox jumps over the lazy dog, and then";
 
@@ -142,11 +142,11 @@ describeEachMode("POST /v1/completions", (ctx) => {
   it("refuses a prompt that does not fit the context with OpenAI's wording", async () => {
     const response = await ctx().post("/v1/completions", { model: "tiny-gpt2", prompt: "word ".repeat(120), max_tokens: 50 });
     expect(response.status).toBe(400);
-    const { error } = await response.json();
+    const error = await errorOf(response);
     expect(error.code).toBe("context_length_exceeded");
     expect(error.type).toBe("invalid_request_error");
     expect(error.message).toMatch(
-      /^This model's maximum context length is 128 tokens, however you requested \d+ tokens \(\d+ in your prompt; 50 for the completion\)\./,
+      /^This model's maximum context length is 128 tokens, however you requested \d+ tokens \(\d+ in your prompt; 50 for the completion\)\. Please reduce the length of the prompt or completion\.$/,
     );
   });
 
@@ -167,7 +167,7 @@ describeEachMode("POST /v1/completions", (ctx) => {
     for (const [body, param, code] of cases) {
       const response = await ctx().post("/v1/completions", body);
       expect(response.status).toBe(400);
-      const { error } = await response.json();
+      const error = await errorOf(response);
       expect({ param: error.param, code: error.code ?? null }).toEqual({ param, code: code ?? null });
       expect(error.type).toBe("invalid_request_error");
       expect(error.message.length).toBeGreaterThan(10);
@@ -194,10 +194,10 @@ describeEachMode("POST /v1/completions", (ctx) => {
   it("answers bad JSON, an unknown model and an embeddings model with envelopes", async () => {
     const bad = await ctx().post("/v1/completions", '{"model": "tiny-gpt2", "prompt": ');
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.type).toBe("invalid_request_error");
+    expect((await errorOf(bad)).type).toBe("invalid_request_error");
     const unknown = await ctx().post("/v1/completions", { model: "nope", prompt: "x" });
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe("model_not_found");
+    expect((await errorOf(unknown)).code).toBe("model_not_found");
     const error = await ctx()
       .client.completions.create({ model: "tiny-bert", prompt: "x" })
       .catch((e: unknown) => e);

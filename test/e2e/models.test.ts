@@ -1,6 +1,6 @@
 import { expect, it } from "bun:test";
 import { NotFoundError } from "openai";
-import { describeEachMode } from "./suite.ts";
+import { describeEachMode, errorOf, jsonOf } from "./suite.ts";
 
 const GENERATED = ["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama"];
 
@@ -15,7 +15,7 @@ describeEachMode("GET /v1/models", (ctx) => {
       expect(Number.isInteger(model.created)).toBe(true);
       expect(model.created).toBeGreaterThan(1_600_000_000);
     }
-    const raw = await (await fetch(`${ctx().server.baseURL}/v1/models`)).json();
+    const raw = await jsonOf(await fetch(`${ctx().server.baseURL}/v1/models`));
     expect(raw.object).toBe("list");
   });
 
@@ -31,7 +31,7 @@ describeEachMode("GET /v1/models", (ctx) => {
     expect(error).toBeInstanceOf(NotFoundError);
     const response = await fetch(`${ctx().server.baseURL}/v1/models/no-such-model`);
     expect(response.status).toBe(404);
-    expect(await response.json()).toEqual({
+    expect({ error: await errorOf(response) }).toEqual({
       error: {
         message: "The model 'no-such-model' does not exist or you do not have access to it.",
         type: "invalid_request_error",
@@ -45,7 +45,7 @@ describeEachMode("GET /v1/models", (ctx) => {
     for (const id of ["..%2Ftiny-gpt2", "%2Fetc%2Fpasswd", "tiny-gpt2%00"]) {
       const response = await fetch(`${ctx().server.baseURL}/v1/models/${id}`);
       expect(response.status).toBe(404);
-      expect((await response.json()).error.code).toBe("model_not_found");
+      expect((await errorOf(response)).code).toBe("model_not_found");
     }
   });
 });

@@ -47,3 +47,21 @@ export function parseSse(text: string): string[] {
       return event.slice("data: ".length);
     });
 }
+
+export interface ErrorEnvelope {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** Reads an error response, checking it is OpenAI's envelope with exactly its four fields. */
+export async function errorOf(response: Response): Promise<ErrorEnvelope["error"]> {
+  const body = (await response.json()) as ErrorEnvelope;
+  if (Object.keys(body).join() !== "error" || Object.keys(body.error).sort().join() !== "code,message,param,type") {
+    throw new Error(`not an OpenAI error envelope: ${JSON.stringify(body)}`);
+  }
+  return body.error;
+}
+
+/** Reads a JSON body whose shape the test then asserts. */
+export async function jsonOf<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}

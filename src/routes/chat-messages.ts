@@ -1,0 +1,67 @@
+import type { ChatMessage } from "../engine/tokenizer.ts";
+import { invalidRequest, unsupportedParameter } from "../errors.ts";
+import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "../openai/chat.ts";
+
+/** Converts wire messages to engine messages once: text parts joined, developer treated as system. */
+export function toChatMessages(messages: readonly ChatCompletionMessageParam[]): ChatMessage[] {
+  return messages.map((message, i) => {
+    const where = `messages[${i}]`;
+    if (message.role === "function") throw unsupportedParameter(`${where}.role`, "Use 'tool' messages instead of 'function'.");
+    if (message.tool_calls && message.tool_calls.length > 0) throw unsupportedParameter(`${where}.tool_calls`);
+    if (message.function_call != null) throw unsupportedParameter(`${where}.function_call`);
+    if (message.audio != null) throw unsupportedParameter(`${where}.audio`);
+    const content = textOf(message.content, where);
+    if (content === null && message.role !== "assistant") {
+      throw invalidRequest(`Missing required parameter: '${where}.content'.`, `${where}.content`, "missing_required_parameter");
+    }
+    return {
+      role: message.role === "developer" ? "system" : message.role,
+      content: content ?? "",
+      ...(message.name === undefined ? {} : { name: message.name }),
+      ...(message.tool_call_id === undefined ? {} : { toolCallId: message.tool_call_id }),
+    };
+  });
+}
+
+function textOf(content: ChatCompletionMessageParam["content"], where: string): string | null {
+  if (content == null) return null;
+  if (typeof content === "string") return content;
+  return content
+    .map((part, j) => {
+      if (part.type !== "text") {
+        throw invalidRequest(
+          `Content part type '${part.type}' is not supported by this server; only 'text' parts are.`,
+          `${where}.content[${j}]`,
+          "unsupported_content_type",
+        );
+      }
+      if (typeof part.text !== "string") {
+        throw invalidRequest(`Missing required parameter: '${where}.content[${j}].text'.`, `${where}.content[${j}].text`);
+      }
+      return part.text;
+    })
+    .join("\n");
+}
+
+/** Refuses chat options gpt3dev cannot honour yet; their neutral values are accepted. */
+export function refuseUnsupportedChatOptions(body: ChatCompletionCreateParams): void {
+  if (body.logprobs) throw unsupportedParameter("logprobs", "Only false is accepted.");
+  if (body.top_logprobs) throw unsupportedParameter("top_logprobs");
+  if (body.response_format && body.response_format.type !== "text") {
+    throw unsupportedParameter("response_format", "Only {\"type\": \"text\"} is accepted.");
+  }
+  if (body.tools && body.tools.length > 0) throw unsupportedParameter("tools");
+  if (body.tool_choice != null && body.tool_choice !== "none" && body.tool_choice !== "auto") {
+    throw unsupportedParameter("tool_choice");
+  }
+  if (body.functions && body.functions.length > 0) throw unsupportedParameter("functions");
+  if (body.function_call != null && body.function_call !== "none" && body.function_call !== "auto") {
+    throw unsupportedParameter("function_call");
+  }
+  if (body.modalities && body.modalities.some((m) => m !== "text")) {
+    throw unsupportedParameter("modalities", "Only [\"text\"] is accepted.");
+  }
+  const unsupported = ["audio", "prediction", "reasoning_effort", "verbosity", "web_search_options", "moderation"] as const;
+  for (const field of unsupported) if (body[field] != null) throw unsupportedParameter(field);
+  if (body.store) throw unsupportedParameter("store", "Completions are never stored.");
+}

@@ -1,0 +1,82 @@
+import { Elysia } from "elysia";
+import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
+import type { Engine } from "../engine/engine.ts";
+import {
+  ChatCompletionCreateParams,
+  type ChatCompletion,
+  type ChatCompletionChoice,
+  type ChatCompletionChunk,
+} from "../openai/chat.ts";
+import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
+import { requestId, toEngineSampling, unixSeconds, usageOf } from "./generation-params.ts";
+import { sseResponse } from "./sse.ts";
+
+type Head = Pick<ChatCompletion, "id" | "created" | "model">;
+
+export const chatRoutes = (engine: Engine) =>
+  new Elysia({ name: "chat" }).post(
+    "/v1/chat/completions",
+    async ({ body, request, server }) => {
+      refuseUnsupportedChatOptions(body);
+      const sampling = toEngineSampling(body);
+      const abort = new AbortController();
+      const run = await engine.createCompletion({
+        ...sampling,
+        model: body.model,
+        messages: toChatMessages(body.messages),
+        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+        signal: AbortSignal.any([request.signal, abort.signal]),
+      });
+      server?.timeout(request, 0);
+      const head: Head = { id: requestId("chatcmpl"), created: unixSeconds(), model: run.modelId };
+      if (body.stream) {
+        const includeUsage = body.stream_options?.include_usage === true;
+        return sseResponse(streamChunks(run, head, includeUsage), () => {
+          abort.abort();
+          run.close();
+        });
+      }
+      try {
+        return await collect(run, head, sampling.n);
+      } finally {
+        run.close();
+      }
+    },
+    { body: ChatCompletionCreateParams },
+  );
+
+async function collect(run: CompletionRun, head: Head, choiceCount: number): Promise<ChatCompletion> {
+  const choices: ChatCompletionChoice[] = Array.from({ length: choiceCount }, (_, index) => ({
+    index,
+    message: { role: "assistant", content: "", refusal: null },
+    finish_reason: null,
+    logprobs: null,
+  }));
+  for await (const event of run.events()) {
+    const choice = choices[event.index];
+    if (!choice) continue;
+    if (event.kind === "text") choice.message.content += event.text;
+    else choice.finish_reason = event.reason;
+  }
+  return { ...head, object: "chat.completion", choices, usage: usageOf(run) };
+}
+
+/** OpenAI's order per choice: a role delta, content deltas, an empty delta with finish_reason; then usage. */
+async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<ChatCompletionChunk> {
+  const usage = includeUsage ? { usage: null } : {};
+  const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], event?: CompletionEvent) => ({
+    ...head,
+    object: "chat.completion.chunk" as const,
+    choices: [{ index, delta, finish_reason: event?.kind === "finish" ? event.reason : null, logprobs: null }],
+    ...usage,
+  });
+  const started = new Set<number>();
+  for await (const event of run.events()) {
+    if (!started.has(event.index)) {
+      started.add(event.index);
+      yield chunk(event.index, { role: "assistant", content: "" });
+    }
+    yield event.kind === "text" ? chunk(event.index, { content: event.text }) : chunk(event.index, {}, event);
+  }
+  if (includeUsage) yield { ...head, object: "chat.completion.chunk", choices: [], usage: usageOf(run) };
+}
