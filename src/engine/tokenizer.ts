@@ -25,7 +25,8 @@ export class Tokenizer implements TokenDecoder {
   }
 
   decode(ids: readonly number[]): string {
-    return this.inner.decode(ids as number[], { skip_special_tokens: true });
+    // Clean-up would rewrite text that was already streamed (" ," → ","), so it stays off.
+    return this.inner.decode(ids as number[], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 
   hasChatTemplate(override?: string): boolean {
