@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ModelKind } from "./errors.ts";
+import type { PoolingMode } from "./pooling.ts";
 
 /** What the server knows about a model before loading it. */
 export interface ModelSpec {
@@ -14,6 +15,19 @@ export interface ModelSpec {
   chatTemplate?: string;
   ownedBy: string;
   created: number;
+  /** Embeddings models only; unset fields fall back to the model folder's own settings, then to the defaults. */
+  embedding?: EmbeddingSettings;
+}
+
+export interface EmbeddingSettings {
+  /** How token vectors become one vector (default "mean", or what `1_Pooling/config.json` says). */
+  pooling?: PoolingMode;
+  /** L2-normalise every vector (default true, as OpenAI's embeddings are). */
+  normalize?: boolean;
+  /** Cut inputs longer than the context instead of refusing them (default false, as OpenAI refuses). */
+  truncate?: boolean;
+  /** `dimensions` a client may ask for: any width up to the model's (true), a listed few, or none (default). */
+  matryoshkaDimensions?: true | number[];
 }
 
 export interface RegistryEntry {
@@ -24,6 +38,10 @@ export interface RegistryEntry {
   chat_template?: string;
   kind?: ModelKind;
   owned_by?: string;
+  pooling?: PoolingMode;
+  normalize?: boolean;
+  truncate?: boolean;
+  matryoshka_dimensions?: boolean | number[];
 }
 
 export interface RegistryOptions {
@@ -117,7 +135,19 @@ function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: st
   if (entry.max_context_tokens) spec.maxContextTokens = entry.max_context_tokens;
   if (entry.chat_template) spec.chatTemplate = entry.chat_template;
   if (entry.owned_by) spec.ownedBy = entry.owned_by;
+  const embedding = embeddingSettings(entry);
+  if (embedding) spec.embedding = { ...spec.embedding, ...embedding };
   return spec;
+}
+
+function embeddingSettings(entry: RegistryEntry): EmbeddingSettings | undefined {
+  const settings: EmbeddingSettings = {};
+  if (entry.pooling !== undefined) settings.pooling = entry.pooling;
+  if (entry.normalize !== undefined) settings.normalize = entry.normalize;
+  if (entry.truncate !== undefined) settings.truncate = entry.truncate;
+  const dims = entry.matryoshka_dimensions;
+  if (dims !== undefined && dims !== false) settings.matryoshkaDimensions = dims === true ? true : [...dims].sort((a, b) => b - a);
+  return Object.keys(settings).length > 0 ? settings : undefined;
 }
 
 /** Accepts `[{name,…}]` or `{models: [{name,…}]}` in JSON or YAML. */
@@ -144,6 +174,17 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   }
   if (entry.kind !== undefined && entry.kind !== "text-generation" && entry.kind !== "embeddings") {
     throw new Error(`${where}: 'kind' must be 'text-generation' or 'embeddings'`);
+  }
+  if (entry.pooling !== undefined && entry.pooling !== "mean" && entry.pooling !== "cls") {
+    throw new Error(`${where}: 'pooling' must be 'mean' or 'cls'`);
+  }
+  for (const key of ["normalize", "truncate"] as const) {
+    if (entry[key] !== undefined && typeof entry[key] !== "boolean") throw new Error(`${where}: '${key}' must be true or false`);
+  }
+  const dims = entry.matryoshka_dimensions;
+  const positiveInts = Array.isArray(dims) && dims.length > 0 && dims.every((d) => Number.isInteger(d) && d > 0);
+  if (dims !== undefined && typeof dims !== "boolean" && !positiveInts) {
+    throw new Error(`${where}: 'matryoshka_dimensions' must be true, false or a list of positive integers`);
   }
   return entry as unknown as RegistryEntry;
 }
