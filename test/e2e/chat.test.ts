@@ -82,7 +82,7 @@ describeEachMode("POST /v1/chat/completions", (ctx) => {
     expect(finish.finish_reason).toBe(whole.choices[0]!.finish_reason as string);
     const middle = chunks.slice(1, -2);
     expect(middle.every((c) => c.usage === null && c.choices[0].finish_reason === null)).toBe(true);
-    expect(middle.map((c) => c.choices[0].delta.content).join("")).toBe(whole.choices[0]!.message.content);
+    expect(middle.map((c) => c.choices[0].delta.content).join("")).toBe(whole.choices[0]!.message.content ?? "");
   });
 
   it("works with the SDK's stream helper", async () => {
