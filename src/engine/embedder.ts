@@ -1,0 +1,252 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createSession, int64Tensor, type Session, type Tensor } from "../runtime/session.ts";
+import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import { InvalidInputError } from "./errors.ts";
+import { l2Normalize, pool, truncateDimensions, type PoolingMode } from "./pooling.ts";
+import { onnxFileFor, type ModelSpec } from "./registry.ts";
+
+export interface EmbedOptions {
+  /** Shorten every vector to this width (Matryoshka models only). */
+  dimensions?: number;
+}
+
+export interface EmbedResult {
+  vectors: Float32Array[];
+  /** Tokens the model actually read, special tokens included. */
+  promptTokens: number;
+}
+
+/** An embeddings request in engine terms; each input is text or the model's own token ids. */
+export interface EmbeddingRequest extends EmbedOptions {
+  model: string;
+  inputs: ReadonlyArray<string | readonly number[]>;
+}
+
+export interface EmbeddingResult extends EmbedResult {
+  modelId: string;
+}
+
+interface EncoderFacts {
+  width: number;
+  vocabSize: number;
+  contextLength: number;
+  padId: number;
+  pooling: PoolingMode;
+  normalize: boolean;
+  truncate: boolean;
+  matryoshka?: true | readonly number[];
+  /** What the tokenizer puts around a text (e.g. [CLS] … [SEP]), so a truncated text keeps them. */
+  prefix: number[];
+  suffix: number[];
+}
+
+const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids", "position_ids"]);
+// A padded batch costs batch × longest input; above this many cells a request is split into passes of similar
+// lengths so that one long input among thousands of short ones cannot exhaust memory.
+const MAX_PADDED_TOKENS = 65_536;
+
+/** A loaded encoder (BERT-style) that turns texts into fixed-width vectors. */
+export class EmbeddingModel {
+  readonly kind = "embeddings" as const;
+  private readonly inputNames: ReadonlySet<string>;
+  private readonly outputName: string;
+
+  private constructor(
+    readonly spec: ModelSpec,
+    private readonly session: Session,
+    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly facts: EncoderFacts,
+  ) {
+    this.inputNames = new Set(session.inputNames);
+    const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name));
+    if (unknown.length > 0 || !this.inputNames.has("input_ids")) {
+      throw new Error(`unsupported encoder inputs: ${session.inputNames.join(", ")}`);
+    }
+    this.outputName = session.outputNames.includes("last_hidden_state")
+      ? "last_hidden_state"
+      : (session.outputNames[0] ?? "last_hidden_state");
+  }
+
+  static async load(spec: ModelSpec, intraOpThreads?: number): Promise<EmbeddingModel> {
+    const [session, tokenizer] = await Promise.all([
+      createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), { intraOpThreads }),
+      loadTokenizer(spec.dir),
+    ]);
+    return new EmbeddingModel(spec, session, tokenizer, readEncoderFacts(spec, tokenizer));
+  }
+
+  /** Width of the vectors before any `dimensions` truncation. */
+  get width(): number {
+    return this.facts.width;
+  }
+
+  get contextLength(): number {
+    return this.facts.contextLength;
+  }
+
+  /** Embeds every input; throws InvalidInputError (naming the request field) before running anything it cannot serve. */
+  async embed(inputs: ReadonlyArray<string | readonly number[]>, options: EmbedOptions = {}): Promise<EmbedResult> {
+    if (options.dimensions !== undefined) this.checkDimensions(options.dimensions);
+    if (inputs.length === 0) throw new InvalidInputError("'input' must not be empty.", "input");
+    const rows = inputs.map((input) => this.tokenize(input));
+    const vectors = new Array<Float32Array>(rows.length);
+    for (const group of passes(rows)) {
+      const pooled = await this.forward(group.map((i) => rows[i]!));
+      group.forEach((row, k) => (vectors[row] = this.finish(pooled[k]!, options.dimensions)));
+    }
+    return { vectors, promptTokens: rows.reduce((sum, ids) => sum + ids.length, 0) };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
+  private checkDimensions(dimensions: number): void {
+    const { matryoshka, width } = this.facts;
+    const id = this.spec.id;
+    if (!matryoshka) {
+      throw new InvalidInputError(`The model '${id}' does not support specifying dimensions.`, "dimensions");
+    }
+    const allowed = matryoshka === true ? undefined : matryoshka;
+    const ok = Number.isInteger(dimensions) && dimensions >= 1 && dimensions <= width && (allowed?.includes(dimensions) ?? true);
+    if (!ok) {
+      const expected = allowed ? `one of ${allowed.join(", ")}` : `an integer from 1 to ${width}`;
+      throw new InvalidInputError(
+        `Invalid value for 'dimensions': the model '${id}' accepts ${expected}, got ${dimensions}.`,
+        "dimensions",
+      );
+    }
+  }
+
+  private tokenize(input: string | readonly number[]): number[] {
+    const { contextLength, truncate, vocabSize, prefix, suffix } = this.facts;
+    let ids: number[];
+    if (typeof input === "string") {
+      if (input.length === 0) throw new InvalidInputError("'input' must not contain an empty string.", "input");
+      ids = this.tokenizer.encode(input);
+      if (ids.length > contextLength && truncate) {
+        const body = this.tokenizer.encode(input, { add_special_tokens: false });
+        ids = [...prefix, ...body.slice(0, Math.max(0, contextLength - prefix.length - suffix.length)), ...suffix];
+      }
+    } else {
+      if (input.length === 0) throw new InvalidInputError("'input' must not contain an empty token list.", "input");
+      const bad = input.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+      if (bad !== undefined) {
+        throw new InvalidInputError(`Invalid token id ${bad} in 'input': the model's vocabulary has ${vocabSize} tokens.`, "input");
+      }
+      ids = truncate ? input.slice(0, contextLength) : [...input];
+    }
+    if (ids.length > contextLength) {
+      throw new InvalidInputError(
+        `This model's maximum context length is ${contextLength} tokens, however you requested ${ids.length} tokens ` +
+          `(${ids.length} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
+        "input",
+      );
+    }
+    return ids;
+  }
+
+  /** One forward pass over right-padded rows; returns one pooled (not yet normalised) vector per row. */
+  private async forward(rows: readonly number[][]): Promise<Float32Array[]> {
+    const batch = rows.length;
+    const seq = Math.max(...rows.map((ids) => ids.length));
+    const ids: number[] = [];
+    const mask: number[] = [];
+    for (const row of rows) {
+      for (let s = 0; s < seq; s++) {
+        const real = s < row.length;
+        ids.push(real ? row[s]! : this.facts.padId);
+        mask.push(real ? 1 : 0);
+      }
+    }
+    const dims = [batch, seq];
+    const feeds: Record<string, Tensor> = { input_ids: int64Tensor(ids, dims) };
+    if (this.inputNames.has("attention_mask")) feeds.attention_mask = int64Tensor(mask, dims);
+    if (this.inputNames.has("token_type_ids")) feeds.token_type_ids = int64Tensor(new Array<number>(ids.length).fill(0), dims);
+    if (this.inputNames.has("position_ids")) feeds.position_ids = int64Tensor(ids.map((_, i) => i % seq), dims);
+    const outputs = await this.session.run(feeds);
+    const hidden = outputs[this.outputName];
+    if (!hidden || hidden.dims.length !== 3 || hidden.dims[2] !== this.facts.width) {
+      throw new Error(`encoder output ${this.outputName} has shape [${hidden?.dims.join(", ")}], expected [${batch}, ${seq}, ${this.facts.width}]`);
+    }
+    return pool(this.facts.pooling, { data: hidden.data as Float32Array, batch, seq, width: this.facts.width }, mask);
+  }
+
+  private finish(vector: Float32Array, dimensions: number | undefined): Float32Array {
+    if (dimensions !== undefined) return truncateDimensions(vector, dimensions);
+    return this.facts.normalize ? l2Normalize(vector) : vector;
+  }
+}
+
+/**
+ * Row indices grouped into forward passes: all rows in one pass when the padded batch fits the budget (the usual
+ * case), otherwise rows of similar length together so little of each pass is padding.
+ */
+export function passes(rows: readonly (readonly number[])[], budget = MAX_PADDED_TOKENS): number[][] {
+  const longest = Math.max(...rows.map((ids) => ids.length));
+  if (rows.length * longest <= budget) return [rows.map((_, i) => i)];
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
+  const groups: number[][] = [];
+  let current: number[] = [];
+  for (const index of order) {
+    // Sorted ascending, so the row being added is the longest of its group.
+    if (current.length > 0 && (current.length + 1) * rows[index]!.length > budget) {
+      groups.push(current);
+      current = [];
+    }
+    current.push(index);
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Json) : {};
+}
+
+const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+// RoBERTa-family position tables start after the padding index, so max_position_embeddings overstates the limit.
+const POSITION_OFFSET_TYPES = new Set(["roberta", "xlm-roberta", "camembert"]);
+
+function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): EncoderFacts {
+  const config = readJson(join(spec.dir, "config.json"));
+  const width = num(config.hidden_size) ?? num(config.d_model) ?? num(config.dim);
+  const vocabSize = num(config.vocab_size);
+  const positions = num(config.max_position_embeddings);
+  if (width === undefined || vocabSize === undefined || positions === undefined) {
+    throw new Error("config.json lacks hidden_size, vocab_size or max_position_embeddings");
+  }
+  const padId = tokenizer.pad_token_id ?? num(config.pad_token_id) ?? 0;
+  const offset = POSITION_OFFSET_TYPES.has(String(config.model_type)) ? padId + 1 : 0;
+  const tokenizerMax = num(tokenizer.model_max_length);
+  const limits = [positions - offset, spec.maxContextTokens, tokenizerMax !== undefined && tokenizerMax < 1e6 ? tokenizerMax : undefined];
+  // sentence-transformers folders say how they were trained to pool (e.g. BGE uses [CLS]).
+  const stPooling = readJson(join(spec.dir, "1_Pooling", "config.json"));
+  const settings = spec.embedding ?? {};
+  return {
+    width,
+    vocabSize,
+    contextLength: Math.min(...limits.filter((v): v is number => v !== undefined)),
+    padId,
+    pooling: settings.pooling ?? (stPooling.pooling_mode_cls_token === true ? "cls" : "mean"),
+    normalize: settings.normalize ?? true,
+    truncate: settings.truncate ?? false,
+    matryoshka: settings.matryoshkaDimensions,
+    ...specialTokensAround(tokenizer),
+  };
+}
+
+function specialTokensAround(tokenizer: PreTrainedTokenizer): { prefix: number[]; suffix: number[] } {
+  const probe = "hello";
+  const bare = tokenizer.encode(probe, { add_special_tokens: false });
+  const full = tokenizer.encode(probe);
+  for (let start = 0; start + bare.length <= full.length; start++) {
+    if (bare.every((id, k) => full[start + k] === id)) {
+      return { prefix: full.slice(0, start), suffix: full.slice(start + bare.length) };
+    }
+  }
+  return { prefix: [], suffix: [] };
+}
