@@ -1,6 +1,7 @@
 import { prepareCompletion, type CompletionRequest, type CompletionRun } from "./completions.ts";
+import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
-import { ModelCache } from "./model-cache.ts";
+import { ModelCache, type Lease } from "./model-cache.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { TextModel } from "./text-model.ts";
 
@@ -12,9 +13,12 @@ export interface EngineOptions {
   intraOpThreads: number;
 }
 
-/** Everything the HTTP layer may ask of the models: listing them and generating with them. */
+type LoadedModel = TextModel | EmbeddingModel;
+type ModelOfKind<K extends LoadedModel["kind"]> = Extract<LoadedModel, { kind: K }>;
+
+/** Everything the HTTP layer may ask of the models: listing them, generating and embedding with them. */
 export class Engine {
-  private readonly cache: ModelCache<TextModel>;
+  private readonly cache: ModelCache<LoadedModel>;
 
   constructor(private readonly options: EngineOptions) {
     this.cache = new ModelCache((id) => this.load(id), options.maxLoadedModels);
@@ -36,20 +40,40 @@ export class Engine {
 
   /** Loads the model if needed and tokenizes; throws (before any output) when the request cannot be served. */
   async createCompletion(request: CompletionRequest): Promise<CompletionRun> {
-    const spec = this.getModel(request.model);
-    if (spec.kind !== "text-generation") throw new ModelKindError(spec.id, spec.kind, "text-generation");
-    const lease = await this.cache.acquire(spec.id);
+    const lease = await this.acquire(request.model, "text-generation");
     return prepareCompletion(lease, request);
+  }
+
+  async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    const lease = await this.acquire(request.model, "embeddings");
+    try {
+      const result = await lease.model.embed(request.inputs, { dimensions: request.dimensions });
+      return { modelId: lease.model.spec.id, ...result };
+    } finally {
+      lease.done();
+    }
   }
 
   close(): Promise<void> {
     return this.cache.unloadAll();
   }
 
-  private async load(id: string): Promise<TextModel> {
+  private async acquire<K extends LoadedModel["kind"]>(id: string, kind: K): Promise<Lease<ModelOfKind<K>>> {
     const spec = this.getModel(id);
+    if (spec.kind !== kind) throw new ModelKindError(spec.id, spec.kind, kind);
+    const lease = await this.cache.acquire(spec.id);
+    if (lease.model.kind !== kind) {
+      lease.done();
+      throw new ModelKindError(spec.id, lease.model.kind, kind);
+    }
+    return lease as Lease<ModelOfKind<K>>;
+  }
+
+  private async load(id: string): Promise<LoadedModel> {
+    const spec = this.getModel(id);
+    const threads = this.options.intraOpThreads;
     try {
-      return await TextModel.load(spec, this.options.intraOpThreads);
+      return spec.kind === "embeddings" ? await EmbeddingModel.load(spec, threads) : await TextModel.load(spec, threads);
     } catch (error) {
       throw new ModelLoadError(id, error instanceof Error ? error.message : String(error));
     }
