@@ -3,6 +3,7 @@ import type { Engine } from "./engine/engine.ts";
 import { OpenAIError, toOpenAIError } from "./errors.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionsRoutes } from "./routes/completions.ts";
+import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelsRoutes } from "./routes/models.ts";
 
@@ -26,7 +27,8 @@ export function createApp({ engine }: AppDeps) {
     .use(healthRoutes())
     .use(modelsRoutes(engine))
     .use(completionsRoutes(engine))
-    .use(chatRoutes(engine));
+    .use(chatRoutes(engine))
+    .use(embeddingsRoutes(engine));
 }
 
 export type App = ReturnType<typeof createApp>;
