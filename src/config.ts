@@ -11,6 +11,8 @@ export interface Config {
   allowList: string[];
   maxLoadedModels: number;
   intraOpThreads: number;
+  /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
+  shutdownGraceSeconds: number;
 }
 
 export type CliResult = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
@@ -63,6 +65,13 @@ export const OPTIONS: readonly Option[] = [
     description: "ONNX Runtime intra-op threads per model (0 = one per core)",
     defaultText: "0",
   },
+  {
+    flag: "shutdown-grace-seconds",
+    env: "GPT3DEV_SHUTDOWN_GRACE_SECONDS",
+    type: "string",
+    description: "on SIGTERM/SIGINT, time in-flight requests (streams too) get to finish; 0 cuts them at once",
+    defaultText: "30",
+  },
   { flag: "help", env: "", type: "boolean", description: "print this help and exit", defaultText: "" },
   { flag: "version", env: "", type: "boolean", description: "print versions and exit", defaultText: "" },
 ];
@@ -105,6 +114,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         .filter(Boolean),
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
+      shutdownGraceSeconds: integer("shutdown-grace-seconds", get("shutdown-grace-seconds") ?? "30", 0, 86400),
     },
   };
 }
@@ -122,7 +132,7 @@ export function helpText(): string {
     const flag = o.type === "string" ? `--${o.flag} <value>` : `--${o.flag}`;
     const env = o.env ? `  [env ${o.env}]` : "";
     const def = o.defaultText ? ` (default: ${o.defaultText})` : "";
-    return `  ${flag.padEnd(30)} ${o.description}${def}${env}`;
+    return `  ${flag.padEnd(34)} ${o.description}${def}${env}`;
   });
   return ["Usage: gpt3dev [options]", "", "OpenAI-compatible server for local ONNX models.", "", "Options:", ...rows].join("\n");
 }

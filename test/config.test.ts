@@ -14,6 +14,7 @@ describe("parseCli", () => {
       allowList: [],
       maxLoadedModels: 2,
       intraOpThreads: 0,
+      shutdownGraceSeconds: 30,
     });
   });
 
@@ -32,6 +33,7 @@ describe("parseCli", () => {
     expect(() => parseCli(["--port", "70000"], {})).toThrow("--port");
     expect(() => parseCli([], { GPT3DEV_MAX_LOADED_MODELS: "0" })).toThrow("--max-loaded-models");
     expect(() => parseCli(["--registry", "/no/such/file.yaml"], {})).toThrow("file not found");
+    expect(() => parseCli([], { GPT3DEV_SHUTDOWN_GRACE_SECONDS: "-1" })).toThrow("--shutdown-grace-seconds");
   });
 
   it("answers --help and --version", () => {
