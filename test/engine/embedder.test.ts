@@ -1,21 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { EmbeddingModel, passes } from "../../src/engine/embedder.ts";
 import { InvalidInputError } from "../../src/engine/errors.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { createSession, int64Tensor } from "../../src/runtime/session.ts";
+import { loadTokenizer } from "../../src/runtime/transformers.ts";
 
 const TINY_BERT = resolve(import.meta.dir, "../../models/tiny-bert");
 const WIDTH = 32;
 const CONTEXT = 128;
-// WordPiece ids of "hello world" in tiny-bert: [CLS] he ##l ##l ##o world [SEP].
-const HELLO_WORLD_IDS = [2, 99, 69, 69, 72, 392, 3];
-const TEXTS = ["hello world", "The quick brown fox", "word word word", "hello world"];
+const VOCAB_SIZE = 400;
+const TEXTS = ["hello world", "The quick brown fox", "the the the", "hello world"];
 
 let root: string;
 const models: Record<string, EmbeddingModel> = {};
+// The fixture's vocabulary may grow, so exact ids come from its tokenizer; [CLS]/[SEP] from tokenizer.json itself.
+let encode: (text: string, specials?: boolean) => number[];
+let CLS: number;
+let SEP: number;
+let HELLO_WORLD_IDS: number[];
 
 function norm(v: Float32Array): number {
   return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
@@ -40,6 +45,13 @@ async function rejection(promise: Promise<unknown>): Promise<InvalidInputError> 
 
 beforeAll(async () => {
   if (!existsSync(join(TINY_BERT, "config.json"))) throw new Error(`${TINY_BERT} is missing: run \`bun run fixtures\``);
+  const tokenizer = await loadTokenizer(TINY_BERT);
+  encode = (text, specials = true) => tokenizer.encode(text, { add_special_tokens: specials });
+  const vocab = JSON.parse(readFileSync(join(TINY_BERT, "tokenizer.json"), "utf8")).model.vocab as Record<string, number>;
+  [CLS, SEP] = [vocab["[CLS]"]!, vocab["[SEP]"]!];
+  HELLO_WORLD_IDS = encode("hello world");
+  expect(HELLO_WORLD_IDS).toEqual([CLS, ...encode("hello world", false), SEP]);
+  expect(encode("the the the")).toEqual([CLS, vocab.the!, vocab.the!, vocab.the!, SEP]);
   root = mkdtempSync(join(tmpdir(), "gpt3dev-embedder-"));
   const registryPath = join(root, "registry.json");
   writeFileSync(
@@ -79,8 +91,8 @@ describe("EmbeddingModel on tiny-bert", () => {
     }
     expect(Math.abs(cosine(vectors[0]!, vectors[3]!) - 1)).toBeLessThan(1e-6);
     expect(cosine(vectors[0]!, vectors[1]!)).toBeLessThan(0.999);
-    // [CLS] and [SEP] count: 7 + 10 + 5 + 7.
-    expect(promptTokens).toBe(29);
+    // [CLS] and [SEP] count.
+    expect(promptTokens).toBe(2 * HELLO_WORLD_IDS.length + encode("The quick brown fox").length + 5);
   });
 
   it("gives each input the vector it gets alone: padding in a batch changes nothing", async () => {
@@ -116,9 +128,11 @@ describe("EmbeddingModel on tiny-bert", () => {
       for (let s = 0; s < HELLO_WORLD_IDS.length; s++) sum += hidden[s * WIDTH + d]!;
       return sum / HELLO_WORLD_IDS.length;
     });
-    // Shorter inputs in the same batch pad nothing here; the long one makes "hello world" the padded row.
-    const [rawMean] = (await models["raw-mean"]!.embed(["hello world", "The quick brown fox"])).vectors;
-    const [rawCls] = (await models["raw-cls"]!.embed(["hello world", "The quick brown fox"])).vectors;
+    // A longer companion makes "hello world" a padded row, so the mask must keep the padding out.
+    const batch = ["hello world", "the quick brown fox and the lazy dog by the river"];
+    expect(encode(batch[1]!).length).toBeGreaterThan(HELLO_WORLD_IDS.length);
+    const [rawMean] = (await models["raw-mean"]!.embed(batch)).vectors;
+    const [rawCls] = (await models["raw-cls"]!.embed(batch)).vectors;
     expect(maxDiff(rawMean!, mean)).toBeLessThan(1e-6);
     expect(maxDiff(rawCls!, hidden.slice(0, WIDTH))).toBeLessThan(1e-6);
     expect(Math.abs(norm(rawMean!) - 1)).toBeGreaterThan(1e-3);
@@ -150,30 +164,34 @@ describe("EmbeddingModel on tiny-bert", () => {
   });
 
   it("refuses inputs longer than the context with OpenAI's wording", async () => {
-    const error = await rejection(models.short!.embed(["hello", "hello world"]));
+    const error = await rejection(models.short!.embed(["the", "the the the the the"]));
     expect(error.field).toBe("input");
     expect(error.message).toBe(
       "This model's maximum context length is 6 tokens, however you requested 7 tokens (7 in your prompt; 0 for the completion). " +
         "Please reduce your prompt; or completion length.",
     );
-    await rejection(models.plain!.embed(["word ".repeat(CONTEXT - 1)]));
-    expect((await models.plain!.embed(["word ".repeat(CONTEXT - 2)])).promptTokens).toBe(CONTEXT);
+    await rejection(models.plain!.embed(["the ".repeat(CONTEXT - 1)]));
+    expect((await models.plain!.embed(["the ".repeat(CONTEXT - 2)])).promptTokens).toBe(CONTEXT);
   });
 
   it("cuts long inputs when the registry allows it, keeping [CLS] and [SEP]", async () => {
     const long = "the quick fox ".repeat(60);
-    const cut = await models.truncating!.embed([long, HELLO_WORLD_IDS.concat(new Array(200).fill(391))]);
+    const filler = encode("the", false)[0]!;
+    const cut = await models.truncating!.embed([long, HELLO_WORLD_IDS.concat(new Array(200).fill(filler))]);
     expect(cut.promptTokens).toBe(2 * CONTEXT);
-    const tokenizerIds = [2, ...Array.from({ length: 42 }, () => [94, 319, 115]).flat().slice(0, CONTEXT - 2), 3];
-    const expected = await models.plain!.embed([tokenizerIds, HELLO_WORLD_IDS.concat(new Array(CONTEXT - 7).fill(391))]);
+    const body = encode(long, false);
+    expect(body.length).toBeGreaterThan(CONTEXT);
+    const textIds = [CLS, ...body.slice(0, CONTEXT - 2), SEP];
+    const idsCut = HELLO_WORLD_IDS.concat(new Array(CONTEXT - HELLO_WORLD_IDS.length).fill(filler));
+    const expected = await models.plain!.embed([textIds, idsCut]);
     expect(maxDiff(cut.vectors[0]!, expected.vectors[0]!)).toBeLessThan(1e-6);
     expect(maxDiff(cut.vectors[1]!, expected.vectors[1]!)).toBeLessThan(1e-6);
   });
 
   it("refuses token ids outside the vocabulary and empty inputs", async () => {
-    const outside = await rejection(models.plain!.embed([[2, 400, 3]]));
-    expect(outside.message).toBe("Invalid token id 400 in 'input': the model's vocabulary has 400 tokens.");
-    expect((await rejection(models.plain!.embed([[2, -1, 3]]))).field).toBe("input");
+    const outside = await rejection(models.plain!.embed([[CLS, VOCAB_SIZE, SEP]]));
+    expect(outside.message).toBe(`Invalid token id ${VOCAB_SIZE} in 'input': the model's vocabulary has ${VOCAB_SIZE} tokens.`);
+    expect((await rejection(models.plain!.embed([[CLS, -1, SEP]]))).field).toBe("input");
     expect((await rejection(models.plain!.embed([""]))).field).toBe("input");
     expect((await rejection(models.plain!.embed([[]]))).field).toBe("input");
     expect((await rejection(models.plain!.embed([]))).field).toBe("input");
