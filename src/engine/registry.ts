@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ModelKind } from "./errors.ts";
+import { isOpenAIEncodingName, OPENAI_ENCODINGS, type OpenAIEncodingName } from "./openai-encoding.ts";
 import type { PoolingMode } from "./pooling.ts";
 
 /** What the server knows about a model before loading it. */
@@ -13,6 +14,8 @@ export interface ModelSpec {
   dtype: string;
   maxContextTokens?: number;
   chatTemplate?: string;
+  /** The OpenAI encoding the tokenizer reproduces; usage is then counted with it. Detected at load when unset. */
+  openaiEncoding?: OpenAIEncodingName;
   ownedBy: string;
   created: number;
   /** Embeddings models only; unset fields fall back to the model folder's own settings, then to the defaults. */
@@ -38,6 +41,7 @@ export interface RegistryEntry {
   chat_template?: string;
   kind?: ModelKind;
   owned_by?: string;
+  openai_encoding?: OpenAIEncodingName;
   pooling?: PoolingMode;
   normalize?: boolean;
   truncate?: boolean;
@@ -135,6 +139,7 @@ function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: st
   if (entry.max_context_tokens) spec.maxContextTokens = entry.max_context_tokens;
   if (entry.chat_template) spec.chatTemplate = entry.chat_template;
   if (entry.owned_by) spec.ownedBy = entry.owned_by;
+  if (entry.openai_encoding) spec.openaiEncoding = entry.openai_encoding;
   const embedding = embeddingSettings(entry);
   if (embedding) spec.embedding = { ...spec.embedding, ...embedding };
   return spec;
@@ -167,6 +172,10 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   }
   for (const key of ["path", "dtype", "chat_template", "owned_by"] as const) {
     if (entry[key] !== undefined && typeof entry[key] !== "string") throw new Error(`${where}: '${key}' must be a string`);
+  }
+  const encoding = entry.openai_encoding;
+  if (encoding !== undefined && (typeof encoding !== "string" || !isOpenAIEncodingName(encoding))) {
+    throw new Error(`${where}: 'openai_encoding' must be one of ${OPENAI_ENCODINGS.join(", ")}`);
   }
   const max = entry.max_context_tokens;
   if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1)) {

@@ -19,7 +19,7 @@ export class TextModel {
     const config = readDecoderConfig(spec.dir);
     const [decoder, tokenizer] = await Promise.all([
       Decoder.open(spec.dir, onnxFileFor(spec.dtype), config, intraOpThreads),
-      Tokenizer.load(spec.dir),
+      Tokenizer.load(spec.dir, spec.openaiEncoding),
     ]);
     const contextLength = Math.min(spec.maxContextTokens ?? config.contextLength, config.contextLength);
     return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds));

@@ -1,5 +1,11 @@
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import type { TokenDecoder } from "./detokenizer.ts";
+import {
+  detectOpenAIEncoding,
+  loadOpenAIEncoding,
+  type OpenAIEncoding,
+  type OpenAIEncodingName,
+} from "./openai-encoding.ts";
 
 export type ChatRole = "system" | "user" | "assistant" | "tool";
 
@@ -11,17 +17,33 @@ export interface ChatMessage {
   toolCallId?: string;
 }
 
-/** The model's own tokenizer (tokenizer.json) and chat template, reduced to what the engine needs. */
+/**
+ * The model's own tokenizer (tokenizer.json) and chat template, reduced to what the engine needs. When the tokenizer
+ * is one of OpenAI's encodings, text is encoded with gpt-tokenizer so counts match OpenAI's exactly.
+ */
 export class Tokenizer implements TokenDecoder {
-  private constructor(private readonly inner: PreTrainedTokenizer) {}
+  private constructor(
+    private readonly inner: PreTrainedTokenizer,
+    readonly openaiEncoding: OpenAIEncoding | undefined,
+  ) {}
 
-  static async load(dir: string): Promise<Tokenizer> {
-    return new Tokenizer(await loadTokenizer(dir));
+  /** `encoding`: the registry's choice; otherwise an OpenAI encoding is detected from the vocabulary. */
+  static async load(dir: string, encoding?: OpenAIEncodingName): Promise<Tokenizer> {
+    const inner = await loadTokenizer(dir);
+    const openai = encoding
+      ? await loadOpenAIEncoding(encoding)
+      : await detectOpenAIEncoding(inner.get_vocab().size, (text) => inner.encode(text, { add_special_tokens: false }));
+    return new Tokenizer(inner, openai);
   }
 
   /** Encodes text the way the model was trained to see it (including a BOS token where the tokenizer adds one). */
   encode(text: string): number[] {
-    return this.inner.encode(text);
+    return this.encodeText(text, true);
+  }
+
+  private encodeText(text: string, addSpecialTokens: boolean): number[] {
+    if (this.openaiEncoding) return this.openaiEncoding.encode(text);
+    return this.inner.encode(text, { add_special_tokens: addSpecialTokens });
   }
 
   decode(ids: readonly number[]): string {
@@ -49,6 +71,6 @@ export class Tokenizer implements TokenDecoder {
       add_generation_prompt: true,
       ...(template === undefined ? {} : { chat_template: template }),
     }) as string;
-    return this.inner.encode(text, { add_special_tokens: false });
+    return this.encodeText(text, false);
   }
 }

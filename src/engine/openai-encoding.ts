@@ -1,0 +1,64 @@
+/**
+ * OpenAI's own encodings (through gpt-tokenizer). A model whose tokenizer is one of them counts and encodes text
+ * with it, so usage figures equal what OpenAI's tokenizer would report.
+ */
+export const OPENAI_ENCODINGS = ["r50k_base", "p50k_base", "cl100k_base", "o200k_base"] as const;
+export type OpenAIEncodingName = (typeof OPENAI_ENCODINGS)[number];
+
+export interface OpenAIEncoding {
+  readonly name: OpenAIEncodingName;
+  readonly vocabularySize: number;
+  encode(text: string): number[];
+}
+
+interface GptTokenizerModule {
+  encode(text: string, options?: { allowedSpecial?: unknown }): number[];
+  vocabularySize: number;
+  ALL_SPECIAL_TOKENS: unknown;
+}
+
+// Literal specifiers let the compiler bundle each table while loading only the one a model uses.
+const loaders: Record<OpenAIEncodingName, () => Promise<GptTokenizerModule>> = {
+  r50k_base: () => import("gpt-tokenizer/encoding/r50k_base"),
+  p50k_base: () => import("gpt-tokenizer/encoding/p50k_base"),
+  cl100k_base: () => import("gpt-tokenizer/encoding/cl100k_base"),
+  o200k_base: () => import("gpt-tokenizer/encoding/o200k_base"),
+};
+
+/** Vocabulary sizes as Hugging Face conversions of these encodings report them (regular plus special tokens). */
+const VOCAB_SIZES: Record<OpenAIEncodingName, number> = {
+  r50k_base: 50257,
+  p50k_base: 50281,
+  cl100k_base: 100277,
+  o200k_base: 200019,
+};
+
+export function isOpenAIEncodingName(name: string): name is OpenAIEncodingName {
+  return (OPENAI_ENCODINGS as readonly string[]).includes(name);
+}
+
+export async function loadOpenAIEncoding(name: OpenAIEncodingName): Promise<OpenAIEncoding> {
+  const module = await loaders[name]();
+  // Special tokens written in the text count as one token each, as Hugging Face tokenizers treat them.
+  const options = { allowedSpecial: module.ALL_SPECIAL_TOKENS };
+  return { name, vocabularySize: module.vocabularySize, encode: (text) => module.encode(text, options) };
+}
+
+/** Text that exercises pre-tokenisation differences: contractions, digits, whitespace runs, non-Latin scripts. */
+const PROBE = "Hello, world! I'm 12345 tokens\n\n  indented\tcafé 😀 中文 don't ＡＢＣ …";
+
+/**
+ * Finds the OpenAI encoding a Hugging Face tokenizer reproduces, if any: same vocabulary size and the same ids
+ * on a probe text.
+ */
+export async function detectOpenAIEncoding(
+  vocabSize: number,
+  encode: (text: string) => number[],
+): Promise<OpenAIEncoding | undefined> {
+  for (const name of OPENAI_ENCODINGS) {
+    if (VOCAB_SIZES[name] !== vocabSize) continue;
+    const encoding = await loadOpenAIEncoding(name);
+    if (encoding.encode(PROBE).join() === encode(PROBE).join()) return encoding;
+  }
+  return undefined;
+}

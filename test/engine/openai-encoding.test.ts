@@ -1,0 +1,31 @@
+import { describe, expect, it } from "bun:test";
+import { join } from "node:path";
+import { encode as r50kEncode } from "gpt-tokenizer/encoding/r50k_base";
+import { detectOpenAIEncoding, loadOpenAIEncoding } from "../../src/engine/openai-encoding.ts";
+import { Tokenizer } from "../../src/engine/tokenizer.ts";
+
+const MODELS = join(import.meta.dir, "..", "..", "models");
+
+describe("OpenAI encodings", () => {
+  it("detects r50k_base from the real GPT-2 vocabulary and counts with it", async () => {
+    const tokenizer = await Tokenizer.load(join(MODELS, "gpt2-vocab"));
+    expect(tokenizer.openaiEncoding?.name).toBe("r50k_base");
+    const text = "Token counts must match: 😀 naïve café, 1234567 <|endoftext|> done";
+    expect(tokenizer.encode(text)).toEqual(r50kEncode(text, { allowedSpecial: new Set(["<|endoftext|>"]) }));
+  });
+
+  it("does not claim an OpenAI encoding for a model's own small vocabulary", async () => {
+    const tokenizer = await Tokenizer.load(join(MODELS, "tiny-gpt2"));
+    expect(tokenizer.openaiEncoding).toBeUndefined();
+  });
+
+  it("rejects a same-sized vocabulary that encodes differently", async () => {
+    const detected = await detectOpenAIEncoding(50257, (text) => [...text].map((c) => c.codePointAt(0)!));
+    expect(detected).toBeUndefined();
+  });
+
+  it("loads a named encoding on request", async () => {
+    const cl100k = await loadOpenAIEncoding("cl100k_base");
+    expect(cl100k.encode("hello world")).toEqual([15339, 1917]);
+  });
+});
