@@ -6,6 +6,7 @@ import { completionsRoutes } from "./routes/completions.ts";
 import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelsRoutes } from "./routes/models.ts";
+import { tokenizeRoutes } from "./routes/tokenize.ts";
 
 export interface AppDeps {
   engine: Engine;
@@ -28,6 +29,7 @@ export function createApp({ engine }: AppDeps) {
     .use(modelsRoutes(engine))
     .use(completionsRoutes(engine))
     .use(chatRoutes(engine))
+    .use(tokenizeRoutes(engine))
     .use(embeddingsRoutes(engine));
 }
 

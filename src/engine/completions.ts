@@ -97,17 +97,17 @@ export function prepareCompletion(lease: Lease<TextModel>, request: CompletionRe
   };
 }
 
-function renderChat(model: TextModel, messages: readonly ChatMessage[]): number[] {
+export function renderChat(model: TextModel, messages: readonly ChatMessage[]): number[] {
   const template = model.spec.chatTemplate;
   if (!model.tokenizer.hasChatTemplate(template)) throw new ChatTemplateMissingError(model.spec.id);
   return model.tokenizer.renderChat(messages, template);
 }
 
-function tokenizePrompt(model: TextModel, prompt: string | readonly number[]): number[] {
+export function tokenizePrompt(model: TextModel, prompt: string | readonly number[], field = "prompt"): number[] {
   if (typeof prompt === "string") return model.tokenizer.encode(prompt);
   const bad = prompt.find((id) => !Number.isInteger(id) || id < 0 || id >= model.vocabSize);
   if (bad !== undefined) {
-    throw new InvalidInputError(`Token id ${bad} is out of range for this model's vocabulary (size ${model.vocabSize}).`, "prompt");
+    throw new InvalidInputError(`Token id ${bad} is out of range for this model's vocabulary (size ${model.vocabSize}).`, field);
   }
   return [...prompt];
 }

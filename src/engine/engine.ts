@@ -4,6 +4,7 @@ import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts"
 import { ModelCache, type Lease } from "./model-cache.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { TextModel } from "./text-model.ts";
+import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
 
 export interface EngineOptions {
   registry: ModelRegistry;
@@ -49,6 +50,24 @@ export class Engine {
     try {
       const result = await lease.model.embed(request.inputs, { dimensions: request.dimensions });
       return { modelId: lease.model.spec.id, ...result };
+    } finally {
+      lease.done();
+    }
+  }
+
+  async tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+    const lease = await this.acquire(request.model, "text-generation");
+    try {
+      return tokenizeWith(lease.model, request);
+    } finally {
+      lease.done();
+    }
+  }
+
+  async detokenize(model: string, tokens: readonly number[]): Promise<string> {
+    const lease = await this.acquire(model, "text-generation");
+    try {
+      return detokenizeWith(lease.model, tokens);
     } finally {
       lease.done();
     }

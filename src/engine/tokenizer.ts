@@ -36,12 +36,8 @@ export class Tokenizer implements TokenDecoder {
     return new Tokenizer(inner, openai);
   }
 
-  /** Encodes text the way the model was trained to see it (including a BOS token where the tokenizer adds one). */
-  encode(text: string): number[] {
-    return this.encodeText(text, true);
-  }
-
-  private encodeText(text: string, addSpecialTokens: boolean): number[] {
+  /** Encodes text the way the model was trained to see it (by default with a BOS token where the tokenizer adds one). */
+  encode(text: string, addSpecialTokens = true): number[] {
     if (this.openaiEncoding) return this.openaiEncoding.encode(text);
     return this.inner.encode(text, { add_special_tokens: addSpecialTokens });
   }
@@ -71,6 +67,6 @@ export class Tokenizer implements TokenDecoder {
       add_generation_prompt: true,
       ...(template === undefined ? {} : { chat_template: template }),
     }) as string;
-    return this.encodeText(text, false);
+    return this.encode(text, false);
   }
 }

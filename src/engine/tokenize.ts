@@ -1,0 +1,27 @@
+import { renderChat, tokenizePrompt } from "./completions.ts";
+import type { TextModel } from "./text-model.ts";
+import type { ChatMessage } from "./tokenizer.ts";
+
+/** Tokenize text (optionally without special tokens) or a conversation as the chat template renders it. */
+export type TokenizeRequest = { model: string } & (
+  | { prompt: string; addSpecialTokens: boolean; messages?: undefined }
+  | { messages: readonly ChatMessage[]; prompt?: undefined }
+);
+
+export interface TokenizeResult {
+  modelId: string;
+  tokens: number[];
+  contextLength: number;
+}
+
+export function tokenizeWith(model: TextModel, request: TokenizeRequest): TokenizeResult {
+  const tokens = request.messages
+    ? renderChat(model, request.messages)
+    : model.tokenizer.encode(request.prompt, request.addSpecialTokens);
+  return { modelId: model.spec.id, tokens, contextLength: model.contextLength };
+}
+
+/** Decodes ids back to text, special tokens skipped, after checking each id is in the vocabulary. */
+export function detokenizeWith(model: TextModel, tokens: readonly number[]): string {
+  return model.tokenizer.decode(tokenizePrompt(model, tokens, "tokens"));
+}

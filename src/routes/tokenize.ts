@@ -1,0 +1,36 @@
+import { Elysia } from "elysia";
+import type { Engine } from "../engine/engine.ts";
+import { invalidRequest } from "../errors.ts";
+import {
+  DetokenizeParams,
+  TokenizeParams,
+  type DetokenizeResponse,
+  type TokenizeResponse,
+} from "../openai/tokenize.ts";
+import { toChatMessages } from "./chat-messages.ts";
+
+/** Token counting for clients that budget prompts: `/tokenize` and `/detokenize` as vLLM's server offers them. */
+export const tokenizeRoutes = (engine: Engine) =>
+  new Elysia({ name: "tokenize" })
+    .post(
+      "/tokenize",
+      async ({ body }): Promise<TokenizeResponse> => {
+        if ((body.prompt === undefined) === (body.messages === undefined)) {
+          throw invalidRequest("Give exactly one of 'prompt' or 'messages'.", body.messages ? "messages" : "prompt");
+        }
+        const result = body.messages
+          ? await engine.tokenize({ model: body.model, messages: toChatMessages(body.messages) })
+          : await engine.tokenize({
+              model: body.model,
+              prompt: body.prompt ?? "",
+              addSpecialTokens: body.add_special_tokens ?? true,
+            });
+        return { count: result.tokens.length, max_model_len: result.contextLength, tokens: result.tokens };
+      },
+      { body: TokenizeParams },
+    )
+    .post(
+      "/detokenize",
+      async ({ body }): Promise<DetokenizeResponse> => ({ prompt: await engine.detokenize(body.model, body.tokens) }),
+      { body: DetokenizeParams },
+    );
