@@ -5,6 +5,7 @@ import { Engine } from "./engine/engine.ts";
 import { ModelRegistry } from "./engine/registry.ts";
 import { ortVersion } from "./runtime/onnx.ts";
 import { transformersVersion } from "./runtime/transformers.ts";
+import { exitOnSignals } from "./shutdown.ts";
 import packageJson from "../package.json" with { type: "json" };
 
 function versionText(): string {
@@ -33,14 +34,8 @@ function start(config: Config): void {
     `[gpt3dev] listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
   );
   if (ids.length === 0) console.warn(`[gpt3dev] no models found in ${config.modelsDir}`);
-  const shutdown = async (signal: string) => {
-    console.log(`[gpt3dev] ${signal}: shutting down`);
-    await app.stop();
-    await engine.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
+  if (!app.server) throw new Error("the server did not start");
+  exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });
 }
 
 function main(): void {
