@@ -13,6 +13,25 @@ export interface Config {
   intraOpThreads: number;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
   shutdownGraceSeconds: number;
+  /** Keys given on the command line or in API_KEYS; the key file's keys are read (and re-read) by the server. */
+  apiKeys: string[];
+  apiKeyFile?: string;
+  /** Origins browsers may call from; empty: no CORS headers at all. */
+  corsAllowOrigins: string[];
+  limits: Limits;
+}
+
+/** Caps on what one request may ask for, so a single client cannot exhaust memory or CPU. */
+export interface Limits {
+  maxBodyBytes: number;
+  maxTokens: number;
+  maxN: number;
+  maxPrompts: number;
+  maxPromptChars: number;
+  maxEmbeddingInputs: number;
+  maxStopSequences: number;
+  maxStopChars: number;
+  requestTimeoutSeconds: number;
 }
 
 export type CliResult = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
@@ -23,6 +42,7 @@ interface Option {
   flag: string;
   env: string;
   type: "string" | "boolean";
+  multiple?: boolean;
   description: string;
   defaultText: string;
 }
@@ -72,9 +92,52 @@ export const OPTIONS: readonly Option[] = [
     description: "on SIGTERM/SIGINT, time in-flight requests (streams too) get to finish; 0 cuts them at once",
     defaultText: "30",
   },
+  {
+    flag: "api-key",
+    env: "API_KEYS",
+    type: "string",
+    multiple: true,
+    description: "key clients must send (Bearer or x-api-key); repeatable; the env twin is a comma-separated list",
+    defaultText: "none: the server is open",
+  },
+  {
+    flag: "api-key-file",
+    env: "GPT3DEV_API_KEY_FILE",
+    type: "string",
+    description: "file with one key per line (# comments), re-read on SIGHUP",
+    defaultText: "none",
+  },
+  {
+    flag: "cors-allow-origins",
+    env: "CORS_ALLOW_ORIGINS",
+    type: "string",
+    description: "comma-separated origins allowed to call from a browser ('*' for any); empty sends no CORS headers",
+    defaultText: "none",
+  },
+  ...limitOptions([
+    ["max-body-bytes", "largest request body accepted", "8388608"],
+    ["max-tokens-cap", "largest max_tokens / max_completion_tokens a request may ask for", "4096"],
+    ["max-n", "largest n (and best_of) a request may ask for", "16"],
+    ["max-prompts", "most prompts in one completions request", "64"],
+    ["max-prompt-chars", "longest prompt (or chat conversation) in characters", "1000000"],
+    ["max-embedding-inputs", "most inputs in one embeddings request", "2048"],
+    ["max-stop-sequences", "most stop sequences in one request", "4"],
+    ["max-stop-chars", "longest stop sequence in characters", "256"],
+    ["request-timeout-seconds", "longest time one generation may run before it is cut off", "600"],
+  ]),
   { flag: "help", env: "", type: "boolean", description: "print this help and exit", defaultText: "" },
   { flag: "version", env: "", type: "boolean", description: "print versions and exit", defaultText: "" },
 ];
+
+function limitOptions(rows: Array<[flag: string, description: string, defaultText: string]>): Option[] {
+  return rows.map(([flag, description, defaultText]) => ({
+    flag,
+    env: `GPT3DEV_${flag.toUpperCase().replaceAll("-", "_")}`,
+    type: "string",
+    description,
+    defaultText,
+  }));
+}
 
 /** Where the executable (or, from source, the repository) lives: default models come from beside it. */
 export function appHome(): string {
@@ -83,9 +146,9 @@ export function appHome(): string {
 }
 
 export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliResult {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   try {
-    const options = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.type }]));
+    const options = Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: o.type, multiple: o.multiple ?? false }]));
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
   } catch (error) {
     throw new ConfigError(error instanceof Error ? error.message : String(error));
@@ -99,6 +162,17 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     const fromEnv = option?.env ? env[option.env] : undefined;
     return fromEnv === "" ? undefined : fromEnv;
   };
+  const list = (flag: string): string[] => {
+    const fromFlag = values[flag];
+    const items = Array.isArray(fromFlag) ? fromFlag.map(String) : (get(flag) ?? "").split(",");
+    return items.map((s) => s.trim()).filter(Boolean);
+  };
+  const limit = (flag: string, min: number, max: number) => {
+    const option = OPTIONS.find((o) => o.flag === flag);
+    return integer(flag, get(flag) ?? option?.defaultText ?? "", min, max);
+  };
+  const apiKeyFile = get("api-key-file");
+  if (apiKeyFile && !existsSync(apiKeyFile)) throw new ConfigError(`--api-key-file: file not found: ${apiKeyFile}`);
   const registryPath = get("registry");
   if (registryPath && !existsSync(registryPath)) throw new ConfigError(`--registry: file not found: ${registryPath}`);
   return {
@@ -115,6 +189,20 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
       shutdownGraceSeconds: integer("shutdown-grace-seconds", get("shutdown-grace-seconds") ?? "30", 0, 86400),
+      apiKeys: list("api-key"),
+      apiKeyFile: apiKeyFile ? resolve(apiKeyFile) : undefined,
+      corsAllowOrigins: list("cors-allow-origins"),
+      limits: {
+        maxBodyBytes: limit("max-body-bytes", 1024, 1 << 30),
+        maxTokens: limit("max-tokens-cap", 1, 1_000_000),
+        maxN: limit("max-n", 1, 128),
+        maxPrompts: limit("max-prompts", 1, 2048),
+        maxPromptChars: limit("max-prompt-chars", 1, 100_000_000),
+        maxEmbeddingInputs: limit("max-embedding-inputs", 1, 2048),
+        maxStopSequences: limit("max-stop-sequences", 0, 64),
+        maxStopChars: limit("max-stop-chars", 1, 10_000),
+        requestTimeoutSeconds: limit("request-timeout-seconds", 1, 86400),
+      },
     },
   };
 }

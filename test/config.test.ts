@@ -15,7 +15,39 @@ describe("parseCli", () => {
       maxLoadedModels: 2,
       intraOpThreads: 0,
       shutdownGraceSeconds: 30,
+      apiKeys: [],
+      apiKeyFile: undefined,
+      corsAllowOrigins: [],
+      limits: {
+        maxBodyBytes: 8 * 1024 * 1024,
+        maxTokens: 4096,
+        maxN: 16,
+        maxPrompts: 64,
+        maxPromptChars: 1_000_000,
+        maxEmbeddingInputs: 2048,
+        maxStopSequences: 4,
+        maxStopChars: 256,
+        requestTimeoutSeconds: 600,
+      },
     });
+  });
+
+  it("takes API keys from a repeated flag or a comma-separated env list, and CORS origins as a list", () => {
+    const fromFlags = parseCli(["--api-key", "k1", "--api-key", "k2"], { API_KEYS: "ignored" });
+    const fromEnv = parseCli([], { API_KEYS: " a, b ,,", CORS_ALLOW_ORIGINS: "https://x.test, https://y.test" });
+    if (fromFlags.kind !== "run" || fromEnv.kind !== "run") throw new Error("expected run");
+    expect(fromFlags.config.apiKeys).toEqual(["k1", "k2"]);
+    expect(fromEnv.config.apiKeys).toEqual(["a", "b"]);
+    expect(fromEnv.config.corsAllowOrigins).toEqual(["https://x.test", "https://y.test"]);
+    expect(() => parseCli(["--api-key-file", "/no/such/keys"], {})).toThrow("--api-key-file: file not found");
+  });
+
+  it("reads every limit from its flag or env twin and refuses out-of-range values", () => {
+    const result = parseCli(["--max-n", "4"], { GPT3DEV_MAX_TOKENS_CAP: "100", GPT3DEV_REQUEST_TIMEOUT_SECONDS: "5" });
+    if (result.kind !== "run") throw new Error("expected run");
+    expect(result.config.limits).toMatchObject({ maxN: 4, maxTokens: 100, requestTimeoutSeconds: 5 });
+    expect(() => parseCli(["--max-n", "500"], {})).toThrow("--max-n: expected an integer from 1 to 128");
+    expect(() => parseCli([], { GPT3DEV_MAX_BODY_BYTES: "1k" })).toThrow("--max-body-bytes");
   });
 
   it("prefers flags over their env twins", () => {
