@@ -8,39 +8,26 @@ import {
   type ChatCompletionChunk,
 } from "../openai/chat.ts";
 import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
-import { requestId, toEngineSampling, unixSeconds, usageOf } from "./generation-params.ts";
-import { sseResponse } from "./sse.ts";
-
-type Head = Pick<ChatCompletion, "id" | "created" | "model">;
+import { toEngineSampling, usageOf } from "./generation-params.ts";
+import { envelope, serveGeneration, type Head } from "./generation-response.ts";
 
 export const chatRoutes = (engine: Engine) =>
   new Elysia({ name: "chat" }).post(
     "/v1/chat/completions",
-    async ({ body, request, server }) => {
+    ({ body, request, server }) => {
       refuseUnsupportedChatOptions(body);
       const sampling = toEngineSampling(body);
-      const abort = new AbortController();
-      const run = await engine.createCompletion({
-        ...sampling,
-        model: body.model,
-        messages: toChatMessages(body.messages),
-        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-        signal: AbortSignal.any([request.signal, abort.signal]),
-      });
-      server?.timeout(request, 0);
-      const head: Head = { id: requestId("chatcmpl"), created: unixSeconds(), model: run.modelId };
-      if (body.stream) {
-        const includeUsage = body.stream_options?.include_usage === true;
-        return sseResponse(streamChunks(run, head, includeUsage), () => {
-          abort.abort();
-          run.close();
-        });
-      }
-      try {
-        return await collect(run, head, sampling.n);
-      } finally {
-        run.close();
-      }
+      const messages = toChatMessages(body.messages);
+      const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+      return serveGeneration(
+        { request, server, stream: body.stream, includeUsage: body.stream_options?.include_usage },
+        (signal) => engine.createCompletion({ ...sampling, model: body.model, messages, maxTokens, signal }),
+        {
+          idPrefix: "chatcmpl",
+          collect: (run, head) => collect(run, head, sampling.n),
+          chunks: streamChunks,
+        },
+      );
     },
     { body: ChatCompletionCreateParams },
   );
@@ -58,15 +45,14 @@ async function collect(run: CompletionRun, head: Head, choiceCount: number): Pro
     if (event.kind === "text") choice.message.content += event.text;
     else choice.finish_reason = event.reason;
   }
-  return { ...head, object: "chat.completion", choices, usage: usageOf(run) };
+  return { ...envelope(head, "chat.completion"), choices, usage: usageOf(run) };
 }
 
 /** OpenAI's order per choice: a role delta, content deltas, an empty delta with finish_reason; then usage. */
 async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<ChatCompletionChunk> {
   const usage = includeUsage ? { usage: null } : {};
   const chunk = (index: number, delta: ChatCompletionChunk["choices"][number]["delta"], event?: CompletionEvent) => ({
-    ...head,
-    object: "chat.completion.chunk" as const,
+    ...envelope(head, "chat.completion.chunk"),
     choices: [{ index, delta, finish_reason: event?.kind === "finish" ? event.reason : null, logprobs: null }],
     ...usage,
   });
@@ -78,5 +64,5 @@ async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boole
     }
     yield event.kind === "text" ? chunk(event.index, { content: event.text }) : chunk(event.index, {}, event);
   }
-  if (includeUsage) yield { ...head, object: "chat.completion.chunk", choices: [], usage: usageOf(run) };
+  if (includeUsage) yield { ...envelope(head, "chat.completion.chunk"), choices: [], usage: usageOf(run) };
 }

@@ -7,45 +7,31 @@ import {
   type Completion,
   type CompletionChoice,
 } from "../openai/completions.ts";
-import { requestId, toEngineSampling, unixSeconds, usageOf } from "./generation-params.ts";
-import { sseResponse } from "./sse.ts";
+import { toEngineSampling, usageOf } from "./generation-params.ts";
+import { envelope, serveGeneration, type Head } from "./generation-response.ts";
 
 const DEFAULT_MAX_TOKENS = 16;
 
 export const completionsRoutes = (engine: Engine) =>
   new Elysia({ name: "completions" }).post(
     "/v1/completions",
-    async ({ body, request, server }) => {
+    ({ body, request, server }) => {
       refuseUnsupported(body);
       const sampling = toEngineSampling(body);
-      const abort = new AbortController();
-      const run = await engine.createCompletion({
-        ...sampling,
-        model: body.model,
-        prompts: toPromptList(body.prompt),
-        maxTokens: body.max_tokens ?? DEFAULT_MAX_TOKENS,
-        signal: AbortSignal.any([request.signal, abort.signal]),
-      });
-      // Generation may outlast Bun's idle timeout; the client decides how long it waits.
-      server?.timeout(request, 0);
-      const head = { id: requestId("cmpl"), created: unixSeconds(), model: run.modelId };
-      if (body.stream) {
-        const includeUsage = body.stream_options?.include_usage === true;
-        return sseResponse(streamChunks(run, head, includeUsage), () => {
-          abort.abort();
-          run.close();
-        });
-      }
-      try {
-        return await collect(run, head, sampling.n * toPromptList(body.prompt).length);
-      } finally {
-        run.close();
-      }
+      const prompts = toPromptList(body.prompt);
+      const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
+      return serveGeneration(
+        { request, server, stream: body.stream, includeUsage: body.stream_options?.include_usage },
+        (signal) => engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }),
+        {
+          idPrefix: "cmpl",
+          collect: (run, head) => collect(run, head, sampling.n * prompts.length),
+          chunks: streamChunks,
+        },
+      );
     },
     { body: CompletionCreateParams },
   );
-
-type Head = Pick<Completion, "id" | "created" | "model">;
 
 function refuseUnsupported(body: CompletionCreateParams): void {
   if (body.echo) throw unsupportedParameter("echo", "Only false is accepted.");
@@ -75,14 +61,13 @@ async function collect(run: CompletionRun, head: Head, choiceCount: number): Pro
     if (event.kind === "text") choice.text += event.text;
     else choice.finish_reason = event.reason;
   }
-  return { ...head, object: "text_completion", choices, usage: usageOf(run) };
+  return { ...envelope(head, "text_completion"), choices, usage: usageOf(run) };
 }
 
 async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<Completion> {
   const usage = includeUsage ? { usage: null } : {};
   const chunk = (event: CompletionEvent): Completion => ({
-    ...head,
-    object: "text_completion",
+    ...envelope(head, "text_completion"),
     choices: [
       {
         text: event.kind === "text" ? event.text : "",
@@ -94,5 +79,5 @@ async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boole
     ...usage,
   });
   for await (const event of run.events()) yield chunk(event);
-  if (includeUsage) yield { ...head, object: "text_completion", choices: [], usage: usageOf(run) };
+  if (includeUsage) yield { ...envelope(head, "text_completion"), choices: [], usage: usageOf(run) };
 }

@@ -1,0 +1,56 @@
+import type { Server } from "bun";
+import type { CompletionRun } from "../engine/completions.ts";
+import { requestId, unixSeconds } from "./generation-params.ts";
+import { sseResponse } from "./sse.ts";
+
+export interface Head {
+  id: string;
+  created: number;
+  model: string;
+}
+
+/** How one endpoint family shapes a run: the whole response, or the chunks of its stream. */
+export interface GenerationFormat<Whole> {
+  idPrefix: string;
+  collect(run: CompletionRun, head: Head): Promise<Whole>;
+  chunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<object>;
+}
+
+interface Exchange {
+  request: Request;
+  server: Server<unknown> | null;
+  stream?: boolean | null;
+  includeUsage?: boolean;
+}
+
+/**
+ * Starts a run and answers it as JSON or as an SSE stream. The run stops when the client goes away, and the model
+ * is released however the exchange ends.
+ */
+export async function serveGeneration<Whole>(
+  exchange: Exchange,
+  start: (signal: AbortSignal) => Promise<CompletionRun>,
+  format: GenerationFormat<Whole>,
+): Promise<Whole | Response> {
+  const abort = new AbortController();
+  const run = await start(AbortSignal.any([exchange.request.signal, abort.signal]));
+  // Generation may outlast Bun's idle timeout; the client decides how long it waits.
+  exchange.server?.timeout(exchange.request, 0);
+  const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId };
+  if (exchange.stream) {
+    return sseResponse(format.chunks(run, head, exchange.includeUsage === true), () => {
+      abort.abort();
+      run.close();
+    });
+  }
+  try {
+    return await format.collect(run, head);
+  } finally {
+    run.close();
+  }
+}
+
+/** The fields every response and chunk starts with, in OpenAI's order. */
+export function envelope<const O extends string>(head: Head, object: O): { id: string; object: O; created: number; model: string } {
+  return { id: head.id, object, created: head.created, model: head.model };
+}
