@@ -15,7 +15,7 @@ RUN npx --yes bun@1.4.5 run build
 
 # --- run: the executable needs glibc and libstdc++, both in debian-slim ---
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin gpt3dev
+RUN useradd --uid 10001 --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin gpt3dev
 WORKDIR /app
 COPY --from=build /src/dist/ /app/
 ENV ORT_DISABLE_TELEMETRY=1
