@@ -75,16 +75,7 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
       "model_load_failed",
     );
   }
-  if (error instanceof ContextLengthError) {
-    const requested = error.promptTokens + error.completionTokens;
-    return invalidRequest(
-      `This model's maximum context length is ${error.limit} tokens, however you requested ${requested} tokens ` +
-        `(${error.promptTokens} in your prompt; ${error.completionTokens} for the completion). ` +
-        `Please reduce the length of the ${error.input === "messages" ? "messages" : "prompt"} or completion.`,
-      error.input,
-      "context_length_exceeded",
-    );
-  }
+  if (error instanceof ContextLengthError) return contextLengthError(error);
   if (error instanceof ChatTemplateMissingError) {
     return invalidRequest(
       `The model '${error.modelId}' has no chat template, so it cannot serve /v1/chat/completions. ` +
@@ -166,4 +157,19 @@ function pathToParam(path: string): string | null {
   const parts = path.split("/").filter(Boolean);
   if (parts.length === 0) return null;
   return parts.reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}
+
+/** OpenAI's own wording: one form for chat messages, the older one for prompts and embeddings input. */
+function contextLengthError(error: ContextLengthError): OpenAIError {
+  const { limit, promptTokens, completionTokens, input } = error;
+  const requested = promptTokens + completionTokens;
+  const message =
+    input === "messages"
+      ? `This model's maximum context length is ${limit} tokens. However, you requested ${requested} tokens ` +
+        `(${promptTokens} in the messages, ${completionTokens} in the completion). ` +
+        "Please reduce the length of the messages or completion."
+      : `This model's maximum context length is ${limit} tokens, however you requested ${requested} tokens ` +
+        `(${promptTokens} in your prompt; ${completionTokens} for the completion). ` +
+        "Please reduce your prompt; or completion length.";
+  return invalidRequest(message, input, "context_length_exceeded");
 }

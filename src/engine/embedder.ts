@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSession, int64Tensor, type Session, type Tensor } from "../runtime/session.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
-import { InvalidInputError } from "./errors.ts";
+import { readJson } from "./model-config.ts";
+import { ContextLengthError, InvalidInputError } from "./errors.ts";
 import { l2Normalize, pool, truncateDimensions, type PoolingMode } from "./pooling.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 
@@ -138,11 +138,7 @@ export class EmbeddingModel {
       ids = truncate ? input.slice(0, contextLength) : [...input];
     }
     if (ids.length > contextLength) {
-      throw new InvalidInputError(
-        `This model's maximum context length is ${contextLength} tokens, however you requested ${ids.length} tokens ` +
-          `(${ids.length} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`,
-        "input",
-      );
+      throw new ContextLengthError(contextLength, ids.length, 0, "input");
     }
     return ids;
   }
@@ -199,12 +195,6 @@ export function passes(rows: readonly (readonly number[])[], budget = MAX_PADDED
   }
   if (current.length > 0) groups.push(current);
   return groups;
-}
-
-type Json = Record<string, unknown>;
-
-function readJson(path: string): Json {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Json) : {};
 }
 
 const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);

@@ -37,8 +37,8 @@ export class ContextLengthError extends Error {
     readonly limit: number,
     readonly promptTokens: number,
     readonly completionTokens: number,
-    /** Which input was too long: raw prompts or chat messages. */
-    readonly input: "prompt" | "messages" = "prompt",
+    /** Which request field was too long: completion prompts, chat messages or embeddings input. */
+    readonly input: "prompt" | "messages" | "input" = "prompt",
   ) {
     super(`context of ${limit} tokens exceeded`);
     this.name = "ContextLengthError";

@@ -14,7 +14,8 @@ export interface DecoderConfig {
 
 type Json = Record<string, unknown>;
 
-function readJson(path: string): Json {
+/** A JSON config file of a model folder; a missing optional file reads as empty. */
+export function readJson(path: string): Json {
   return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Json) : {};
 }
 

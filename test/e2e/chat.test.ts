@@ -98,6 +98,21 @@ describeEachMode("POST /v1/chat/completions", (ctx) => {
     expect(final.choices[0]!.message.content).toBe(whole.choices[0]!.message.content);
   });
 
+  it("refuses messages that do not fit the context with OpenAI's chat wording", async () => {
+    const response = await ctx().post("/v1/chat/completions", {
+      model: "tiny-llama",
+      messages: [{ role: "user", content: "word ".repeat(200) }],
+      max_tokens: 100,
+    });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe("context_length_exceeded");
+    expect(error.param).toBe("messages");
+    expect(error.message).toMatch(
+      /^This model's maximum context length is 256 tokens\. However, you requested (\d+) tokens \((\d+) in the messages, 100 in the completion\)\. Please reduce the length of the messages or completion\.$/,
+    );
+  });
+
   it("refuses a model without a chat template with advice on adding one", async () => {
     const response = await ctx().post("/v1/chat/completions", { model: "tiny-gpt2", messages: MESSAGES });
     expect(response.status).toBe(400);

@@ -146,7 +146,7 @@ describeEachMode("POST /v1/completions", (ctx) => {
     expect(error.code).toBe("context_length_exceeded");
     expect(error.type).toBe("invalid_request_error");
     expect(error.message).toMatch(
-      /^This model's maximum context length is 128 tokens, however you requested \d+ tokens \(\d+ in your prompt; 50 for the completion\)\. Please reduce the length of the prompt or completion\.$/,
+      /^This model's maximum context length is 128 tokens, however you requested \d+ tokens \(\d+ in your prompt; 50 for the completion\)\. Please reduce your prompt; or completion length\.$/,
     );
   });
 

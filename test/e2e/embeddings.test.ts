@@ -157,6 +157,7 @@ describeEachMode("POST /v1/embeddings", (ctx, mode) => {
     expect(response.status).toBe(400);
     const error = await errorOf(response);
     expect(error.param).toBe("input");
+    expect(error.code).toBe("context_length_exceeded");
     expect(error.message).toBe(
       "This model's maximum context length is 128 tokens, however you requested 129 tokens (129 in your prompt; " +
         "0 for the completion). Please reduce your prompt; or completion length.",
