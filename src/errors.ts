@@ -48,6 +48,8 @@ export function unsupportedParameter(param: string, detail = ""): OpenAIError {
 /** Maps any thrown value (Elysia, engine, or unexpected) to OpenAI's envelope and status. */
 export function toOpenAIError(error: unknown, code?: string | number): OpenAIError {
   if (error instanceof OpenAIError) return error;
+  // Elysia wraps whatever a body parser throws; a parser's own OpenAIError (e.g. 413) keeps its status.
+  if (code === "PARSE" && error instanceof Error && error.cause instanceof OpenAIError) return error.cause;
   if (error instanceof ValidationError) return fromValidation(error);
   if (error instanceof ModelNotFoundError) {
     return new OpenAIError(
