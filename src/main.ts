@@ -3,6 +3,7 @@ import { createApp } from "./app.ts";
 import { ConfigError, helpText, parseCli, type Config } from "./config.ts";
 import { Engine } from "./engine/engine.ts";
 import { ModelRegistry } from "./engine/registry.ts";
+import { ApiKeys, reloadKeysOnSighup } from "./http/api-keys.ts";
 import { ortVersion } from "./runtime/onnx.ts";
 import { transformersVersion } from "./runtime/transformers.ts";
 import { exitOnSignals } from "./shutdown.ts";
@@ -28,12 +29,18 @@ function start(config: Config): void {
     maxLoadedModels: config.maxLoadedModels,
     intraOpThreads: config.intraOpThreads,
   });
-  const app = createApp({ engine }).listen({ port: config.port, hostname: config.host });
+  const apiKeys = new ApiKeys(config.apiKeys, config.apiKeyFile);
+  if (config.apiKeyFile) reloadKeysOnSighup(apiKeys);
+  const app = createApp({ engine, apiKeys, corsAllowOrigins: config.corsAllowOrigins, limits: config.limits }).listen({
+    port: config.port,
+    hostname: config.host,
+  });
   const ids = registry.list().map((m) => m.id);
   console.log(
     `[gpt3dev] listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
   );
   if (ids.length === 0) console.warn(`[gpt3dev] no models found in ${config.modelsDir}`);
+  console.log(`[gpt3dev] ${apiKeys.describe()}`);
   if (!app.server) throw new Error("the server did not start");
   exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });
 }

@@ -3,7 +3,8 @@ import { Nullable } from "./common.ts";
 
 const TokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 });
 
-export const StopParam = t.Union([t.String(), t.Array(t.String(), { maxItems: 4 }), t.Null()]);
+// How many stop sequences a request may give is a server limit (--max-stop-sequences, 4 as OpenAI by default).
+export const StopParam = t.Union([t.String(), t.Array(t.String()), t.Null()]);
 
 export const ChatCompletionStreamOptions = t.Object(
   {

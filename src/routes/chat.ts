@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { Limits } from "../config.ts";
 import {
   ChatCompletionCreateParams,
   type ChatCompletion,
@@ -10,17 +11,25 @@ import {
 import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
 import { envelope, serveGeneration, type Head } from "./generation-response.ts";
+import { checkChatLimits } from "./limits.ts";
 
-export const chatRoutes = (engine: Engine) =>
+export const chatRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "chat" }).post(
     "/v1/chat/completions",
     ({ body, request, server }) => {
       refuseUnsupportedChatOptions(body);
+      checkChatLimits(body, limits);
       const sampling = toEngineSampling(body);
       const messages = toChatMessages(body.messages);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       return serveGeneration(
-        { request, server, stream: body.stream, includeUsage: body.stream_options?.include_usage },
+        {
+          request,
+          server,
+          stream: body.stream,
+          includeUsage: body.stream_options?.include_usage,
+          timeoutSeconds: limits.requestTimeoutSeconds,
+        },
         (signal) => engine.createCompletion({ ...sampling, model: body.model, messages, maxTokens, signal }),
         {
           idPrefix: "chatcmpl",

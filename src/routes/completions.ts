@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { Limits } from "../config.ts";
 import { unsupportedParameter } from "../errors.ts";
 import {
   CompletionCreateParams,
@@ -9,19 +10,27 @@ import {
 } from "../openai/completions.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
 import { envelope, serveGeneration, type Head } from "./generation-response.ts";
+import { checkCompletionLimits } from "./limits.ts";
 
 const DEFAULT_MAX_TOKENS = 16;
 
-export const completionsRoutes = (engine: Engine) =>
+export const completionsRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "completions" }).post(
     "/v1/completions",
     ({ body, request, server }) => {
       refuseUnsupported(body);
+      checkCompletionLimits(body, limits);
       const sampling = toEngineSampling(body);
       const prompts = toPromptList(body.prompt);
       const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
       return serveGeneration(
-        { request, server, stream: body.stream, includeUsage: body.stream_options?.include_usage },
+        {
+          request,
+          server,
+          stream: body.stream,
+          includeUsage: body.stream_options?.include_usage,
+          timeoutSeconds: limits.requestTimeoutSeconds,
+        },
         (signal) => engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }),
         {
           idPrefix: "cmpl",

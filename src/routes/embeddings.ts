@@ -1,11 +1,14 @@
 import { Elysia } from "elysia";
+import type { Limits } from "../config.ts";
 import type { Engine } from "../engine/engine.ts";
 import { EmbeddingCreateParams, type CreateEmbeddingResponse } from "../openai/embeddings.ts";
+import { checkEmbeddingLimits } from "./limits.ts";
 
-export const embeddingsRoutes = (engine: Engine) =>
+export const embeddingsRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "embeddings" }).post(
     "/v1/embeddings",
     async ({ body, request, server }): Promise<CreateEmbeddingResponse> => {
+      checkEmbeddingLimits(body, limits);
       // A large batch on a big model can outlast Bun's idle timeout; the client decides how long it waits.
       server?.timeout(request, 0);
       const result = await engine.createEmbeddings({

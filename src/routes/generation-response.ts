@@ -1,6 +1,7 @@
 import type { Server } from "bun";
 import type { CompletionRun } from "../engine/completions.ts";
 import { requestId, unixSeconds } from "./generation-params.ts";
+import { generationTimeout } from "./limits.ts";
 import { sseResponse } from "./sse.ts";
 
 export interface Head {
@@ -21,6 +22,8 @@ interface Exchange {
   server: Server<unknown> | null;
   stream?: boolean | null;
   includeUsage?: boolean;
+  /** `--request-timeout-seconds`: the run is stopped then, and the client told why. */
+  timeoutSeconds: number;
 }
 
 /**
@@ -33,21 +36,43 @@ export async function serveGeneration<Whole>(
   format: GenerationFormat<Whole>,
 ): Promise<Whole | Response> {
   const abort = new AbortController();
-  const run = await start(AbortSignal.any([exchange.request.signal, abort.signal]));
+  const deadline = AbortSignal.timeout(exchange.timeoutSeconds * 1000);
+  const timedOut = () => generationTimeout(exchange.timeoutSeconds);
+  let run: CompletionRun;
+  try {
+    run = await start(AbortSignal.any([exchange.request.signal, abort.signal, deadline]));
+  } catch (error) {
+    throw deadline.aborted ? timedOut() : error;
+  }
   // Generation may outlast Bun's idle timeout; the client decides how long it waits.
   exchange.server?.timeout(exchange.request, 0);
   const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId };
   if (exchange.stream) {
-    return sseResponse(format.chunks(run, head, exchange.includeUsage === true), () => {
+    return sseResponse(failOnDeadline(format.chunks(run, head, exchange.includeUsage === true), deadline, timedOut), () => {
       abort.abort();
       run.close();
     });
   }
   try {
-    return await format.collect(run, head);
+    const whole = await format.collect(run, head);
+    if (deadline.aborted) throw timedOut();
+    return whole;
   } finally {
     run.close();
   }
+}
+
+/** A stream cut by the deadline ends with an error frame rather than looking complete. */
+async function* failOnDeadline(
+  chunks: AsyncGenerator<object>,
+  deadline: AbortSignal,
+  timedOut: () => Error,
+): AsyncGenerator<object> {
+  for await (const chunk of chunks) {
+    if (deadline.aborted) break;
+    yield chunk;
+  }
+  if (deadline.aborted) throw timedOut();
 }
 
 /** The fields every response and chunk starts with, in OpenAI's order. */

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import type { Limits } from "../config.ts";
 import type { Engine } from "../engine/engine.ts";
 import { invalidRequest } from "../errors.ts";
 import {
@@ -8,9 +9,10 @@ import {
   type TokenizeResponse,
 } from "../openai/tokenize.ts";
 import { toChatMessages } from "./chat-messages.ts";
+import { checkMessagesLength, checkPromptLength } from "./limits.ts";
 
 /** Token counting for clients that budget prompts: `/tokenize` and `/detokenize` as vLLM's server offers them. */
-export const tokenizeRoutes = (engine: Engine) =>
+export const tokenizeRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "tokenize" })
     .post(
       "/tokenize",
@@ -18,6 +20,8 @@ export const tokenizeRoutes = (engine: Engine) =>
         if ((body.prompt === undefined) === (body.messages === undefined)) {
           throw invalidRequest("Give exactly one of 'prompt' or 'messages'.", body.messages ? "messages" : "prompt");
         }
+        if (body.messages) checkMessagesLength(body.messages, limits);
+        else checkPromptLength(body.prompt?.length ?? 0, "prompt", limits);
         const result = body.messages
           ? await engine.tokenize({ model: body.model, messages: toChatMessages(body.messages) })
           : await engine.tokenize({

@@ -155,7 +155,7 @@ describeEachMode("POST /v1/completions", (ctx) => {
       [{ prompt: "x" }, "model", "missing_required_parameter"],
       [{ model: "tiny-gpt2", prompt: "x", temperature: 5 }, "temperature", "invalid_value"],
       [{ model: "tiny-gpt2", prompt: "x", max_tokens: "ten" }, "max_tokens", "invalid_value"],
-      [{ model: "tiny-gpt2", prompt: "x", stop: ["a", "b", "c", "d", "e"] }, "stop", "invalid_value"],
+      [{ model: "tiny-gpt2", prompt: "x", stop: ["a", "b", "c", "d", "e"] }, "stop", "limit_exceeded"],
       [{ model: "tiny-gpt2", prompt: "x", echo: true }, "echo", "unsupported_parameter"],
       [{ model: "tiny-gpt2", prompt: "x", logprobs: 2 }, "logprobs", "unsupported_parameter"],
       [{ model: "tiny-gpt2", prompt: "x", presence_penalty: 1 }, "presence_penalty", "unsupported_parameter"],

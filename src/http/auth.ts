@@ -1,0 +1,44 @@
+import { Elysia } from "elysia";
+import { OpenAIError } from "../errors.ts";
+import type { ApiKeys } from "./api-keys.ts";
+
+/** Load balancers and probes must reach these without a key. */
+const OPEN_PATHS = new Set(["/health", "/healthz"]);
+
+function presentedKey(headers: Headers): string | undefined {
+  const authorization = headers.get("authorization");
+  if (authorization) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    return match?.[1]?.trim();
+  }
+  return headers.get("x-api-key")?.trim() || undefined;
+}
+
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start === -1) return "/";
+  const end = url.indexOf("?", start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
+}
+
+/**
+ * Refuses every request without a valid key, except health checks and CORS preflights (browsers never send
+ * credentials on a preflight). Closed by default: paths that match no route also need a key, so nothing about the
+ * server's surface is told to a client without one.
+ */
+export const authPlugin = (keys: ApiKeys) =>
+  new Elysia({ name: "auth" }).onRequest(({ request }) => {
+    if (!keys.required || request.method === "OPTIONS" || OPEN_PATHS.has(pathOf(request.url))) return;
+    if (keys.accepts(presentedKey(request.headers))) return;
+    const sent = request.headers.has("authorization") || request.headers.has("x-api-key");
+    throw new OpenAIError(
+      401,
+      sent
+        ? "Incorrect API key provided. You can find the keys in the server's --api-key, API_KEYS or --api-key-file."
+        : "You didn't provide an API key. You need to provide your API key in an Authorization header using " +
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY) or in an x-api-key header.",
+      "invalid_request_error",
+      null,
+      "invalid_api_key",
+    );
+  });
