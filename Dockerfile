@@ -2,7 +2,7 @@
 #   docker build -t gpt3dev .
 #   docker run -p 7860:7860 -v /srv/models:/app/models gpt3dev
 
-# --- build: the same commands as the README, on a machine with only Node.js and npm ---
+# --- build: the README's and .ci/run's commands (`bun run test` starts with this build), with only Node.js and npm ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json bun.lock bunfig.toml .npmrc ./
@@ -19,6 +19,9 @@ RUN useradd --uid 10001 --user-group --home-dir /nonexistent --no-create-home --
 WORKDIR /app
 COPY --from=build /src/dist/ /app/
 ENV ORT_DISABLE_TELEMETRY=1
+# `docker stop` sends SIGKILL 10 s after SIGTERM: requests in flight get 8 s to finish. For a longer grace period
+# raise both, e.g. `docker run --stop-timeout 40 -e GPT3DEV_SHUTDOWN_GRACE_SECONDS=30 …`.
+ENV GPT3DEV_SHUTDOWN_GRACE_SECONDS=8
 USER gpt3dev
 EXPOSE 7860
 VOLUME /app/models
