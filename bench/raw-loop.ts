@@ -1,0 +1,147 @@
+// The limit: a greedy decoding loop straight on onnxruntime-node, with the KV cache fed back as is (each step's
+// present.* becomes the next past_key_values.*), no server, no tokenizer in the loop. Batch B runs B copies of the
+// prompt in one session.run per step, which reads every weight once per step for all B sequences.
+//
+//   bun bench/raw-loop.ts '<RawLoopJob as JSON>'   → prints one RawLoopResult as JSON on the last stdout line
+import { join } from "node:path";
+import { readDecoderConfig } from "../src/engine/model-config.ts";
+import { ort } from "../src/runtime/onnx.ts";
+import { serverSessionOptions } from "./session-options.ts";
+import { elapsedMs, now, percentile } from "./stats.ts";
+
+export interface RawLoopJob {
+  modelDir: string;
+  onnxFile: string;
+  threads: number;
+  promptIds: number[];
+  tokens: number;
+  batches: number[];
+  warmupTokens: number;
+}
+
+export interface RawLoopRun {
+  batch: number;
+  /** New tokens per sequence. */
+  tokens: number;
+  /** Prompt prefill + first token (ms). */
+  ttftMs: number;
+  /** Aggregate decode rate after the first token: batch × (tokens − 1) / decode time. */
+  decodeTps: number;
+  /** Aggregate rate including the prefill: batch × tokens / total time. */
+  totalTps: number;
+  stepP50Ms: number;
+  stepP95Ms: number;
+}
+
+export interface RawLoopResult {
+  /** Greedy continuation of the prompt (row 0 of the batch-1 run). */
+  greedyIds: number[];
+  /** Index of the first EOS in `greedyIds`, −1 when none: a server stops there. */
+  eosAt: number;
+  loadMs: number;
+  runs: RawLoopRun[];
+}
+
+function argmax(data: Float32Array, offset: number, vocab: number): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let j = 0; j < vocab; j++) {
+    const v = data[offset + j] as number;
+    if (v > bestValue) {
+      bestValue = v;
+      best = j;
+    }
+  }
+  return best;
+}
+
+const int64 = (values: ArrayLike<number>, dims: number[]) =>
+  new ort.Tensor("int64", BigInt64Array.from(Array.from(values), (v) => BigInt(v)), dims);
+
+interface Shape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** Greedy decode of `batch` copies of `prompt` for `tokens` new tokens; returns timings and row 0's tokens. */
+export async function greedyLoop(session: ort.InferenceSession, shape: Shape, prompt: number[], batch: number, tokens: number) {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < shape.layers; i++) {
+    for (const kind of ["key", "value"]) {
+      feeds[`past_key_values.${i}.${kind}`] = new ort.Tensor("float32", new Float32Array(0), [batch, shape.kvHeads, 0, shape.headDim]);
+    }
+  }
+  const usesPositions = session.inputNames.includes("position_ids");
+  let ids: number[] = Array.from({ length: batch }, () => prompt).flat();
+  let seq = prompt.length;
+  let past = 0;
+  const out: number[] = [];
+  const steps: number[] = [];
+  const t0 = now();
+  let tFirst = t0;
+  for (let n = 0; n < tokens; n++) {
+    const tStep = now();
+    const total = past + seq;
+    feeds.input_ids = int64(ids, [batch, seq]);
+    feeds.attention_mask = int64(new Array<number>(batch * total).fill(1), [batch, total]);
+    if (usesPositions) {
+      const pos = Array.from({ length: seq }, (_, i) => past + i);
+      feeds.position_ids = int64(Array.from({ length: batch }, () => pos).flat(), [batch, seq]);
+    }
+    const res = await session.run(feeds);
+    const logits = res.logits as ort.Tensor;
+    const vocab = logits.dims[2] as number;
+    const data = logits.data as Float32Array;
+    const next = Array.from({ length: batch }, (_, b) => argmax(data, (b * seq + seq - 1) * vocab, vocab));
+    out.push(next[0] as number);
+    for (let i = 0; i < shape.layers; i++) {
+      for (const kind of ["key", "value"]) feeds[`past_key_values.${i}.${kind}`] = res[`present.${i}.${kind}`] as ort.Tensor;
+    }
+    past = total;
+    seq = 1;
+    ids = next;
+    const tEnd = now();
+    if (n === 0) tFirst = tEnd;
+    else steps.push(elapsedMs(tStep, tEnd));
+  }
+  const tLast = now();
+  const run: RawLoopRun = {
+    batch,
+    tokens,
+    ttftMs: elapsedMs(t0, tFirst),
+    decodeTps: tokens > 1 ? (batch * (tokens - 1)) / (elapsedMs(tFirst, tLast) / 1000) : 0,
+    totalTps: (batch * tokens) / (elapsedMs(t0, tLast) / 1000),
+    stepP50Ms: percentile(steps, 50),
+    stepP95Ms: percentile(steps, 95),
+  };
+  return { run, ids: out };
+}
+
+export async function rawLoop(job: RawLoopJob): Promise<RawLoopResult> {
+  const config = readDecoderConfig(job.modelDir);
+  const promptIds = job.promptIds;
+  const t0 = now();
+  const session = await ort.InferenceSession.create(join(job.modelDir, "onnx", job.onnxFile), serverSessionOptions(job.threads));
+  const loadMs = elapsedMs(t0, now());
+  const shape = { layers: config.numLayers, kvHeads: config.kvHeads, headDim: config.headDim };
+  const runs: RawLoopRun[] = [];
+  let greedyIds: number[] = [];
+  try {
+    for (const batch of job.batches) {
+      await greedyLoop(session, shape, promptIds, batch, job.warmupTokens);
+      const { run, ids } = await greedyLoop(session, shape, promptIds, batch, job.tokens);
+      runs.push(run);
+      if (batch === 1) greedyIds = ids;
+    }
+  } finally {
+    await session.release();
+  }
+  const eos = new Set(config.eosIds);
+  return { greedyIds, eosAt: greedyIds.findIndex((t) => eos.has(t)), loadMs, runs };
+}
+
+if (import.meta.main) {
+  const job = JSON.parse(process.argv[2] ?? "") as RawLoopJob;
+  console.log(JSON.stringify(await rawLoop(job)));
+}

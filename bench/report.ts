@@ -1,0 +1,145 @@
+// The bench's results as data (what bench/results.json holds), the issue's targets checked against them, and the
+// flat metric names other tooling reads. Schema changes bump SCHEMA.
+import type { ModelKey } from "./args.ts";
+import type { ConcurrencyResult } from "./http-streams.ts";
+import type { LeakResult } from "./memory.ts";
+import type { RawLoopRun } from "./raw-loop.ts";
+import type { GenerateResult } from "./transformers-generate.ts";
+
+export const SCHEMA = 1;
+
+export interface ModelReport {
+  key: ModelKey;
+  /** The model id the server was asked for. */
+  model: string;
+  /** ONNX file under the model folder, and its size. */
+  file: string;
+  fileBytes: number;
+  promptTokens: number;
+  tokens: number;
+  /** Where greedy decoding of the prompt first emits an EOS (−1: not within `tokens`); streams would stop there. */
+  eosAt: number;
+  raw: { loadMs: number; single: RawLoopRun; batch: RawLoopRun };
+  transformers?: GenerateResult;
+  server: {
+    /** The first request, which loads the model. */
+    loadMs: number;
+    rssStartBytes: number;
+    rssLoadedBytes: number;
+    rssEndBytes: number;
+    /** The 1-stream run of the sweep: decode tok/s and TTFT of a single client. */
+    single: ConcurrencyResult;
+    sweep: ConcurrencyResult[];
+  };
+  leak?: LeakResult;
+}
+
+export interface BenchReport {
+  schema: number;
+  date: string;
+  machine: { cores: number; cpu: string; memoryBytes: number; loadavgStart: number[]; loadavgEnd: number[] };
+  versions: { bun: string; onnxruntime: string; transformers: string };
+  server: string;
+  threads: number;
+  quick: boolean;
+  durationS: number;
+  models: ModelReport[];
+  targets: TargetCheck[];
+  metrics: Record<string, number>;
+}
+
+export interface TargetCheck {
+  model: ModelKey;
+  name: string;
+  /** The measured ratio. */
+  measured: number;
+  target: number;
+  /** ">=": measured must reach the target; "<=": must stay under it. */
+  op: ">=" | "<=";
+  pass: boolean;
+}
+
+function check(model: ModelKey, name: string, measured: number, op: ">=" | "<=", target: number): TargetCheck {
+  const pass = Number.isFinite(measured) && (op === ">=" ? measured >= target : measured <= target);
+  return { model, name, measured, target, op, pass };
+}
+
+export function sweepAt(m: ModelReport, streams: number): ConcurrencyResult | undefined {
+  return m.server.sweep.find((r) => r.streams === streams);
+}
+
+/** The issue's targets: bench models against the raw loop and transformers.js, the tiny model against the raw loop. */
+export function targetChecks(models: readonly ModelReport[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const m of models) {
+    const single = m.server.single.decodeTps;
+    if (m.key === "tiny") {
+      checks.push(check(m.key, "1 stream ≥ 0.7× raw loop", single / m.raw.single.decodeTps, ">=", 0.7));
+      if (m.leak) checks.push(check(m.key, `RSS after ${m.leak.requests} requests ≤ 1.05× after ${m.leak.checkpoint}`, m.leak.ratio, "<=", 1.05));
+      continue;
+    }
+    checks.push(check(m.key, "1 stream ≥ 0.95× raw loop", single / m.raw.single.decodeTps, ">=", 0.95));
+    if (m.transformers) checks.push(check(m.key, "1 stream ≥ 1.0× transformers.js", single / m.transformers.decodeTps, ">=", 1.0));
+    const at = sweepAt(m, m.raw.batch.batch);
+    if (at) {
+      const name = `${at.streams} streams ≥ 0.85× raw batch-${m.raw.batch.batch} loop`;
+      checks.push(check(m.key, name, at.aggregateTps / m.raw.batch.totalTps, ">=", 0.85));
+    }
+  }
+  return checks;
+}
+
+/** Every figure under a stable dotted name, e.g. "bench-fp32.http.c8.aggregate_tps". */
+export function flatMetrics(models: readonly ModelReport[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of models) {
+    const put = (name: string, value: number) => (out[`${m.key}.${name}`] = value);
+    put("prompt_tokens", m.promptTokens);
+    put("tokens", m.tokens);
+    for (const [name, run] of [["raw.b1", m.raw.single], [`raw.b${m.raw.batch.batch}`, m.raw.batch]] as const) {
+      put(`${name}.decode_tps`, run.decodeTps);
+      put(`${name}.total_tps`, run.totalTps);
+      put(`${name}.ttft_ms`, run.ttftMs);
+      put(`${name}.step_p50_ms`, run.stepP50Ms);
+    }
+    if (m.transformers) {
+      put("transformers.decode_tps", m.transformers.decodeTps);
+      put("transformers.total_tps", m.transformers.totalTps);
+      put("transformers.ttft_ms", m.transformers.ttftMs);
+    }
+    put("http.load_ms", m.server.loadMs);
+    put("http.c1.decode_tps", m.server.single.decodeTps);
+    put("http.c1.ttft_ms", m.server.single.ttftP50Ms);
+    for (const r of m.server.sweep) {
+      put(`http.c${r.streams}.aggregate_tps`, r.aggregateTps);
+      put(`http.c${r.streams}.ttft_p50_ms`, r.ttftP50Ms);
+      put(`http.c${r.streams}.ttft_p95_ms`, r.ttftP95Ms);
+      put(`http.c${r.streams}.itl_p50_ms`, r.itlP50Ms);
+      put(`http.c${r.streams}.itl_p95_ms`, r.itlP95Ms);
+      if (r.healthz) {
+        put(`http.c${r.streams}.healthz_p50_ms`, r.healthz.p50Ms);
+        put(`http.c${r.streams}.healthz_p99_ms`, r.healthz.p99Ms);
+      }
+    }
+    put("server.rss_start_mb", m.server.rssStartBytes / 2 ** 20);
+    put("server.rss_loaded_mb", m.server.rssLoadedBytes / 2 ** 20);
+    put("server.rss_end_mb", m.server.rssEndBytes / 2 ** 20);
+    if (m.leak) {
+      put(`leak.rss_after_${m.leak.checkpoint}_mb`, m.leak.rssCheckpointBytes / 2 ** 20);
+      put(`leak.rss_after_${m.leak.requests}_mb`, m.leak.rssEndBytes / 2 ** 20);
+      put("leak.ratio", m.leak.ratio);
+    }
+  }
+  for (const c of targetChecks(models)) out[`${c.model}.target.${slug(c.name)}`] = c.measured;
+  return out;
+}
+
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/≥/g, "ge")
+    .replace(/≤/g, "le")
+    .replace(/×/g, "x")
+    .replace(/[^a-z0-9.]+/g, "_")
+    .replace(/^_|_$/g, "");
+}

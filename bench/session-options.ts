@@ -1,0 +1,17 @@
+// ONNX Runtime session options for the bench's own sessions (raw loop, transformers.js): the same values the server
+// sets in src/runtime/session.ts, so every row of the table runs with the same thread and memory settings. Kept as a
+// copy on purpose: the bench must still run while the server's runtime code is being rewritten.
+import type { InferenceSession } from "onnxruntime-node";
+
+export function serverSessionOptions(threads: number): InferenceSession.SessionOptions {
+  return {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    enableMemPattern: false,
+    enableCpuMemArena: true,
+    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+  };
+}

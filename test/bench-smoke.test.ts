@@ -1,0 +1,151 @@
+// The bench's argument parsing, target checks and table layout, on made-up figures (nothing here is timed).
+import { describe, expect, test } from "bun:test";
+import { ArgsError, parseArgs, tokensFor } from "../bench/args.ts";
+import type { ConcurrencyResult } from "../bench/http-streams.ts";
+import { mixedRequest } from "../bench/memory.ts";
+import type { RawLoopRun } from "../bench/raw-loop.ts";
+import { flatMetrics, targetChecks, type ModelReport } from "../bench/report.ts";
+import { percentile } from "../bench/stats.ts";
+import { markdownTable, mb, ms, num, ratio, targetsTable } from "../bench/table.ts";
+
+describe("bench arguments", () => {
+  test("defaults: all three models, every concurrency level, 1000 mixed requests", () => {
+    expect(parseArgs([], 2, "/r.json")).toEqual({
+      models: ["tiny", "bench-fp32", "bench-int8"],
+      threads: 2,
+      streams: [1, 2, 4, 8, 16],
+      rawBatch: 8,
+      leakRequests: 1000,
+      leakCheckpoint: 100,
+      quick: false,
+      binary: false,
+      transformers: true,
+      out: "/r.json",
+      help: false,
+    });
+  });
+
+  test("--quick keeps to the tiny model and small counts", () => {
+    const opts = parseArgs(["--quick"], 4, "/r.json");
+    expect(opts.models).toEqual(["tiny"]);
+    expect(opts.leakRequests).toBe(300);
+    expect(opts.leakCheckpoint).toBe(100);
+    expect(tokensFor(opts, "tiny", 128, 30)).toBe(32);
+  });
+
+  test("values after the flag or after '=', lists sorted and deduplicated, models in their fixed order", () => {
+    const opts = parseArgs(["--models=bench-int8,tiny", "--tokens", "50", "--streams", "8,1,8", "--threads=1", "--server-ref", "HEAD~1", "--no-transformers"], 2, "/r.json");
+    expect(opts.models).toEqual(["tiny", "bench-int8"]);
+    expect(opts.tokens).toBe(50);
+    expect(opts.streams).toEqual([1, 8]);
+    expect(opts.threads).toBe(1);
+    expect(opts.serverRef).toBe("HEAD~1");
+    expect(opts.transformers).toBe(false);
+    expect(parseArgs(["--leak-requests", "150"], 2, "/r.json").leakCheckpoint).toBe(75);
+  });
+
+  test("tokens default per model and never overflow the context", () => {
+    const opts = parseArgs([], 2, "/r.json");
+    expect(tokensFor(opts, "tiny", 128, 30)).toBe(96);
+    expect(tokensFor(opts, "bench-fp32", 1024, 14)).toBe(128);
+    expect(tokensFor(parseArgs(["--tokens", "500"], 2, "/r.json"), "tiny", 128, 30)).toBe(98);
+  });
+
+  test("bad arguments are refused by name", () => {
+    expect(() => parseArgs(["--models", "big"], 2, "/r")).toThrow(new ArgsError("--models: unknown model 'big' (known: tiny, bench-fp32, bench-int8)"));
+    expect(() => parseArgs(["--tokens", "0"], 2, "/r")).toThrow(new ArgsError("--tokens: expected a positive integer, got '0'"));
+    expect(() => parseArgs(["--tokens"], 2, "/r")).toThrow(new ArgsError("--tokens needs a value"));
+    expect(() => parseArgs(["--fast"], 2, "/r")).toThrow(new ArgsError("unknown argument '--fast'"));
+    expect(() => parseArgs(["--binary", "--server-ref", "HEAD"], 2, "/r")).toThrow(ArgsError);
+  });
+});
+
+describe("bench formatting", () => {
+  test("Markdown table with padded columns and right-aligned figures", () => {
+    expect(markdownTable(["a", "tok/s"], [["raw", "12.5"], ["gpt3dev", "9.0"]], ["left", "right"])).toBe(
+      ["| a       | tok/s |", "|---------|------:|", "| raw     |  12.5 |", "| gpt3dev |   9.0 |"].join("\n"),
+    );
+  });
+
+  test("numbers, milliseconds, ratios and megabytes", () => {
+    expect([num(44.567), num(1234.5), num(Number.NaN), num(undefined), num(0.5, 3)]).toEqual(["44.6", "1235", "–", "–", "0.500"]);
+    expect([ms(0.234), ms(22.25), ms(1500.4)]).toEqual(["0.23", "22.3", "1500"]);
+    expect([ratio(0.954), ratio(Number.POSITIVE_INFINITY)]).toEqual(["0.95×", "–"]);
+    expect(mb(3 * 2 ** 20)).toBe("3.0 MB");
+    expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);
+    expect(percentile([5, 1, 4, 2, 3], 99)).toBe(5);
+    expect(percentile([], 50)).toBeNaN();
+  });
+});
+
+function rawRun(batch: number, decodeTps: number, totalTps: number): RawLoopRun {
+  return { batch, tokens: 128, ttftMs: 30, decodeTps, totalTps, stepP50Ms: 20, stepP95Ms: 25 };
+}
+
+function sweep(streams: number, aggregateTps: number, decodeTps = 0): ConcurrencyResult {
+  return { streams, tokens: streams * 128, wallMs: 1000, aggregateTps, ttftP50Ms: 40, ttftP95Ms: 50, itlP50Ms: 21, itlP95Ms: 30, decodeTps };
+}
+
+function model(key: ModelReport["key"], single: number, at8: number): ModelReport {
+  const c1 = sweep(1, single, single);
+  return {
+    key,
+    model: key === "tiny" ? "tiny-gpt2" : "gpt2-small-bench",
+    file: "onnx/model.onnx",
+    fileBytes: 1,
+    promptTokens: 14,
+    tokens: 128,
+    eosAt: -1,
+    raw: { loadMs: 1, single: rawRun(1, 40, 39), batch: rawRun(8, 170, 160) },
+    transformers: { loadMs: 1, tokens: 128, ttftMs: 40, decodeTps: 36, totalTps: 35, stepP50Ms: 27, stepP95Ms: 30 },
+    server: { loadMs: 1, rssStartBytes: 1, rssLoadedBytes: 2, rssEndBytes: 3, single: c1, sweep: [c1, sweep(8, at8)] },
+    leak: key === "tiny" ? { requests: 1000, checkpoint: 100, rssCheckpointBytes: 100, rssEndBytes: 104, ratio: 1.04, statuses: { "200": 1000 } } : undefined,
+  };
+}
+
+describe("bench targets", () => {
+  test("each target is the issue's ratio with its threshold", () => {
+    const checks = targetChecks([model("bench-fp32", 38, 136), model("tiny", 20, 60)]);
+    expect(checks.map((c) => [c.model, c.name, Number(c.measured.toFixed(4)), c.pass])).toEqual([
+      ["bench-fp32", "1 stream ≥ 0.95× raw loop", 0.95, true],
+      ["bench-fp32", "1 stream ≥ 1.0× transformers.js", 1.0556, true],
+      ["bench-fp32", "8 streams ≥ 0.85× raw batch-8 loop", 0.85, true],
+      ["tiny", "1 stream ≥ 0.7× raw loop", 0.5, false],
+      ["tiny", "RSS after 1000 requests ≤ 1.05× after 100", 1.04, true],
+    ]);
+    expect(targetsTable(checks.slice(3))).toBe(
+      [
+        "| model | target                                    | measured | ok   |",
+        "|-------|-------------------------------------------|---------:|------|",
+        "| tiny  | 1 stream ≥ 0.7× raw loop                  |    0.50× | FAIL |",
+        "| tiny  | RSS after 1000 requests ≤ 1.05× after 100 |    1.040 | pass |",
+      ].join("\n"),
+    );
+  });
+
+  test("flat metric names are stable", () => {
+    const metrics = flatMetrics([model("bench-int8", 38, 136)]);
+    expect(metrics["bench-int8.raw.b1.decode_tps"]).toBe(40);
+    expect(metrics["bench-int8.raw.b8.total_tps"]).toBe(160);
+    expect(metrics["bench-int8.http.c8.aggregate_tps"]).toBe(136);
+    expect(metrics["bench-int8.http.c1.decode_tps"]).toBe(38);
+    expect(metrics["bench-int8.target.8_streams_ge_0.85x_raw_batch_8_loop"]).toBe(0.85);
+  });
+
+  test("the mixed requests cycle through ten kinds", () => {
+    const models = { text: "t", chat: "c", embeddings: "e" };
+    expect(Array.from({ length: 10 }, (_, i) => mixedRequest(i, models).path)).toEqual([
+      "/v1/completions",
+      "/v1/completions",
+      "/v1/completions",
+      "/v1/completions",
+      "/v1/completions",
+      "/v1/chat/completions",
+      "/v1/chat/completions",
+      "/v1/embeddings",
+      "/v1/completions",
+      "/v1/completions",
+    ]);
+    expect(mixedRequest(13, models)).toEqual(mixedRequest(13, models));
+  });
+});
