@@ -7,9 +7,9 @@
 #   sudo scripts/test-bare-root.sh [DIST_DIR]        (default: dist/ of this repository; run `bun run build` first)
 #
 # Needs root (debootstrap, chroot, mount), debootstrap and curl. The Debian root is made once and cached in
-# $GPT3DEV_ROOTFS_CACHE (default /var/cache/gpt3dev-rootfs), outside the repository; each run works on a throw-away
-# copy, so the cache stays pristine. Only Debian's package mirror is contacted, and only to make that cache.
-# $GPT3DEV_ROOTFS_SUITE picks the release (default bookworm, the Dockerfile's base).
+# $GPT3DEV_ROOTFS_CACHE (default /var/cache/gpt3dev-rootfs, see scripts/rootfs-cache.sh), outside the repository;
+# each run works on a throw-away copy, so the cache stays pristine. Only Debian's package mirror is contacted, and
+# only to make that cache.
 #
 # Measured on the 2-core CI machine: 29 s for the first run (almost all of it debootstrap), 1.1 s once the root is
 # cached (copying the 206 MB root, then the requests).
@@ -19,9 +19,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dist=$(cd "${1:-$repo/dist}" && pwd)
-cache=${GPT3DEV_ROOTFS_CACHE:-/var/cache/gpt3dev-rootfs}
-suite=${GPT3DEV_ROOTFS_SUITE:-bookworm}
-base="$cache/$suite-minbase"
+# shellcheck source=scripts/rootfs-cache.sh
+source "$repo/scripts/rootfs-cache.sh"
 started=$SECONDS
 
 say() { echo "[bare-root] $*"; }
@@ -33,29 +32,7 @@ for tool in debootstrap chroot curl flock; do
 done
 [[ -x $dist/gpt3dev ]] || fail "$dist/gpt3dev not found: run \`bun run build\` first"
 
-# The mirror apt already uses here, so the root comes from wherever this machine gets Debian's packages.
-mirror() {
-  local uri
-  uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    grep -v -e security -e updates | head -n 1 || true)
-  [[ -n $uri ]] || uri=$(awk '$1 == "deb" && $3 !~ /security|updates/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
-mkdir -p "$cache"
-(
-  # Two runs at once must not both debootstrap into the same folder.
-  flock 9
-  if [[ ! -e $base/.complete ]]; then
-    say "making the Debian $suite minbase root in $base (once; about 30 s)"
-    rm -rf "$base.partial"
-    debootstrap --variant=minbase "$suite" "$base.partial" "$(mirror)" >"$cache/debootstrap.log" 2>&1 ||
-      { tail -n 20 "$cache/debootstrap.log" >&2; fail "debootstrap failed (log: $cache/debootstrap.log)"; }
-    rm -rf "$base"
-    mv "$base.partial" "$base"
-    touch "$base/.complete"
-  fi
-) 9>"$cache/.lock"
+base=$(cached_rootfs minbase --variant=minbase)
 
 work=$(mktemp -d /var/tmp/gpt3dev-bare-root.XXXXXX)
 root="$work/root"
