@@ -23,5 +23,7 @@ export function tokenizeWith(model: TextModel, request: TokenizeRequest): Tokeni
 
 /** Decodes ids back to text, special tokens skipped, after checking each id is in the vocabulary. */
 export function detokenizeWith(model: TextModel, tokens: readonly number[]): string {
+  // The tokenizer's decode throws on an empty list; nothing decodes to nothing.
+  if (tokens.length === 0) return "";
   return model.tokenizer.decode(tokenizePrompt(model, tokens, "tokens"));
 }
