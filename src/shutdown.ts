@@ -8,6 +8,8 @@
  */
 import type { Server } from "bun";
 
+const CLEANUP_TIMEOUT_MS = 5000;
+
 export interface ShutdownOptions {
   server: Pick<Server<unknown>, "stop" | "pendingRequests">;
   graceSeconds: number;
@@ -56,6 +58,25 @@ async function shutdown(
     log(`closing ${server.pendingRequests} request(s) still in flight`);
     await server.stop(true);
   }
-  await cleanup();
+  await withDeadline(cleanup(), CLEANUP_TIMEOUT_MS, () => log(`clean-up still running after ${CLEANUP_TIMEOUT_MS} ms, exiting anyway`));
   log("stopped");
+}
+
+/**
+ * Nothing may keep the process alive once the server has stopped (the engine's worker is unref'd), so Bun would
+ * exit mid clean-up, skipping the rest; the pending timer holds the process until `work` settles, and bounds it.
+ */
+async function withDeadline(work: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: Timer | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      resolve();
+    }, ms);
+  });
+  try {
+    await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
