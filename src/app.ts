@@ -31,7 +31,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits }: AppDeps
           : toOpenAIError(error, code);
       // Logs the failure, never the request body (prompts stay private).
       if (openaiError.status >= 500) console.error(`[gpt3dev] ${request.method} ${pathname}:`, error);
-      return Response.json(openaiError.toBody(), { status: openaiError.status });
+      return Response.json(openaiError.toBody(), { status: openaiError.status, headers: openaiError.headers });
     })
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))

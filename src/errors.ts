@@ -8,6 +8,7 @@ import {
   ModelKindError,
   ModelLoadError,
   ModelNotFoundError,
+  QueueFullError,
 } from "./engine/errors.ts";
 import type { ErrorResponse } from "./openai/errors.ts";
 
@@ -16,6 +17,8 @@ export type ErrorType =
   | "not_found_error"
   | "authentication_error"
   | "rate_limit_error"
+  /** What OpenAI sends with 429 rate_limit_exceeded. */
+  | "requests"
   | "server_error";
 
 /** An error as OpenAI reports it. Everything a client sees as an error passes through `toOpenAIError`. */
@@ -26,6 +29,8 @@ export class OpenAIError extends Error {
     readonly type: ErrorType = "invalid_request_error",
     readonly param: string | null = null,
     readonly code: string | null = null,
+    /** Response headers that go with the error (e.g. Retry-After). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = "OpenAIError";
@@ -51,6 +56,17 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
   // Elysia wraps whatever a body parser throws; a parser's own OpenAIError (e.g. 413) keeps its status.
   if (code === "PARSE" && error instanceof Error && error.cause instanceof OpenAIError) return error.cause;
   if (error instanceof ValidationError) return fromValidation(error);
+  if (error instanceof QueueFullError) {
+    return new OpenAIError(
+      429,
+      `The server is at capacity: ${error.queued} requests are already waiting for this model. ` +
+        `Please retry after ${error.retryAfterSeconds} s.`,
+      "requests",
+      null,
+      "rate_limit_exceeded",
+      { "retry-after": String(error.retryAfterSeconds) },
+    );
+  }
   if (error instanceof ModelNotFoundError) {
     return new OpenAIError(
       404,

@@ -1,8 +1,9 @@
 import { ChatTemplateMissingError, ContextLengthError, InvalidInputError } from "./errors.ts";
-import { generateSequence, prefill, type FinishReason } from "./generator.ts";
-import type { Lease } from "./model-cache.ts";
+import type { GenerationJob } from "./scheduler.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
+
+export type { CompletionEvent, CompletionRun } from "./completion-run.ts";
 
 interface GenerationOptions {
   model: string;
@@ -13,6 +14,7 @@ interface GenerationOptions {
   topP: number;
   seed?: number;
   stop: readonly string[];
+  /** Aborting stops the generation (client gone, deadline passed). */
   signal?: AbortSignal;
 }
 
@@ -26,75 +28,47 @@ export type CompletionRequest = GenerationOptions &
     | { messages: readonly ChatMessage[]; prompts?: undefined }
   );
 
-export type CompletionEvent =
-  | { kind: "text"; index: number; text: string }
-  | { kind: "finish"; index: number; reason: FinishReason };
-
-/** A validated request, ready to generate: prompt tokens are known before any output is produced. */
-export interface CompletionRun {
-  readonly modelId: string;
-  readonly promptTokens: number;
-  /** Valid once `events()` has finished. */
-  readonly completionTokens: number;
-  /** Choice `i * n + j` is the j-th sample of prompt i, as OpenAI numbers them. Releases the model when done. */
-  events(): AsyncGenerator<CompletionEvent>;
-  /** Releases the model without generating (or after); safe to call more than once. */
-  close(): void;
+export interface CompletionPlan {
+  job: Omit<GenerationJob, "sink">;
+  promptTokens: number;
 }
 
-export function prepareCompletion(lease: Lease<TextModel>, request: CompletionRequest): CompletionRun {
-  const model = lease.model;
-  let prompts: number[][];
-  try {
-    prompts = request.messages
-      ? [renderChat(model, request.messages)]
-      : request.prompts.map((prompt) => tokenizePrompt(model, prompt));
-  } catch (error) {
-    lease.done();
-    throw error;
-  }
+/**
+ * Tokenizes and checks a request, and lays it out for the scheduler: one choice per prompt and sample, and one prefill
+ * per distinct prompt (the `n` samples of a prompt, and repeated prompts, share it). Throws before any output when
+ * the request cannot be served.
+ */
+export function planCompletion(model: TextModel, request: CompletionRequest): CompletionPlan {
+  const prompts = request.messages
+    ? [renderChat(model, request.messages)]
+    : request.prompts.map((prompt) => tokenizePrompt(model, prompt));
   const longest = Math.max(...prompts.map((ids) => ids.length));
   const maxTokens = request.maxTokens ?? model.contextLength - longest;
   if (longest + maxTokens > model.contextLength || maxTokens < 1) {
-    lease.done();
     throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1, request.messages ? "messages" : "prompt");
   }
-  let completionTokens = 0;
-  return {
-    modelId: model.spec.id,
-    promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0),
-    get completionTokens() {
-      return completionTokens;
-    },
-    close: () => lease.done(),
-    async *events() {
-      try {
-        for (const [p, userIds] of prompts.entries()) {
-          const ids = userIds.length > 0 ? userIds : startIds(model);
-          const start = await prefill(model, ids);
-          for (let j = 0; j < request.n; j++) {
-            const index = p * request.n + j;
-            const sampling = {
-              temperature: request.temperature,
-              topP: request.topP,
-              seed: request.seed === undefined ? undefined : request.seed + index,
-            };
-            const sequence = generateSequence(model, ids, start, { maxTokens, sampling, stop: request.stop }, request.signal);
-            for await (const event of sequence) {
-              if (event.kind === "text") yield { kind: "text", index, text: event.text };
-              else {
-                completionTokens += event.completionTokens;
-                yield { kind: "finish", index, reason: event.reason };
-              }
-            }
-            if (request.signal?.aborted) return;
-          }
-        }
-      } finally {
-        lease.done();
-      }
-    },
-  };
+  const distinct = new Map<string, number>();
+  const inputs: number[][] = [];
+  const choices: CompletionPlan["job"]["choices"][number][] = [];
+  for (const userIds of prompts) {
+    const ids = userIds.length > 0 ? userIds : startIds(model);
+    const key = ids.join(",");
+    let prompt = distinct.get(key);
+    if (prompt === undefined) {
+      prompt = inputs.push(ids) - 1;
+      distinct.set(key, prompt);
+    }
+    for (let j = 0; j < request.n; j++) {
+      const index = choices.length;
+      const sampling = {
+        temperature: request.temperature,
+        topP: request.topP,
+        seed: request.seed === undefined ? undefined : request.seed + index,
+      };
+      choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop } });
+    }
+  }
+  return { job: { prompts: inputs, choices }, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
 }
 
 export function renderChat(model: TextModel, messages: readonly ChatMessage[]): number[] {

@@ -1,32 +1,45 @@
 import { join } from "node:path";
-import { createSession, emptyFloatTensor, int64Tensor, type Session, type Tensor } from "../runtime/session.ts";
+import { createSession, emptyFloatTensor, floatTensor, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
-/** Key/value tensors of every layer for one sequence, as returned by the previous step. */
-export interface KvCache {
-  readonly length: number;
-  readonly tensors: Record<string, Tensor>;
+/**
+ * Key/value tensors of every layer for `rows` sequences, left-padded to `width` positions: row r's real positions
+ * are the last `length(r)` of the width, and its attention mask is 0 before them.
+ */
+export interface KvBlock {
+  readonly rows: number;
+  readonly width: number;
+  readonly tensors: Readonly<Record<string, Tensor>>;
 }
 
-export interface ForwardResult {
-  /** Logits of the last position only (vocab-sized). */
+export interface StepResult {
+  /** Next-token logits, `rows × vocab`, row after row (the last position of each row only). */
   logits: Float32Array;
-  cache: KvCache;
+  kv: KvBlock;
+}
+
+/** One row of an existing block that a new block takes over, with the number of real positions it holds. */
+export interface PackSource {
+  kv: KvBlock;
+  row: number;
+  length: number;
 }
 
 /**
- * One ONNX decoder session (Optimum/transformers.js export layout). Runs the prompt (prefill) and then one token per
- * step, feeding each step's `present.*` outputs back as the next `past_key_values.*` without copying them.
+ * One ONNX decoder session (Optimum/transformers.js export layout), driven by the scheduler: single-sequence prompt
+ * chunks, batched one-token decode steps over a left-padded cache, and re-packing of that cache when rows change.
  */
 export class Decoder {
-  private readonly usesPositionIds: boolean;
+  /** Without position_ids the graph derives positions from the cache width, which left padding would shift. */
+  readonly supportsPadding: boolean;
+  private readonly pastNames: readonly string[];
   private readonly presentToPast = new Map<string, string>();
 
   private constructor(
     private readonly session: Session,
     readonly config: DecoderConfig,
   ) {
-    this.usesPositionIds = session.inputNames.includes("position_ids");
+    this.supportsPadding = session.inputNames.includes("position_ids");
     for (const name of session.outputNames) {
       if (name.startsWith("present")) this.presentToPast.set(name, name.replace(/^present/, "past_key_values"));
     }
@@ -35,50 +48,101 @@ export class Decoder {
         `expected ${2 * config.numLayers} present.* outputs for ${config.numLayers} layers, found ${this.presentToPast.size}`,
       );
     }
+    this.pastNames = [...this.presentToPast.values()];
   }
 
-  static async open(dir: string, onnxFile: string, config: DecoderConfig, intraOpThreads?: number): Promise<Decoder> {
-    const session = await createSession(join(dir, "onnx", onnxFile), { intraOpThreads });
+  static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
+    const session = await createSession(join(dir, "onnx", onnxFile), settings);
     return new Decoder(session, config);
   }
 
-  emptyCache(): KvCache {
-    const dims = [1, this.config.kvHeads, 0, this.config.headDim];
-    const tensors: Record<string, Tensor> = {};
-    for (const past of this.presentToPast.values()) tensors[past] = emptyFloatTensor(dims);
-    return { length: 0, tensors };
+  get vocabSize(): number {
+    return this.config.vocabSize;
   }
 
-  /** Runs `ids` after the cached positions and returns the next-token logits and the extended cache. */
-  async forward(ids: readonly number[], cache: KvCache): Promise<ForwardResult> {
-    const total = cache.length + ids.length;
-    const feeds: Record<string, Tensor> = {
-      ...cache.tensors,
-      input_ids: int64Tensor(ids, [1, ids.length]),
-      attention_mask: int64Tensor(new Array<number>(total).fill(1), [1, total]),
-    };
-    if (this.usesPositionIds) {
-      feeds.position_ids = int64Tensor(
-        Array.from(ids, (_, i) => cache.length + i),
-        [1, ids.length],
-      );
-    }
-    const outputs = await this.session.run(feeds);
-    const logitsTensor = outputs.logits;
-    if (!logitsTensor) throw new Error("decoder returned no logits");
-    const vocab = logitsTensor.dims[2] ?? this.config.vocabSize;
-    const all = logitsTensor.data as Float32Array;
-    const logits = all.subarray(all.length - vocab);
+  emptyKv(): KvBlock {
+    const dims = [1, this.config.kvHeads, 0, this.config.headDim];
     const tensors: Record<string, Tensor> = {};
-    for (const [present, past] of this.presentToPast) {
-      const tensor = outputs[present];
-      if (!tensor) throw new Error(`decoder returned no ${present}`);
-      tensors[past] = tensor;
+    for (const past of this.pastNames) tensors[past] = emptyFloatTensor(dims);
+    return { rows: 1, width: 0, tensors };
+  }
+
+  /** Runs `ids` after the positions already in `past` (one unpadded sequence) and returns its last logits. */
+  async prefill(ids: readonly number[], past: KvBlock): Promise<StepResult> {
+    if (past.rows !== 1) throw new Error("prefill takes one sequence");
+    const total = past.width + ids.length;
+    const positions = Array.from(ids, (_, i) => past.width + i);
+    const { logits, kv } = await this.run(past, ids, [1, ids.length], new Array<number>(total).fill(1), positions);
+    return { logits: logits.subarray(logits.length - this.config.vocabSize), kv };
+  }
+
+  /**
+   * One token for every row of `kv`: `tokens[r]` goes after the `lengths[r]` real positions of row r. The returned
+   * cache is the session's own `present.*` output, one position wider, ready for the next step as it is.
+   */
+  decode(kv: KvBlock, tokens: readonly number[], lengths: readonly number[]): Promise<StepResult> {
+    const rows = kv.rows;
+    const width = kv.width + 1;
+    const mask = new Array<number>(rows * width);
+    for (let r = 0; r < rows; r++) {
+      const pad = kv.width - lengths[r]!;
+      mask.fill(0, r * width, r * width + pad).fill(1, r * width + pad, (r + 1) * width);
     }
-    return { logits, cache: { length: total, tensors } };
+    return this.run(kv, tokens, [rows, 1], mask, lengths);
+  }
+
+  /**
+   * A new block holding the given rows, in order, left-padded to the longest. This is the only copy of the cache
+   * the server makes, and it happens only when a sequence joins or leaves the batch.
+   */
+  pack(sources: readonly PackSource[]): KvBlock {
+    const { kvHeads, headDim } = this.config;
+    const rows = sources.length;
+    const width = Math.max(0, ...sources.map((s) => s.length));
+    const tensors: Record<string, Tensor> = {};
+    for (const name of this.pastNames) {
+      const out = new Float32Array(rows * kvHeads * width * headDim);
+      sources.forEach((source, r) => {
+        const src = source.kv.tensors[name]!.data as Float32Array;
+        const srcWidth = source.kv.width;
+        const span = source.length * headDim;
+        for (let h = 0; h < kvHeads; h++) {
+          const from = ((source.row * kvHeads + h) * srcWidth + srcWidth - source.length) * headDim;
+          const to = ((r * kvHeads + h) * width + width - source.length) * headDim;
+          out.set(src.subarray(from, from + span), to);
+        }
+      });
+      tensors[name] = floatTensor(out, [rows, kvHeads, width, headDim]);
+    }
+    return { rows, width, tensors };
   }
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+
+  private async run(
+    past: KvBlock,
+    ids: readonly number[],
+    dims: readonly [number, number],
+    mask: readonly number[],
+    positions: readonly number[],
+  ): Promise<StepResult> {
+    const feeds: Record<string, Tensor> = {
+      ...past.tensors,
+      input_ids: int64Tensor(ids, dims),
+      attention_mask: int64Tensor(mask, [dims[0], mask.length / dims[0]]),
+    };
+    if (this.supportsPadding) feeds.position_ids = int64Tensor(positions, dims);
+    const outputs = await this.session.run(feeds);
+    const logits = outputs.logits;
+    if (!logits) throw new Error("decoder returned no logits");
+    const tensors: Record<string, Tensor> = {};
+    for (const [present, pastName] of this.presentToPast) {
+      const tensor = outputs[present];
+      if (!tensor) throw new Error(`decoder returned no ${present}`);
+      tensors[pastName] = tensor;
+    }
+    return { logits: logits.data as Float32Array, kv: { rows: past.rows, width: past.width + dims[1], tensors } };
   }
 }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { createSession, int64Tensor, type Session, type Tensor } from "../runtime/session.ts";
+import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import { readJson } from "./model-config.ts";
 import { ContextLengthError, InvalidInputError } from "./errors.ts";
@@ -68,9 +68,9 @@ export class EmbeddingModel {
       : (session.outputNames[0] ?? "last_hidden_state");
   }
 
-  static async load(spec: ModelSpec, intraOpThreads?: number): Promise<EmbeddingModel> {
+  static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<EmbeddingModel> {
     const [session, tokenizer] = await Promise.all([
-      createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), { intraOpThreads }),
+      createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), settings),
       loadTokenizer(spec.dir),
     ]);
     return new EmbeddingModel(spec, session, tokenizer, readEncoderFacts(spec, tokenizer));

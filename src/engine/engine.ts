@@ -1,10 +1,14 @@
-import { prepareCompletion, type CompletionRequest, type CompletionRun } from "./completions.ts";
-import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
-import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
-import { ModelCache, type Lease } from "./model-cache.ts";
+import type { GraphOptimizationLevel } from "../runtime/session.ts";
+import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts";
+import type { CompletionRequest } from "./completions.ts";
+import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
+import { ModelNotFoundError } from "./errors.ts";
+import { ModelHost, type EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
-import { TextModel } from "./text-model.ts";
-import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
+import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./scheduler.ts";
+import type { TokenizeRequest, TokenizeResult } from "./tokenize.ts";
+
+export type { EngineStats } from "./model-host.ts";
 
 export interface EngineOptions {
   registry: ModelRegistry;
@@ -12,17 +16,21 @@ export interface EngineOptions {
   maxLoadedModels: number;
   /** ONNX Runtime intra-op threads per session (0 = one per core). */
   intraOpThreads: number;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
+  scheduler?: Partial<SchedulerOptions>;
 }
 
-type LoadedModel = TextModel | EmbeddingModel;
-type ModelOfKind<K extends LoadedModel["kind"]> = Extract<LoadedModel, { kind: K }>;
-
-/** Everything the HTTP layer may ask of the models: listing them, generating and embedding with them. */
+/** Everything the HTTP layer may ask of the models: listing them, generating, embedding and tokenizing with them. */
 export class Engine {
-  private readonly cache: ModelCache<LoadedModel>;
+  private readonly host: ModelHost;
 
   constructor(private readonly options: EngineOptions) {
-    this.cache = new ModelCache((id) => this.load(id), options.maxLoadedModels);
+    this.host = new ModelHost(options.registry.list(), {
+      maxLoadedModels: options.maxLoadedModels,
+      session: { intraOpThreads: options.intraOpThreads, graphOptimizationLevel: options.graphOptimizationLevel },
+      scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
+    });
   }
 
   listModels(): ModelSpec[] {
@@ -35,66 +43,38 @@ export class Engine {
     return spec;
   }
 
-  loadedModelIds(): string[] {
-    return this.cache.loadedIds();
-  }
-
-  /** Loads the model if needed and tokenizes; throws (before any output) when the request cannot be served. */
+  /** Loads the model if needed, tokenizes and queues; throws (before any output) when the request cannot be served. */
   async createCompletion(request: CompletionRequest): Promise<CompletionRun> {
-    const lease = await this.acquire(request.model, "text-generation");
-    return prepareCompletion(lease, request);
+    let feed: RunFeed | undefined;
+    // The scheduler delivers nothing before its next step, by which time `feed` is set.
+    const started = await this.host.startCompletion(request, {
+      events: (events) => feed?.events(events),
+      done: (tokens) => feed?.done(tokens),
+      fail: (error) => feed?.fail(error),
+    });
+    const made = createRun({ modelId: started.modelId, promptTokens: started.promptTokens }, started.cancel, request.signal);
+    feed = made.feed;
+    return made.run;
   }
 
-  async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    const lease = await this.acquire(request.model, "embeddings");
-    try {
-      const result = await lease.model.embed(request.inputs, { dimensions: request.dimensions });
-      return { modelId: lease.model.spec.id, ...result };
-    } finally {
-      lease.done();
-    }
+  createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    return this.host.createEmbeddings(request);
   }
 
-  async tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
-    const lease = await this.acquire(request.model, "text-generation");
-    try {
-      return tokenizeWith(lease.model, request);
-    } finally {
-      lease.done();
-    }
+  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+    return this.host.tokenize(request);
   }
 
-  async detokenize(model: string, tokens: readonly number[]): Promise<string> {
-    const lease = await this.acquire(model, "text-generation");
-    try {
-      return detokenizeWith(lease.model, tokens);
-    } finally {
-      lease.done();
-    }
+  detokenize(model: string, tokens: readonly number[]): Promise<string> {
+    return this.host.detokenize(model, tokens);
+  }
+
+  /** What each loaded model's scheduler is doing and has done (for tests, the bench and logs). */
+  async stats(): Promise<EngineStats> {
+    return this.host.stats();
   }
 
   close(): Promise<void> {
-    return this.cache.unloadAll();
-  }
-
-  private async acquire<K extends LoadedModel["kind"]>(id: string, kind: K): Promise<Lease<ModelOfKind<K>>> {
-    const spec = this.getModel(id);
-    if (spec.kind !== kind) throw new ModelKindError(spec.id, spec.kind, kind);
-    const lease = await this.cache.acquire(spec.id);
-    if (lease.model.kind !== kind) {
-      lease.done();
-      throw new ModelKindError(spec.id, lease.model.kind, kind);
-    }
-    return lease as Lease<ModelOfKind<K>>;
-  }
-
-  private async load(id: string): Promise<LoadedModel> {
-    const spec = this.getModel(id);
-    const threads = this.options.intraOpThreads;
-    try {
-      return spec.kind === "embeddings" ? await EmbeddingModel.load(spec, threads) : await TextModel.load(spec, threads);
-    } catch (error) {
-      throw new ModelLoadError(id, error instanceof Error ? error.message : String(error));
-    }
+    return this.host.close();
   }
 }

@@ -62,3 +62,16 @@ export class ChatTemplateMissingError extends Error {
     this.name = "ChatTemplateMissingError";
   }
 }
+
+/** A model's wait queue is full (`--max-queue`): the client should come back later. */
+export class QueueFullError extends Error {
+  constructor(
+    /** Requests already waiting for that model. */
+    readonly queued: number,
+    /** A hint for the client's back-off. */
+    readonly retryAfterSeconds = 1,
+  ) {
+    super(`${queued} requests are already waiting`);
+    this.name = "QueueFullError";
+  }
+}

@@ -71,6 +71,11 @@ export class ModelCache<T extends Releasable> {
     };
   }
 
+  /** The model, if it is loaded; no lease is taken, so only look at it. */
+  peek(id: string): T | undefined {
+    return this.entries.get(id)?.model;
+  }
+
   /** Ids of models currently loaded (or loading). */
   loadedIds(): string[] {
     return [...this.entries.keys()];

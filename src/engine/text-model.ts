@@ -1,11 +1,14 @@
-import { Decoder } from "./decoder.ts";
+import type { SessionSettings } from "../runtime/session.ts";
+import { Decoder, type KvBlock } from "./decoder.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
-/** A loaded text-generation model: its decoder session, tokenizer and limits. */
+/** A loaded text-generation model: its decoder session, tokenizer, limits, and the scheduler that owns generation. */
 export class TextModel {
   readonly kind = "text-generation" as const;
+  readonly scheduler: Scheduler<KvBlock>;
 
   private constructor(
     readonly spec: ModelSpec,
@@ -13,16 +16,19 @@ export class TextModel {
     readonly tokenizer: Tokenizer,
     readonly contextLength: number,
     readonly eosIds: ReadonlySet<number>,
-  ) {}
+    scheduling: SchedulerOptions,
+  ) {
+    this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling);
+  }
 
-  static async load(spec: ModelSpec, intraOpThreads?: number): Promise<TextModel> {
+  static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions): Promise<TextModel> {
     const config = readDecoderConfig(spec.dir);
     const [decoder, tokenizer] = await Promise.all([
-      Decoder.open(spec.dir, onnxFileFor(spec.dtype), config, intraOpThreads),
-      Tokenizer.load(spec.dir, spec.openaiEncoding),
+      Decoder.open(spec.dir, onnxFileFor(spec.dtype), config, session),
+      Tokenizer.load(spec.dir),
     ]);
     const contextLength = Math.min(spec.maxContextTokens ?? config.contextLength, config.contextLength);
-    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds));
+    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds), scheduling);
   }
 
   get vocabSize(): number {
@@ -30,6 +36,7 @@ export class TextModel {
   }
 
   release(): Promise<void> {
+    this.scheduler.close();
     return this.decoder.release();
   }
 }

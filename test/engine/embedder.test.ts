@@ -67,7 +67,7 @@ beforeAll(async () => {
     ]),
   );
   const registry = new ModelRegistry({ modelsDir: join(root, "none"), registryPath });
-  for (const spec of registry.list()) models[spec.id] = await EmbeddingModel.load(spec, 1);
+  for (const spec of registry.list()) models[spec.id] = await EmbeddingModel.load(spec, { intraOpThreads: 1 });
 });
 
 afterAll(async () => {

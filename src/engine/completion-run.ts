@@ -1,0 +1,99 @@
+import type { ChoiceEvent } from "./scheduler.ts";
+
+export type CompletionEvent = ChoiceEvent;
+
+/** A validated request, ready to generate: prompt tokens are known before any output is produced. */
+export interface CompletionRun {
+  readonly modelId: string;
+  readonly promptTokens: number;
+  /** Valid once `events()` has finished. */
+  readonly completionTokens: number;
+  /**
+   * Choice `i * n + j` is the j-th sample of prompt i, as OpenAI numbers them. Choices run side by side, so their
+   * events interleave. Ends early, without finish events, when the request's signal aborts.
+   */
+  events(): AsyncGenerator<CompletionEvent>;
+  /** Stops generating (if it still is) and releases the model; safe to call more than once. */
+  close(): void;
+}
+
+/** Where the producer side of a run (the scheduler, or the worker's messages) delivers. */
+export interface RunFeed {
+  events(events: readonly CompletionEvent[]): void;
+  done(completionTokens: number): void;
+  fail(error: unknown): void;
+}
+
+/**
+ * Connects a producer that pushes whole steps of events to one consumer that pulls them one by one. Nothing paces
+ * the producer: a step's events wait here until the consumer reads them.
+ */
+export function createRun(
+  info: { modelId: string; promptTokens: number },
+  cancel: () => void,
+  signal?: AbortSignal,
+): { run: CompletionRun; feed: RunFeed } {
+  let queue: CompletionEvent[] = [];
+  let wake: (() => void) | undefined;
+  let completionTokens = 0;
+  let state: "running" | "done" | "failed" | "stopped" = "running";
+  let failure: unknown;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const stop = () => {
+    if (state !== "running") return;
+    state = "stopped";
+    queue = [];
+    cancel();
+    notify();
+  };
+  if (signal?.aborted) queueMicrotask(stop);
+  else signal?.addEventListener("abort", stop, { once: true });
+  const feed: RunFeed = {
+    events(events) {
+      if (state !== "running") return;
+      queue.push(...events);
+      notify();
+    },
+    done(tokens) {
+      if (state !== "running") return;
+      completionTokens = tokens;
+      state = "done";
+      notify();
+    },
+    fail(error) {
+      if (state !== "running") return;
+      failure = error;
+      state = "failed";
+      notify();
+    },
+  };
+  const run: CompletionRun = {
+    ...info,
+    get completionTokens() {
+      return completionTokens;
+    },
+    close: stop,
+    async *events() {
+      try {
+        for (;;) {
+          if (queue.length > 0) {
+            const batch = queue;
+            queue = [];
+            yield* batch;
+            continue;
+          }
+          if (state === "failed") throw failure;
+          if (state !== "running") return;
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } finally {
+        // A consumer that stops reading early (client gone) stops the generation too.
+        stop();
+      }
+    },
+  };
+  return { run, feed };
+}

@@ -1,0 +1,152 @@
+import type { SessionSettings } from "../runtime/session.ts";
+import type { RunFeed } from "./completion-run.ts";
+import { planCompletion, type CompletionRequest } from "./completions.ts";
+import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
+import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
+import { ModelCache, type Lease } from "./model-cache.ts";
+import type { ModelSpec } from "./registry.ts";
+import type { SchedulerOptions, SchedulerStats } from "./scheduler.ts";
+import { TextModel } from "./text-model.ts";
+import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
+
+/** Everything the model side needs to know, as plain data (it crosses into the engine worker in a message). */
+export interface EngineSettings {
+  /** Loaded models kept at once; the least recently used idle one is unloaded beyond it. */
+  maxLoadedModels: number;
+  session: SessionSettings;
+  scheduler: SchedulerOptions;
+}
+
+export interface StartedCompletion {
+  modelId: string;
+  promptTokens: number;
+  cancel(): void;
+}
+
+export interface EngineStats {
+  /** Loaded (or loading) models. */
+  loaded: string[];
+  /** Per loaded text model, what its scheduler did so far. */
+  models: Record<string, SchedulerStats>;
+}
+
+type LoadedModel = TextModel | EmbeddingModel;
+type ModelOfKind<K extends LoadedModel["kind"]> = Extract<LoadedModel, { kind: K }>;
+
+/**
+ * Owns the models and their ONNX sessions: the model cache, one scheduler per loaded text model, the tokenizers.
+ * It runs inside the engine worker (src/engine/engine-worker.ts), so that no `session.run` blocks the HTTP thread.
+ */
+export class ModelHost {
+  private readonly specs: ReadonlyMap<string, ModelSpec>;
+  private readonly cache: ModelCache<LoadedModel>;
+
+  constructor(
+    specs: readonly ModelSpec[],
+    private readonly settings: EngineSettings,
+  ) {
+    this.specs = new Map(specs.map((spec) => [spec.id, spec]));
+    this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels);
+  }
+
+  /**
+   * Loads the model if needed, tokenizes and queues the request; throws (before any output) when it cannot be
+   * served, QueueFullError included. Output and the end of the run go to `feed`.
+   */
+  async startCompletion(request: CompletionRequest, feed: RunFeed): Promise<StartedCompletion> {
+    const lease = await this.acquire(request.model, "text-generation");
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      lease.done();
+    };
+    try {
+      const model = lease.model;
+      const plan = planCompletion(model, request);
+      const handle = model.scheduler.submit({
+        ...plan.job,
+        sink: {
+          events: (events) => feed.events(events),
+          done: (tokens) => {
+            release();
+            feed.done(tokens);
+          },
+          fail: (error) => {
+            release();
+            feed.fail(error);
+          },
+        },
+      });
+      return { modelId: model.spec.id, promptTokens: plan.promptTokens, cancel: handle.cancel };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    return this.withModel(request.model, "embeddings", async (model) => {
+      const result = await model.embed(request.inputs, { dimensions: request.dimensions });
+      return { modelId: model.spec.id, ...result };
+    });
+  }
+
+  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+    return this.withModel(request.model, "text-generation", async (model) => tokenizeWith(model, request));
+  }
+
+  detokenize(model: string, tokens: readonly number[]): Promise<string> {
+    return this.withModel(model, "text-generation", async (loaded) => detokenizeWith(loaded, tokens));
+  }
+
+  stats(): EngineStats {
+    const models: Record<string, SchedulerStats> = {};
+    for (const id of this.cache.loadedIds()) {
+      const model = this.cache.peek(id);
+      if (model?.kind === "text-generation") models[id] = model.scheduler.stats();
+    }
+    return { loaded: this.cache.loadedIds(), models };
+  }
+
+  close(): Promise<void> {
+    return this.cache.unloadAll();
+  }
+
+  private async withModel<K extends LoadedModel["kind"], T>(id: string, kind: K, use: (model: ModelOfKind<K>) => Promise<T>): Promise<T> {
+    const lease = await this.acquire(id, kind);
+    try {
+      return await use(lease.model);
+    } finally {
+      lease.done();
+    }
+  }
+
+  private async acquire<K extends LoadedModel["kind"]>(id: string, kind: K): Promise<Lease<ModelOfKind<K>>> {
+    const spec = this.spec(id);
+    if (spec.kind !== kind) throw new ModelKindError(spec.id, spec.kind, kind);
+    const lease = await this.cache.acquire(spec.id);
+    if (lease.model.kind !== kind) {
+      lease.done();
+      throw new ModelKindError(spec.id, lease.model.kind, kind);
+    }
+    return lease as Lease<ModelOfKind<K>>;
+  }
+
+  private spec(id: string): ModelSpec {
+    const spec = this.specs.get(id);
+    if (!spec) throw new ModelNotFoundError(id);
+    return spec;
+  }
+
+  private async load(id: string): Promise<LoadedModel> {
+    const spec = this.spec(id);
+    try {
+      return spec.kind === "embeddings"
+        ? await EmbeddingModel.load(spec, this.settings.session)
+        : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
+    } catch (error) {
+      throw new ModelLoadError(id, error instanceof Error ? error.message : String(error));
+    }
+  }
+}

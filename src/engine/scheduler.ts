@@ -1,0 +1,360 @@
+import type { TokenDecoder } from "./detokenizer.ts";
+import { QueueFullError } from "./errors.ts";
+import { Sequence, type FinishReason, type SequenceEvent, type SequenceParams } from "./sequence.ts";
+
+/** The cache of some rows: opaque to the scheduler apart from its size. */
+export interface KvShape {
+  readonly rows: number;
+  readonly width: number;
+}
+
+export interface StepOutput<K> {
+  /** `rows × vocab` next-token logits (prefill: the last position of its one row). */
+  logits: Float32Array;
+  kv: K;
+}
+
+/** What the scheduler needs from a model; src/engine/decoder.ts is the real one. */
+export interface BatchModel<K extends KvShape> {
+  readonly vocabSize: number;
+  /** False when left padding would change the output: the scheduler then runs one sequence at a time. */
+  readonly supportsPadding: boolean;
+  emptyKv(): K;
+  prefill(ids: readonly number[], past: K): Promise<StepOutput<K>>;
+  decode(kv: K, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<K>>;
+  pack(sources: ReadonlyArray<{ kv: K; row: number; length: number }>): K;
+}
+
+export interface SchedulerOptions {
+  /** Sequences decoded together in one step. */
+  maxBatch: number;
+  /** Requests allowed to wait for a place in the batch; beyond it `submit` throws QueueFullError. */
+  maxQueue: number;
+  /** Prompt tokens per prefill run; longer prompts are split and interleaved with decode steps. */
+  prefillChunk: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
+
+export type ChoiceEvent =
+  | { kind: "text"; index: number; text: string }
+  | { kind: "finish"; index: number; reason: FinishReason };
+
+/** Where a job's output goes; calls arrive between steps, in order. */
+export interface JobSink {
+  events(events: ChoiceEvent[]): void;
+  /** Every choice finished (or the job was cancelled). */
+  done(completionTokens: number): void;
+  fail(error: unknown): void;
+}
+
+/** One request: its distinct prompts and its choices (choice i's events carry index i). */
+export interface GenerationJob {
+  prompts: ReadonlyArray<readonly number[]>;
+  choices: ReadonlyArray<{ prompt: number; params: SequenceParams }>;
+  sink: JobSink;
+}
+
+export interface SchedulerStats {
+  /** Rows in the batch now. */
+  rows: number;
+  /** Choices whose prompt is being prefilled. */
+  prefilling: number;
+  /** Requests waiting for a place in the batch. */
+  queued: number;
+  /** Batched decode runs so far. */
+  steps: number;
+  /** Tokens sampled so far (every choice's completion tokens). */
+  generatedTokens: number;
+  prefillTokens: number;
+  /** Times the batch cache was rebuilt because rows joined or left. */
+  packs: number;
+  /** Choices stopped by cancellation before they finished. */
+  cancelled: number;
+  /** Most rows ever decoded in one step. */
+  peakRows: number;
+}
+
+interface Group<K> {
+  ids: readonly number[];
+  /** The prompt's own cache; dropped once every choice of the prompt has joined the batch. */
+  kv: K | undefined;
+  prefilled: number;
+  logits?: Float32Array;
+  choices: Choice<K>[];
+}
+
+interface Choice<K> {
+  job: Job<K>;
+  index: number;
+  group: Group<K>;
+  params: SequenceParams;
+  state: "queued" | "prefill" | "active" | "done";
+  seq?: Sequence;
+  /** Positions of this choice in the cache it sits in. */
+  length: number;
+  /** Set while joining: the prompt's cache, before it is packed into the batch. */
+  source?: K;
+}
+
+interface Job<K> {
+  sink: JobSink;
+  choices: Choice<K>[];
+  admitted: number;
+  open: number;
+  cancelled: boolean;
+  pending: ChoiceEvent[];
+}
+
+/**
+ * Continuous batching for one loaded model (llama.cpp's slots, vLLM's step scheduler). Every iteration: admit
+ * waiting choices first come first served while the batch has room, run at most `prefillChunk` prompt tokens, then
+ * decode one token for every active choice in one batched run. The cache is re-packed only when a choice joins or
+ * leaves; otherwise each step's output cache is the next step's input as it is.
+ */
+export class Scheduler<K extends KvShape> {
+  private readonly queue: Job<K>[] = [];
+  private readonly prefilling: Group<K>[] = [];
+  private readonly joining: Choice<K>[] = [];
+  /** Requests with events not yet handed to their sink. */
+  private readonly dirty = new Set<Job<K>>();
+  private rows: Choice<K>[] = [];
+  private kv: K | undefined;
+  private occupied = 0;
+  private running = false;
+  private closed = false;
+  private readonly maxRows: number;
+  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, packs: 0, cancelled: 0, peakRows: 0 };
+
+  constructor(
+    private readonly model: BatchModel<K>,
+    private readonly tokenizer: TokenDecoder,
+    private readonly eosIds: ReadonlySet<number>,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
+  }
+
+  /**
+   * Queues a request, taking as many places in the batch as are free now; throws QueueFullError when the rest would
+   * have to wait behind a full wait queue.
+   */
+  submit(request: GenerationJob): { cancel(): void } {
+    if (this.closed) throw new Error("the model is being unloaded");
+    const job: Job<K> = { sink: request.sink, choices: [], admitted: 0, open: request.choices.length, cancelled: false, pending: [] };
+    const groups = request.prompts.map((ids): Group<K> => ({ ids, kv: undefined, prefilled: 0, choices: [] }));
+    request.choices.forEach(({ prompt, params }, index) => {
+      const group = groups[prompt]!;
+      const choice: Choice<K> = { job, index, group, params, state: "queued", length: 0 };
+      group.choices.push(choice);
+      job.choices.push(choice);
+    });
+    this.queue.push(job);
+    this.admit();
+    if (job.admitted === 0 && this.queue.length > this.options.maxQueue) {
+      this.queue.pop();
+      throw new QueueFullError(this.queue.length);
+    }
+    this.wake();
+    return { cancel: () => this.cancel(job) };
+  }
+
+  stats(): SchedulerStats {
+    const prefilling = this.prefilling.reduce((n, g) => n + g.choices.filter((c) => c.state === "prefill").length, 0);
+    return { rows: this.rows.length, prefilling, queued: this.queue.length, ...this.counters };
+  }
+
+  /** Stops every request (their sinks get `fail`) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    const jobs = new Set([...this.queue, ...this.rows.map((c) => c.job), ...this.joining.map((c) => c.job)]);
+    for (const group of this.prefilling) for (const c of group.choices) jobs.add(c.job);
+    for (const job of jobs) {
+      this.cancel(job);
+      job.sink.fail(new Error("the model was unloaded"));
+    }
+  }
+
+  private cancel(job: Job<K>): void {
+    if (job.cancelled || job.open === 0) return;
+    job.cancelled = true;
+    job.pending = [];
+    this.dirty.delete(job);
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    for (const choice of job.choices) {
+      if (choice.state === "done") continue;
+      if (choice.state !== "queued") this.counters.cancelled++;
+      this.end(choice);
+    }
+  }
+
+  /** A choice leaves: its batch row (if any) goes at the next pack, and its request completes with its last choice. */
+  private end(choice: Choice<K>): void {
+    if (choice.state === "prefill" || choice.state === "active") this.occupied--;
+    choice.state = "done";
+    choice.source = undefined;
+    const job = choice.job;
+    if (--job.open > 0) return;
+    this.deliver(job);
+    job.sink.done(job.choices.reduce((sum, c) => sum + (c.seq?.generated ?? 0), 0));
+  }
+
+  private wake(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 || this.prefilling.length > 0 || this.joining.length > 0 || this.rows.length > 0) {
+        this.admit();
+        await this.prefillPhase();
+        await this.decodePhase();
+        this.flush();
+        // Lets cancellations and new requests in between iterations even when no run yielded.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private admit(): void {
+    while (this.queue.length > 0 && this.occupied < this.maxRows) {
+      const job = this.queue[0]!;
+      const choice = job.choices[job.admitted++]!;
+      if (job.admitted === job.choices.length) this.queue.shift();
+      if (choice.state !== "queued") continue;
+      choice.state = "prefill";
+      this.occupied++;
+      const group = choice.group;
+      if (group.logits) this.start(choice);
+      else if (!this.prefilling.includes(group)) this.prefilling.push(group);
+    }
+  }
+
+  /**
+   * Runs prompt chunks, oldest prompt first, up to `prefillChunk` tokens (at least one chunk). Prompts admitted while
+   * a chunk runs are taken in the same phase, so requests that arrive together join the batch together.
+   */
+  private async prefillPhase(): Promise<void> {
+    const chunk = Math.max(1, this.options.prefillChunk);
+    let used = 0;
+    for (let i = 0; i < this.prefilling.length; ) {
+      const group = this.prefilling[i]!;
+      if (!group.choices.some((c) => c.state === "prefill" || c.state === "queued")) {
+        this.prefilling.splice(i, 1);
+        continue;
+      }
+      // Chunk boundaries depend on the prompt alone, so a prompt's numbers never depend on other traffic.
+      const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
+      if (used > 0 && used + ids.length > chunk) return;
+      used += ids.length;
+      try {
+        const out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv());
+        group.kv = out.kv;
+        group.prefilled += ids.length;
+        this.counters.prefillTokens += ids.length;
+        if (group.prefilled === group.ids.length) group.logits = out.logits;
+      } catch (error) {
+        this.prefilling.splice(this.prefilling.indexOf(group), 1);
+        this.fail(new Set(group.choices.map((c) => c.job)), error);
+        continue;
+      }
+      if (!group.logits) {
+        i++;
+        continue;
+      }
+      this.prefilling.splice(this.prefilling.indexOf(group), 1);
+      for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
+    }
+  }
+
+  /** A prefilled choice samples its first token from the prompt's logits, then waits to join the batch. */
+  private start(choice: Choice<K>): void {
+    const group = choice.group;
+    choice.seq = new Sequence(choice.params, this.eosIds, this.tokenizer, group.ids);
+    choice.length = group.ids.length;
+    this.emit(choice, choice.seq.advance(group.logits!));
+    if (choice.seq.finished) return this.end(choice);
+    choice.state = "active";
+    choice.source = group.kv;
+    this.joining.push(choice);
+    if (!group.choices.some((c) => c.state === "queued" || c.state === "prefill")) {
+      group.kv = undefined;
+      group.logits = undefined;
+    }
+  }
+
+  private async decodePhase(): Promise<void> {
+    const joining = this.joining.splice(0).filter((c) => c.state === "active");
+    const kept = this.rows.map((c, row) => ({ c, row })).filter(({ c }) => c.state === "active");
+    if (joining.length > 0 || kept.length < this.rows.length) {
+      this.rows = [...kept.map(({ c }) => c), ...joining];
+      if (this.rows.length === 0) this.kv = undefined;
+      else {
+        const sources = kept.map(({ c, row }) => ({ kv: this.kv!, row, length: c.length }));
+        for (const c of joining) sources.push({ kv: c.source!, row: 0, length: c.length });
+        this.kv = this.model.pack(sources);
+        this.counters.packs++;
+      }
+      for (const c of joining) c.source = undefined;
+    }
+    if (this.rows.length === 0 || !this.kv) return;
+    const rows = this.rows;
+    let out: StepOutput<K>;
+    try {
+      out = await this.model.decode(this.kv, rows.map((c) => c.seq!.lastToken), rows.map((c) => c.length));
+    } catch (error) {
+      this.rows = [];
+      this.kv = undefined;
+      return this.fail(new Set(rows.map((c) => c.job)), error);
+    }
+    this.kv = out.kv;
+    this.counters.steps++;
+    this.counters.peakRows = Math.max(this.counters.peakRows, rows.length);
+    const vocab = this.model.vocabSize;
+    rows.forEach((choice, r) => {
+      choice.length++;
+      if (choice.state !== "active") return; // cancelled while the step ran
+      this.emit(choice, choice.seq!.advance(out.logits.subarray(r * vocab, (r + 1) * vocab)));
+      if (choice.seq!.finished) this.end(choice);
+    });
+    if (this.rows.every((c) => c.state !== "active")) {
+      this.rows = [];
+      this.kv = undefined;
+    }
+  }
+
+  private emit(choice: Choice<K>, events: readonly SequenceEvent[]): void {
+    this.counters.generatedTokens++;
+    if (events.length === 0) return;
+    for (const e of events) choice.job.pending.push({ ...e, index: choice.index });
+    this.dirty.add(choice.job);
+  }
+
+  private deliver(job: Job<K>): void {
+    this.dirty.delete(job);
+    if (job.pending.length === 0) return;
+    const events = job.pending;
+    job.pending = [];
+    job.sink.events(events);
+  }
+
+  private flush(): void {
+    for (const job of [...this.dirty]) this.deliver(job);
+  }
+
+  private fail(jobs: Set<Job<K>>, error: unknown): void {
+    for (const job of jobs) {
+      if (job.open === 0) continue;
+      job.pending = [];
+      const sink = job.sink;
+      job.sink = { events() {}, done() {}, fail() {} };
+      this.cancel(job);
+      sink.fail(error);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// A stand-in for the ONNX decoder that the scheduler tests drive: its "cache" is the token ids themselves, left-padded
+// with PAD, and its logits depend only on a row's own real tokens, so a row's output cannot depend on its batch unless
+// the scheduler mixes rows up. It checks the padding it is given and logs every call.
+import type { TokenDecoder } from "../../src/engine/detokenizer.ts";
+import type { BatchModel, StepOutput } from "../../src/engine/scheduler.ts";
+
+export const PAD = -1;
+export const VOCAB = 40;
+export const EOS = 1;
+
+export interface FakeKv {
+  rows: number;
+  width: number;
+  /** rows × width token ids, PAD before each row's real tokens. */
+  cells: number[][];
+}
+
+export type Call =
+  | { op: "prefill"; tokens: number }
+  | { op: "decode"; rows: number; width: number; fresh: boolean }
+  | { op: "pack"; rows: number };
+
+/** Distinct, reversible text per id (a letter per id), so the text shows the exact ids. */
+export const letters: TokenDecoder = {
+  decode: (ids) => ids.map((id) => String.fromCharCode(65 + id)).join(""),
+};
+
+export function idsOf(text: string): number[] {
+  return [...text].map((ch) => ch.charCodeAt(0) - 65);
+}
+
+export class FakeModel implements BatchModel<FakeKv> {
+  readonly vocabSize = VOCAB;
+  readonly calls: Call[] = [];
+  /** The cache each decode returned last: a decode fed exactly that object re-used the outputs without a copy. */
+  private lastOutput: FakeKv | undefined;
+  failNextDecode = false;
+
+  constructor(
+    readonly supportsPadding = true,
+    /** Never sample EOS, so that sequences run to their max_tokens. */
+    private readonly avoidEos = true,
+  ) {}
+
+  emptyKv(): FakeKv {
+    return { rows: 1, width: 0, cells: [[]] };
+  }
+
+  async prefill(ids: readonly number[], past: FakeKv): Promise<StepOutput<FakeKv>> {
+    this.calls.push({ op: "prefill", tokens: ids.length });
+    const row = [...past.cells[0]!, ...ids];
+    if (row.includes(PAD)) throw new Error("prefill cache is padded");
+    return { logits: this.logitsFor(row), kv: { rows: 1, width: row.length, cells: [row] } };
+  }
+
+  async decode(kv: FakeKv, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<FakeKv>> {
+    this.calls.push({ op: "decode", rows: kv.rows, width: kv.width, fresh: kv !== this.lastOutput });
+    if (this.failNextDecode) {
+      this.failNextDecode = false;
+      throw new Error("decode failed");
+    }
+    if (tokens.length !== kv.rows || lengths.length !== kv.rows) throw new Error("one token and one length per row");
+    const cells = kv.cells.map((row, r) => {
+      const pad = kv.width - lengths[r]!;
+      if (row.length !== kv.width || row.slice(0, pad).some((t) => t !== PAD) || row.slice(pad).includes(PAD)) {
+        throw new Error(`row ${r} is not left-padded to ${lengths[r]} real positions`);
+      }
+      return [...row, tokens[r]!];
+    });
+    const logits = new Float32Array(kv.rows * VOCAB);
+    cells.forEach((row, r) => logits.set(this.logitsFor(row.filter((t) => t !== PAD)), r * VOCAB));
+    const out = { rows: kv.rows, width: kv.width + 1, cells };
+    this.lastOutput = out;
+    return { logits, kv: out };
+  }
+
+  pack(sources: ReadonlyArray<{ kv: FakeKv; row: number; length: number }>): FakeKv {
+    this.calls.push({ op: "pack", rows: sources.length });
+    const width = Math.max(0, ...sources.map((s) => s.length));
+    const cells = sources.map(({ kv, row, length }) => {
+      const real = kv.cells[row]!.slice(kv.width - length);
+      return [...new Array<number>(width - length).fill(PAD), ...real];
+    });
+    return { rows: sources.length, width, cells };
+  }
+
+  decodes(): Extract<Call, { op: "decode" }>[] {
+    return this.calls.filter((c): c is Extract<Call, { op: "decode" }> => c.op === "decode");
+  }
+
+  /** A smooth distribution that depends on every real token of the row and on its length. */
+  private logitsFor(row: readonly number[]): Float32Array {
+    let h = row.length * 2654435761;
+    for (const t of row) h = Math.imul(h ^ t, 0x9e3779b1) >>> 0;
+    const logits = new Float32Array(VOCAB);
+    for (let i = 0; i < VOCAB; i++) logits[i] = Math.sin(h % 1000 + i * 1.7) * 3;
+    logits[EOS] = this.avoidEos ? -Infinity : 4;
+    return logits;
+  }
+}
