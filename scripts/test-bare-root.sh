@@ -11,8 +11,8 @@
 # each run works on a throw-away copy, so the cache stays pristine. Only Debian's package mirror is contacted, and
 # only to make that cache.
 #
-# Measured on the 2-core CI machine: 29 s for the first run (almost all of it debootstrap), 1.1 s once the root is
-# cached (copying the 206 MB root, then the requests).
+# Measured on the 2-core CI machine: 29-45 s for the first run (almost all of it debootstrap), 1-6 s once the root
+# is cached (copying the 206 MB root, then the requests), the spread being other load on the machine.
 #
 # /proc must be mounted inside the root: a Bun executable aborts at start without it (a real host always has it).
 set -euo pipefail

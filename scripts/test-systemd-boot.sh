@@ -11,8 +11,8 @@
 # Needs root, systemd-nspawn (Debian package systemd-container) and debootstrap. The root is cached like the bare
 # root (scripts/rootfs-cache.sh). The container has its own network namespace: nothing listens on the host.
 #
-# Measured on the 2-core CI machine: 92 s for the first run (nearly all debootstrap of ~200 packages), 7 s once the
-# root is cached (copy, boot, probe, power-off).
+# Measured on the 2-core CI machine: about 93 s for the first run (nearly all debootstrap), 6-11 s once the root is
+# cached (copy, boot, probe, power-off).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
