@@ -13,6 +13,8 @@ export interface BenchOptions {
   streams: number[];
   /** Batch of the raw batched loop (the limit for the aggregate at that many streams). */
   rawBatch: number;
+  /** Interleaved rounds of the headline measurements; each path reports its best round. */
+  rounds: number;
   leakRequests: number;
   leakCheckpoint: number;
   quick: boolean;
@@ -33,6 +35,8 @@ export const USAGE = `usage: bun run bench [options]
   --tokens N              new tokens per stream (default: tiny 96, bench models 128; --quick 32)
   --threads N             ONNX Runtime intra-op threads everywhere (default: number of cores)
   --streams 1,2,4,8,16    concurrency levels of the HTTP sweep
+  --rounds N              interleaved rounds of raw loop / transformers.js / 1 and 8 streams, best
+                          round reported (default 3; --quick 1)
   --leak-requests N       mixed requests for the RSS check on the tiny model (default 1000; --quick 300)
   --no-transformers       skip the transformers.js generate() row
   --binary                measure dist/gpt3dev instead of bun src/main.ts
@@ -58,6 +62,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
     threads: cores,
     streams: [1, 2, 4, 8, 16],
     rawBatch: 8,
+    rounds: 3,
     leakRequests: 1000,
     leakCheckpoint: 100,
     quick: false,
@@ -68,6 +73,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
   };
   let models: ModelKey[] | undefined;
   let leakRequests: number | undefined;
+  let rounds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.indexOf("=");
@@ -97,6 +103,9 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
       case "--streams":
         opts.streams = intList(flag, value());
         break;
+      case "--rounds":
+        rounds = positiveInt(flag, value());
+        break;
       case "--leak-requests":
         leakRequests = positiveInt(flag, value());
         break;
@@ -122,6 +131,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
   }
   if (opts.binary && opts.serverRef) throw new ArgsError("--binary and --server-ref exclude each other");
   opts.models = models ? MODEL_KEYS.filter((k) => models.includes(k)) : opts.quick ? ["tiny"] : opts.models;
+  opts.rounds = rounds ?? (opts.quick ? 1 : 3);
   opts.leakRequests = leakRequests ?? (opts.quick ? 300 : 1000);
   opts.leakCheckpoint = Math.min(100, Math.floor(opts.leakRequests / 2));
   return opts;

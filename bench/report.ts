@@ -19,6 +19,10 @@ export interface ModelReport {
   tokens: number;
   /** Where greedy decoding of the prompt first emits an EOS (−1: not within `tokens`); streams would stop there. */
   eosAt: number;
+  /** 1-minute load average when this model's measurements started and ended (other work on the machine). */
+  loadavg1m: [number, number];
+  /** The headline figures of every interleaved round; the tables show each path's best round. */
+  rounds: RoundSample[];
   raw: { loadMs: number; single: RawLoopRun; batch: RawLoopRun };
   transformers?: GenerateResult;
   server: {
@@ -34,6 +38,15 @@ export interface ModelReport {
   leak?: LeakResult;
 }
 
+export interface RoundSample {
+  rawB1Tps: number;
+  rawBatchTps: number;
+  transformersTps?: number;
+  httpC1Tps: number;
+  httpBatchTps: number;
+  loadavg1m: number;
+}
+
 export interface BenchReport {
   schema: number;
   date: string;
@@ -41,6 +54,7 @@ export interface BenchReport {
   versions: { bun: string; onnxruntime: string; transformers: string };
   server: string;
   threads: number;
+  rounds: number;
   quick: boolean;
   durationS: number;
   models: ModelReport[];

@@ -105,6 +105,23 @@ export function modelHeading(m: ModelReport, threads: number): string {
   return `### ${m.key}: ${m.model} · ${m.file} (${mb(m.fileBytes)}) · ${threads} threads · prompt ${m.promptTokens} tokens → ${m.tokens} new tokens${eos}`;
 }
 
+/** One line per model: how many rounds, how much they varied, and the machine's load meanwhile. */
+export function roundsLine(m: ModelReport): string {
+  const spread = (values: (number | undefined)[]) => {
+    const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x));
+    return v.length === 0 ? "–" : `${num(Math.min(...v))}–${num(Math.max(...v))}`;
+  };
+  const r = m.rounds;
+  const parts = [
+    `raw b1 ${spread(r.map((x) => x.rawB1Tps))}`,
+    `raw b${m.raw.batch.batch} ${spread(r.map((x) => x.rawBatchTps))}`,
+    ...(r.some((x) => x.transformersTps !== undefined) ? [`transformers.js ${spread(r.map((x) => x.transformersTps))}`] : []),
+    `gpt3dev 1 stream ${spread(r.map((x) => x.httpC1Tps))}`,
+    `${m.raw.batch.batch} streams ${spread(r.map((x) => x.httpBatchTps))}`,
+  ];
+  return `best of ${r.length} interleaved round(s); tok/s range over rounds: ${parts.join(", ")} · load average (1 min) ${num(m.loadavg1m[0], 2)} → ${num(m.loadavg1m[1], 2)}`;
+}
+
 export function renderReport(r: BenchReport): string {
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(" ");
   const parts = [
@@ -112,7 +129,7 @@ export function renderReport(r: BenchReport): string {
     `server: ${r.server} · bun ${r.versions.bun} · onnxruntime-node ${r.versions.onnxruntime} · transformers.js ${r.versions.transformers}` +
       ` · load average ${load(r.machine.loadavgStart)} → ${load(r.machine.loadavgEnd)} · ${num(r.durationS, 0)} s${r.quick ? " · --quick" : ""}`,
   ];
-  for (const m of r.models) parts.push(modelHeading(m, r.threads), paths(m), sweep(m), serverFacts(m));
+  for (const m of r.models) parts.push(modelHeading(m, r.threads), roundsLine(m), paths(m), sweep(m), serverFacts(m));
   parts.push("### targets", targetsTable(r.targets));
   return `${parts.join("\n\n")}\n`;
 }

@@ -6,7 +6,7 @@ import { mixedRequest } from "../bench/memory.ts";
 import type { RawLoopRun } from "../bench/raw-loop.ts";
 import { flatMetrics, targetChecks, type ModelReport } from "../bench/report.ts";
 import { percentile } from "../bench/stats.ts";
-import { markdownTable, mb, ms, num, ratio, targetsTable } from "../bench/table.ts";
+import { markdownTable, mb, ms, num, ratio, roundsLine, targetsTable } from "../bench/table.ts";
 
 describe("bench arguments", () => {
   test("defaults: all three models, every concurrency level, 1000 mixed requests", () => {
@@ -15,6 +15,7 @@ describe("bench arguments", () => {
       threads: 2,
       streams: [1, 2, 4, 8, 16],
       rawBatch: 8,
+      rounds: 3,
       leakRequests: 1000,
       leakCheckpoint: 100,
       quick: false,
@@ -28,6 +29,7 @@ describe("bench arguments", () => {
   test("--quick keeps to the tiny model and small counts", () => {
     const opts = parseArgs(["--quick"], 4, "/r.json");
     expect(opts.models).toEqual(["tiny"]);
+    expect(opts.rounds).toBe(1);
     expect(opts.leakRequests).toBe(300);
     expect(opts.leakCheckpoint).toBe(100);
     expect(tokensFor(opts, "tiny", 128, 30)).toBe(32);
@@ -96,6 +98,8 @@ function model(key: ModelReport["key"], single: number, at8: number): ModelRepor
     promptTokens: 14,
     tokens: 128,
     eosAt: -1,
+    loadavg1m: [0.5, 1.5],
+    rounds: [{ rawB1Tps: 40, rawBatchTps: 160, transformersTps: 36, httpC1Tps: single, httpBatchTps: at8, loadavg1m: 1 }],
     raw: { loadMs: 1, single: rawRun(1, 40, 39), batch: rawRun(8, 170, 160) },
     transformers: { loadMs: 1, tokens: 128, ttftMs: 40, decodeTps: 36, totalTps: 35, stepP50Ms: 27, stepP95Ms: 30 },
     server: { loadMs: 1, rssStartBytes: 1, rssLoadedBytes: 2, rssEndBytes: 3, single: c1, sweep: [c1, sweep(8, at8)] },
@@ -120,6 +124,15 @@ describe("bench targets", () => {
         "| tiny  | 1 stream ≥ 0.7× raw loop                  |    0.50× | FAIL |",
         "| tiny  | RSS after 1000 requests ≤ 1.05× after 100 |    1.040 | pass |",
       ].join("\n"),
+    );
+  });
+
+  test("the rounds line gives the spread of every path and the load", () => {
+    const m = model("bench-fp32", 38, 136);
+    m.rounds.push({ ...m.rounds[0]!, rawB1Tps: 31.25, httpC1Tps: 30 });
+    expect(roundsLine(m)).toBe(
+      "best of 2 interleaved round(s); tok/s range over rounds: raw b1 31.3–40.0, raw b8 160.0–160.0, transformers.js 36.0–36.0, " +
+        "gpt3dev 1 stream 30.0–38.0, 8 streams 136.0–136.0 · load average (1 min) 0.50 → 1.50",
     );
   });
 
