@@ -1,8 +1,10 @@
 // Posts generated hostile bodies to every POST route of a running server from source (or the compiled binary):
 //   bun scripts/fuzz.ts [--per-route N] [--seed S] [--concurrency C] [--mode source|binary] [--base-url URL]
+// The mode defaults to the compiled dist/gpt3dev when it is built (what ships), else the server from source.
 // Fails (exit 1) on any 5xx, any error outside OpenAI's envelope, a broken stream, or a server that died.
 import { parseArgs } from "node:util";
-import { startServer, type RunningServer } from "../test/e2e/harness.ts";
+import { existsSync } from "node:fs";
+import { BINARY_PATH, startServer, type RunningServer } from "../test/e2e/harness.ts";
 import { runFuzz } from "../test/hostile/fuzz-runner.ts";
 
 const { values } = parseArgs({
@@ -10,7 +12,7 @@ const { values } = parseArgs({
     "per-route": { type: "string", default: "10000" },
     seed: { type: "string", default: "1" },
     concurrency: { type: "string", default: "8" },
-    mode: { type: "string", default: "source" },
+    mode: { type: "string", default: existsSync(BINARY_PATH) ? "binary" : "source" },
     "base-url": { type: "string" },
   },
 });
@@ -23,6 +25,7 @@ if (!baseURL) {
   server = await startServer({ mode: values.mode === "binary" ? "binary" : "source" });
   baseURL = server.baseURL;
 }
+console.log(`fuzz: ${server ? `server (${values.mode})` : baseURL}, ${perRoute} bodies per route, seed ${seed}`);
 const report = await runFuzz({ baseURL, perRoute, seed, concurrency: Number(values.concurrency) });
 const alive = await fetch(`${baseURL}/healthz`).then((r) => r.status === 200, () => false);
 const exitCode = server ? await server.stop() : 0;

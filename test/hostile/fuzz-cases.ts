@@ -153,11 +153,10 @@ function damage(p: Picker, text: string): Uint8Array {
   }
 }
 
-/** The `index`-th case of a seeded stream for one route. */
-export function makeCases(route: string, seed: number, count: number): FuzzCase[] {
+/** A seeded stream of cases for one route, made one at a time (oversize bodies are megabytes each). */
+export function* makeCases(route: string, seed: number, count: number): Generator<FuzzCase> {
   const p = new Picker(new Prng(`${seed}:${route}`));
   const fields = FIELDS[route]!;
-  const cases: FuzzCase[] = [];
   for (let i = 0; i < count; i++) {
     const body = BASE_BODIES[route]!();
     const roll = p.rng.uniform();
@@ -189,7 +188,6 @@ export function makeCases(route: string, seed: number, count: number): FuzzCase[
       kind = "oversize";
       bytes = encoder.encode(JSON.stringify({ ...body, prompt: "x".repeat(9 * 1024 * 1024) }));
     }
-    cases.push({ route, kind, body: bytes, contentType });
+    yield { route, kind, body: bytes, contentType };
   }
-  return cases;
 }

@@ -80,13 +80,18 @@ async function send(baseURL: string, c: FuzzCase, headers: Record<string, string
 /** Posts every generated case with bounded concurrency and collects what the server answered. */
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const routes = options.routes ?? FUZZ_ROUTES;
-  const jobs = routes.flatMap((route) => makeCases(route, options.seed, options.perRoute).map((c, index) => ({ c, index })));
+  function* allJobs() {
+    for (const route of routes) {
+      let index = 0;
+      for (const c of makeCases(route, options.seed, options.perRoute)) yield { c, index: index++ };
+    }
+  }
+  const jobs = allJobs();
   const report: FuzzReport = { sent: 0, ms: 0, byStatus: {}, failures: [] };
   const started = performance.now();
-  let next = 0;
   const worker = async () => {
-    while (next < jobs.length) {
-      const { c, index } = jobs[next++]!;
+    for (let job = jobs.next(); !job.done; job = jobs.next()) {
+      const { c, index } = job.value;
       let status = "error";
       let problem: string | undefined;
       try {
