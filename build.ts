@@ -16,6 +16,7 @@ import { cpSync, existsSync, readdirSync, renameSync, rmSync, mkdirSync, statSyn
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createBuildPlugins } from "./scripts/build-plugins.ts";
+import { ENGINE_WORKER_ENTRY } from "./src/runtime/workers.ts";
 
 const ROOT = import.meta.dir;
 const MODEL_FOLDERS = ["tiny-gpt2", "tiny-llama", "tiny-bert", "gpt2-vocab"];
@@ -34,7 +35,8 @@ async function assemble(dir: string): Promise<void> {
   const outfile = join(dir, "gpt3dev");
   const { plugins, assertApplied } = createBuildPlugins();
   const result = await Bun.build({
-    entrypoints: [entry],
+    // The engine worker is an entry point of its own: Bun embeds it beside the main module (src/runtime/workers.ts).
+    entrypoints: [entry, resolve(ROOT, ENGINE_WORKER_ENTRY)],
     target: "bun",
     format: "esm",
     minify: true,
@@ -48,8 +50,8 @@ async function assemble(dir: string): Promise<void> {
     throw new Error("bun build failed");
   }
   assertApplied();
-  // The source map is embedded in the executable (readable stack traces); drop the copy.
-  rmSync(`${outfile}.map`, { force: true });
+  // The source maps are embedded in the executable (readable stack traces); drop the copies.
+  for (const name of readdirSync(dir)) if (name.endsWith(".map")) rmSync(join(dir, name), { force: true });
   console.log(`compiled ${entry} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   // ONNX Runtime's native files for this platform, beside the executable.

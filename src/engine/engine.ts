@@ -1,12 +1,22 @@
 import type { GraphOptimizationLevel } from "../runtime/session.ts";
+import { engineWorkerUrl } from "../runtime/workers.ts";
 import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import { ModelNotFoundError } from "./errors.ts";
-import { ModelHost, type EngineStats } from "./model-host.ts";
+import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./scheduler.ts";
 import type { TokenizeRequest, TokenizeResult } from "./tokenize.ts";
+import {
+  fromWireError,
+  type CallArgs,
+  type CallMethod,
+  type CallResult,
+  type FromWorker,
+  type ToWorker,
+  type WorkerMessage,
+} from "./worker-protocol.ts";
 
 export type { EngineStats } from "./model-host.ts";
 
@@ -21,16 +31,34 @@ export interface EngineOptions {
   scheduler?: Partial<SchedulerOptions>;
 }
 
-/** Everything the HTTP layer may ask of the models: listing them, generating, embedding and tokenizing with them. */
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** Completions only: the request's signal, handed to the run once it starts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Everything the HTTP layer may ask of the models: listing them, generating, embedding and tokenizing with them.
+ * Listing is answered here; the rest runs in the engine worker (src/engine/engine-worker.ts), which owns the ONNX
+ * sessions, so that a decoding step never blocks HTTP. Engine errors come back as instances of their own classes.
+ */
 export class Engine {
-  private readonly host: ModelHost;
+  private worker: Worker | undefined;
+  private ready: Promise<void> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly runs = new Map<number, RunFeed>();
+  private readonly settings: EngineSettings;
 
   constructor(private readonly options: EngineOptions) {
-    this.host = new ModelHost(options.registry.list(), {
+    this.settings = {
       maxLoadedModels: options.maxLoadedModels,
       session: { intraOpThreads: options.intraOpThreads, graphOptimizationLevel: options.graphOptimizationLevel },
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
-    });
+    };
+    // Started now, so the worker has loaded ONNX Runtime before the first request needs it.
+    this.spawn();
   }
 
   listModels(): ModelSpec[] {
@@ -44,37 +72,126 @@ export class Engine {
   }
 
   /** Loads the model if needed, tokenizes and queues; throws (before any output) when the request cannot be served. */
-  async createCompletion(request: CompletionRequest): Promise<CompletionRun> {
-    let feed: RunFeed | undefined;
-    // The scheduler delivers nothing before its next step, by which time `feed` is set.
-    const started = await this.host.startCompletion(request, {
-      events: (events) => feed?.events(events),
-      done: (tokens) => feed?.done(tokens),
-      fail: (error) => feed?.fail(error),
-    });
-    const made = createRun({ modelId: started.modelId, promptTokens: started.promptTokens }, started.cancel, request.signal);
-    feed = made.feed;
-    return made.run;
+  createCompletion(request: CompletionRequest): Promise<CompletionRun> {
+    const { signal, ...plain } = request;
+    return this.send((id) => {
+      // Forwarded at once: a request can wait in the worker (model loading, queue) long before it has a run here.
+      signal?.addEventListener("abort", () => this.cancel(id), { once: true });
+      return { type: "complete", id, request: plain };
+    }, signal) as Promise<CompletionRun>;
   }
 
   createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    return this.host.createEmbeddings(request);
+    return this.call("createEmbeddings", request);
   }
 
   tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
-    return this.host.tokenize(request);
+    return this.call("tokenize", request);
   }
 
   detokenize(model: string, tokens: readonly number[]): Promise<string> {
-    return this.host.detokenize(model, tokens);
+    return this.call("detokenize", model, tokens);
   }
 
   /** What each loaded model's scheduler is doing and has done (for tests, the bench and logs). */
-  async stats(): Promise<EngineStats> {
-    return this.host.stats();
+  stats(): Promise<EngineStats> {
+    return this.call("stats");
   }
 
-  close(): Promise<void> {
-    return this.host.close();
+  /** Unloads every model and stops the worker. */
+  async close(): Promise<void> {
+    if (!this.worker) return;
+    try {
+      await this.call("close");
+    } finally {
+      this.stop(new Error("the engine was closed"));
+    }
+  }
+
+  private call<M extends CallMethod>(method: M, ...args: CallArgs<M>): Promise<CallResult<M>> {
+    return this.send((id) => ({ type: "call", id, method, args })) as Promise<CallResult<M>>;
+  }
+
+  private async send(message: (id: number) => ToWorker, signal?: AbortSignal): Promise<unknown> {
+    const id = this.nextId++;
+    const worker = this.spawn();
+    const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, signal }));
+    await this.ready;
+    worker.postMessage(message(id));
+    return reply;
+  }
+
+  private spawn(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(engineWorkerUrl());
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve) => {
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        if (event.data.type === "ready") {
+          worker.postMessage({ type: "init", specs: this.listModels(), settings: this.settings } satisfies ToWorker);
+          resolve();
+        } else for (const message of event.data.messages) this.receive(message);
+      };
+    });
+    worker.onerror = (event) => {
+      if (this.worker === worker) this.stop(new Error(`engine worker failed: ${event.message}`));
+    };
+    worker.addEventListener("close", () => {
+      if (this.worker === worker) this.stop(new Error("engine worker exited"));
+    });
+    // The HTTP server keeps the process alive; an idle engine alone should not.
+    worker.unref();
+    return worker;
+  }
+
+  /** Fails whatever still waits on this worker; the next request starts a new one. */
+  private stop(error: Error): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.ready = undefined;
+    worker?.terminate();
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    for (const feed of this.runs.values()) feed.fail(error);
+    this.pending.clear();
+    this.runs.clear();
+  }
+
+  private receive(message: WorkerMessage): void {
+    const id = message.id;
+    switch (message.type) {
+      case "reply":
+      case "rejected":
+      case "started": {
+        const waiter = this.pending.get(id);
+        this.pending.delete(id);
+        if (!waiter) return;
+        if (message.type === "reply") waiter.resolve(message.value);
+        else if (message.type === "rejected") waiter.reject(fromWireError(message.error));
+        else {
+          // Registered before the rest of this batch is read: its events may follow in the same batch.
+          const info = { modelId: message.modelId, promptTokens: message.promptTokens };
+          const { run, feed } = createRun(info, () => this.cancel(id), waiter.signal);
+          this.runs.set(id, feed);
+          waiter.resolve(run);
+        }
+        return;
+      }
+      case "events":
+        this.runs.get(id)?.events(message.events);
+        return;
+      case "done":
+        this.runs.get(id)?.done(message.completionTokens);
+        this.runs.delete(id);
+        return;
+      case "failed":
+        this.runs.get(id)?.fail(fromWireError(message.error));
+        this.runs.delete(id);
+        return;
+    }
+  }
+
+  private cancel(id: number): void {
+    const live = this.runs.delete(id) || this.pending.has(id);
+    if (live) this.worker?.postMessage({ type: "cancel", id } satisfies ToWorker);
   }
 }

@@ -51,7 +51,8 @@ export class ModelHost {
 
   /**
    * Loads the model if needed, tokenizes and queues the request; throws (before any output) when it cannot be
-   * served, QueueFullError included. Output and the end of the run go to `feed`.
+   * served, QueueFullError included. Output and the end of the run go to `feed`; `request.signal` cancels it, and a
+   * request cancelled while its model loaded is never queued.
    */
   async startCompletion(request: CompletionRequest, feed: RunFeed): Promise<StartedCompletion> {
     const lease = await this.acquire(request.model, "text-generation");
@@ -64,6 +65,12 @@ export class ModelHost {
     try {
       const model = lease.model;
       const plan = planCompletion(model, request);
+      const started = { modelId: model.spec.id, promptTokens: plan.promptTokens };
+      if (request.signal?.aborted) {
+        release();
+        feed.done(0);
+        return { ...started, cancel() {} };
+      }
       const handle = model.scheduler.submit({
         ...plan.job,
         sink: {
@@ -78,7 +85,8 @@ export class ModelHost {
           },
         },
       });
-      return { modelId: model.spec.id, promptTokens: plan.promptTokens, cancel: handle.cancel };
+      request.signal?.addEventListener("abort", handle.cancel, { once: true });
+      return { ...started, cancel: handle.cancel };
     } catch (error) {
       release();
       throw error;

@@ -122,6 +122,8 @@ export class Scheduler<K extends KvShape> {
   private kv: K | undefined;
   private occupied = 0;
   private running = false;
+  /** Settles when the loop has stopped: no run of the model is in flight or scheduled then. */
+  private stopped: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly maxRows: number;
   private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, packs: 0, cancelled: 0, peakRows: 0 };
@@ -164,15 +166,16 @@ export class Scheduler<K extends KvShape> {
     return { rows: this.rows.length, prefilling, queued: this.queue.length, ...this.counters };
   }
 
-  /** Stops every request (their sinks get `fail`) and refuses new ones. */
-  close(): void {
+  /**
+   * Stops every request (their sinks get `fail`) and refuses new ones; resolves once the step in flight, if any, has
+   * finished, after which the model's session may be released.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     const jobs = new Set([...this.queue, ...this.rows.map((c) => c.job), ...this.joining.map((c) => c.job)]);
     for (const group of this.prefilling) for (const c of group.choices) jobs.add(c.job);
-    for (const job of jobs) {
-      this.cancel(job);
-      job.sink.fail(new Error("the model was unloaded"));
-    }
+    this.fail(jobs, new Error("the model was unloaded"));
+    await this.stopped;
   }
 
   private cancel(job: Job<K>): void {
@@ -203,7 +206,7 @@ export class Scheduler<K extends KvShape> {
   private wake(): void {
     if (this.running) return;
     this.running = true;
-    void this.loop();
+    this.stopped = this.loop();
   }
 
   private async loop(): Promise<void> {

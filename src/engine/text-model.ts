@@ -35,8 +35,9 @@ export class TextModel {
     return this.decoder.config.vocabSize;
   }
 
-  release(): Promise<void> {
-    this.scheduler.close();
-    return this.decoder.release();
+  /** Releasing the session under a step in flight would crash ONNX Runtime: the scheduler stops first. */
+  async release(): Promise<void> {
+    await this.scheduler.close();
+    await this.decoder.release();
   }
 }

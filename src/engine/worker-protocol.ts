@@ -1,0 +1,72 @@
+/**
+ * Messages between the HTTP thread's Engine (src/engine/engine.ts) and the engine worker
+ * (src/engine/engine-worker.ts). Everything is plain data (structured clone): no functions, no AbortSignal (a
+ * completion request travels without its signal; aborting it sends "cancel"), and errors travel as `WireError`
+ * and come back as instances of their own class.
+ */
+import type { CompletionEvent } from "./completion-run.ts";
+import type { CompletionRequest } from "./completions.ts";
+import * as engineErrors from "./errors.ts";
+import type { EngineSettings, ModelHost } from "./model-host.ts";
+import type { ModelSpec } from "./registry.ts";
+
+/** ModelHost methods the HTTP side calls as plain request/reply. */
+export type CallMethod = "createEmbeddings" | "tokenize" | "detokenize" | "stats" | "close";
+export type CallArgs<M extends CallMethod> = Parameters<ModelHost[M]>;
+export type CallResult<M extends CallMethod> = Awaited<ReturnType<ModelHost[M]>>;
+
+export type ToWorker =
+  | { type: "init"; specs: ModelSpec[]; settings: EngineSettings }
+  | { type: "call"; id: number; method: CallMethod; args: unknown[] }
+  /** Starts a completion; answered by "started" or "rejected", then its "events" and one "done" or "failed". */
+  | { type: "complete"; id: number; request: CompletionRequest }
+  | { type: "cancel"; id: number };
+
+export type WorkerMessage =
+  | { type: "reply"; id: number; value: unknown }
+  | { type: "rejected"; id: number; error: WireError }
+  | { type: "started"; id: number; modelId: string; promptTokens: number }
+  | { type: "events"; id: number; events: CompletionEvent[] }
+  | { type: "done"; id: number; completionTokens: number }
+  | { type: "failed"; id: number; error: WireError };
+
+/** The worker's messages go out in batches, at most one postMessage per turn of its event loop (one per step). */
+export type FromWorker = { type: "ready" } | { type: "batch"; messages: WorkerMessage[] };
+
+export interface WireError {
+  /** Export name in src/engine/errors.ts, for the engine's own errors. */
+  kind?: string;
+  name: string;
+  message: string;
+  stack?: string;
+  fields: Record<string, unknown>;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+const ERROR_CLASSES = new Map<string, ErrorClass>(
+  (Object.entries(engineErrors) as [string, unknown][]).filter(
+    (entry): entry is [string, ErrorClass] => typeof entry[1] === "function" && entry[1].prototype instanceof Error,
+  ),
+);
+
+export function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { name: "Error", message: String(error), fields: {} };
+  const proto = Object.getPrototypeOf(error) as unknown;
+  const kind = [...ERROR_CLASSES].find(([, cls]) => cls.prototype === proto)?.[0];
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (value === null || ["string", "number", "boolean", "undefined"].includes(typeof value)) fields[key] = value;
+  }
+  return { kind, name: error.name, message: error.message, stack: error.stack, fields };
+}
+
+/** Rebuilds the error as an instance of its class with the same fields, so src/errors.ts maps it unchanged. */
+export function fromWireError(wire: WireError): Error {
+  const cls = wire.kind === undefined ? undefined : ERROR_CLASSES.get(wire.kind);
+  const error = cls ? (Object.create(cls.prototype) as Error) : new Error(wire.message);
+  Object.assign(error, wire.fields);
+  const hidden = (value: unknown) => ({ value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(error, "message", hidden(wire.message));
+  if (wire.stack !== undefined) Object.defineProperty(error, "stack", hidden(wire.stack));
+  return error;
+}
