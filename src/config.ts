@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { SchedulerOptions } from "./engine/scheduler.ts";
+import type { GraphOptimizationLevel } from "./runtime/session.ts";
 
 /** Every setting of the server, with its flag, env twin and default in one place. */
 export interface Config {
@@ -11,6 +13,10 @@ export interface Config {
   allowList: string[];
   maxLoadedModels: number;
   intraOpThreads: number;
+  /** ONNX Runtime graph rewrites applied when a model loads. */
+  graphOptimization: GraphOptimizationLevel;
+  /** Continuous batching, per loaded text model. */
+  scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
   shutdownGraceSeconds: number;
   /** Keys given on the command line or in API_KEYS; the key file's keys are read (and re-read) by the server. */
@@ -84,6 +90,34 @@ export const OPTIONS: readonly Option[] = [
     type: "string",
     description: "ONNX Runtime intra-op threads per model (0 = one per core)",
     defaultText: "0",
+  },
+  {
+    flag: "graph-optimization",
+    env: "GPT3DEV_GRAPH_OPTIMIZATION",
+    type: "string",
+    description: "ONNX Runtime graph optimisation level: disabled, basic, extended or all",
+    defaultText: "all",
+  },
+  {
+    flag: "max-batch",
+    env: "GPT3DEV_MAX_BATCH",
+    type: "string",
+    description: "sequences a model decodes together in one step (continuous batching)",
+    defaultText: "8",
+  },
+  {
+    flag: "max-queue",
+    env: "GPT3DEV_MAX_QUEUE",
+    type: "string",
+    description: "requests that may wait per model for a place in the batch; beyond it 429 with Retry-After",
+    defaultText: "64",
+  },
+  {
+    flag: "prefill-chunk",
+    env: "GPT3DEV_PREFILL_CHUNK",
+    type: "string",
+    description: "prompt tokens per prefill run; longer prompts are split and interleaved with decode steps",
+    defaultText: "256",
   },
   {
     flag: "shutdown-grace-seconds",
@@ -188,6 +222,12 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         .filter(Boolean),
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
+      graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
+      scheduler: {
+        maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
+        maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),
+        prefillChunk: integer("prefill-chunk", get("prefill-chunk") ?? "256", 1, 65_536),
+      },
       shutdownGraceSeconds: integer("shutdown-grace-seconds", get("shutdown-grace-seconds") ?? "30", 0, 86400),
       apiKeys: list("api-key"),
       apiKeyFile: apiKeyFile ? resolve(apiKeyFile) : undefined,
@@ -213,6 +253,16 @@ function integer(flag: string, text: string, min: number, max: number): number {
     throw new ConfigError(`--${flag}: expected an integer from ${min} to ${max}, got '${text}'`);
   }
   return value;
+}
+
+// Listed here rather than imported from src/runtime/, which would load ONNX Runtime just to parse flags.
+const GRAPH_OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
+
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new ConfigError(`--${flag}: expected one of ${allowed.join(", ")}, got '${text}'`);
+  }
+  return text as T;
 }
 
 export function helpText(): string {

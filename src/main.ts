@@ -28,6 +28,8 @@ function start(config: Config): void {
     registry,
     maxLoadedModels: config.maxLoadedModels,
     intraOpThreads: config.intraOpThreads,
+    graphOptimizationLevel: config.graphOptimization,
+    scheduler: config.scheduler,
   });
   const apiKeys = new ApiKeys(config.apiKeys, config.apiKeyFile);
   if (config.apiKeyFile) reloadKeysOnSighup(apiKeys);

@@ -14,6 +14,8 @@ describe("parseCli", () => {
       allowList: [],
       maxLoadedModels: 2,
       intraOpThreads: 0,
+      graphOptimization: "all",
+      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256 },
       shutdownGraceSeconds: 30,
       apiKeys: [],
       apiKeyFile: undefined,
@@ -48,6 +50,21 @@ describe("parseCli", () => {
     expect(result.config.limits).toMatchObject({ maxN: 4, maxTokens: 100, requestTimeoutSeconds: 5 });
     expect(() => parseCli(["--max-n", "500"], {})).toThrow("--max-n: expected an integer from 1 to 128");
     expect(() => parseCli([], { GPT3DEV_MAX_BODY_BYTES: "1k" })).toThrow("--max-body-bytes");
+  });
+
+  it("reads the batching and ONNX Runtime settings from flags or env twins", () => {
+    const result = parseCli(["--max-batch", "4", "--graph-optimization", "basic"], {
+      GPT3DEV_MAX_QUEUE: "0",
+      GPT3DEV_PREFILL_CHUNK: "32",
+      GPT3DEV_MAX_BATCH: "16",
+    });
+    if (result.kind !== "run") throw new Error("expected run");
+    expect(result.config.scheduler).toEqual({ maxBatch: 4, maxQueue: 0, prefillChunk: 32 });
+    expect(result.config.graphOptimization).toBe("basic");
+    expect(() => parseCli(["--max-batch", "0"], {})).toThrow("--max-batch: expected an integer from 1 to 256");
+    expect(() => parseCli([], { GPT3DEV_GRAPH_OPTIMIZATION: "max" })).toThrow(
+      "--graph-optimization: expected one of disabled, basic, extended, all, got 'max'",
+    );
   });
 
   it("prefers flags over their env twins", () => {

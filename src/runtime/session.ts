@@ -4,7 +4,6 @@ export type Session = ort.InferenceSession;
 export type Tensor = ort.Tensor;
 
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
-export const GRAPH_OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
 
 export interface SessionSettings {
   /** Intra-op threads; 0 lets ONNX Runtime pick (one per core). */
