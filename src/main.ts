@@ -4,8 +4,7 @@ import { ConfigError, helpText, parseCli, type Config } from "./config.ts";
 import { Engine } from "./engine/engine.ts";
 import { ModelRegistry } from "./engine/registry.ts";
 import { ApiKeys, reloadKeysOnSighup } from "./http/api-keys.ts";
-import { ortVersion } from "./runtime/onnx.ts";
-import { transformersVersion } from "./runtime/transformers.ts";
+import { ortVersion, transformersVersion } from "./runtime/versions.ts";
 import { exitOnSignals } from "./shutdown.ts";
 import packageJson from "../package.json" with { type: "json" };
 

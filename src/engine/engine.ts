@@ -57,8 +57,6 @@ export class Engine {
       session: { intraOpThreads: options.intraOpThreads, graphOptimizationLevel: options.graphOptimizationLevel },
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };
-    // Started now, so the worker has loaded ONNX Runtime before the first request needs it.
-    this.spawn();
   }
 
   listModels(): ModelSpec[] {
@@ -121,6 +119,7 @@ export class Engine {
     return reply;
   }
 
+  /** Started on first use: a server that has not served a model yet holds no second JS heap and no ONNX Runtime. */
   private spawn(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(engineWorkerUrl());

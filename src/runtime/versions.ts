@@ -1,0 +1,9 @@
+/**
+ * Versions of the inference libraries, read from their package.json files: printing them (--version) loads neither
+ * library, so the HTTP thread never loads ONNX Runtime or transformers.js at all (the engine worker does).
+ */
+import ortPackage from "onnxruntime-node/package.json" with { type: "json" };
+import transformersPackage from "@huggingface/transformers/package.json" with { type: "json" };
+
+export const ortVersion: string = ortPackage.version;
+export const transformersVersion: string = transformersPackage.version;
