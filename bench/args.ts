@@ -23,6 +23,8 @@ export interface BenchOptions {
   /** Measure the source of this git commit instead of the working tree. */
   serverRef?: string;
   transformers: boolean;
+  /** Extra flags for every server the bench starts (e.g. --max-batch 16). */
+  serverArgs: string[];
   /** Where results.json goes. */
   out: string;
   help: boolean;
@@ -41,6 +43,7 @@ export const USAGE = `usage: bun run bench [options]
   --no-transformers       skip the transformers.js generate() row
   --binary                measure dist/gpt3dev instead of bun src/main.ts
   --server-ref REF        measure the source of a git commit (exported to a temporary folder)
+  --server-args "..."     extra flags for the server, e.g. "--max-batch 16" (default: none, the server's defaults)
   --out FILE              results file (default bench/results.json)
 `;
 
@@ -68,6 +71,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
     quick: false,
     binary: false,
     transformers: true,
+    serverArgs: [],
     out: defaultOut,
     help: false,
   };
@@ -117,6 +121,9 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
         break;
       case "--server-ref":
         opts.serverRef = value();
+        break;
+      case "--server-args":
+        opts.serverArgs = value().split(/\s+/).filter(Boolean);
         break;
       case "--out":
         opts.out = value();

@@ -42,7 +42,7 @@ function best<T>(items: readonly T[], score: (item: T) => number): T {
 }
 
 async function withServer<T>(ctx: MeasureContext, args: string[], body: (server: BenchServer) => Promise<T>): Promise<T> {
-  const server = await startBenchServer(ctx.target, [...args, "--threads", String(ctx.opts.threads)]);
+  const server = await startBenchServer(ctx.target, [...args, "--threads", String(ctx.opts.threads), ...ctx.opts.serverArgs]);
   try {
     return await body(server);
   } catch (error) {

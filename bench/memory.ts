@@ -17,6 +17,8 @@ export interface LeakResult {
   rssEndBytes: number;
   /** RSS after all requests / RSS after the checkpoint. */
   ratio: number;
+  /** RSS after every `checkpoint` requests: a leak climbs steadily, garbage collection only wobbles. */
+  rssSeriesBytes: number[];
   /** How many requests got each HTTP status ("aborted" for the streams the client closed). */
   statuses: Record<string, number>;
 }
@@ -94,15 +96,16 @@ export async function leakRun(opts: {
   concurrency: number;
 }): Promise<LeakResult> {
   const statuses: Record<string, number> = {};
-  let rssCheckpointBytes = Number.NaN;
+  const rssSeriesBytes: number[] = [];
   for (let start = 0; start < opts.requests; start += opts.concurrency) {
     const wave = Array.from({ length: Math.min(opts.concurrency, opts.requests - start) }, (_, k) =>
       send(opts.baseURL, mixedRequest(start + k, opts.models)).catch((error: unknown) => `error: ${error instanceof Error ? error.message : error}`),
     );
     for (const status of await Promise.all(wave)) statuses[status] = (statuses[status] ?? 0) + 1;
     const done = start + wave.length;
-    if (done >= opts.checkpoint && Number.isNaN(rssCheckpointBytes)) rssCheckpointBytes = await rssBytes(opts.pid);
+    if (done >= opts.checkpoint * (rssSeriesBytes.length + 1)) rssSeriesBytes.push(await rssBytes(opts.pid));
   }
+  const rssCheckpointBytes = rssSeriesBytes[0] ?? Number.NaN;
   // Let aborted streams wind down before the last reading.
   await Bun.sleep(200);
   const rssEndBytes = await rssBytes(opts.pid);
@@ -112,6 +115,7 @@ export async function leakRun(opts: {
     rssCheckpointBytes,
     rssEndBytes,
     ratio: rssEndBytes / rssCheckpointBytes,
+    rssSeriesBytes,
     statuses,
   };
 }

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
   const loadavgStart = loadavg();
   await ensureModels(opts.models, log);
   const target = await serverTarget({ binary: opts.binary, ref: opts.serverRef });
+  if (opts.serverArgs.length > 0) target.label += ` with ${opts.serverArgs.join(" ")}`;
   log(`server: ${target.label}; ${opts.threads} threads; models ${opts.models.join(", ")} (bench models in ${BENCH_MODELS_DIR})`);
   const ctx: MeasureContext = { target, opts, log };
   const models: ModelReport[] = [];

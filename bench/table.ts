@@ -86,6 +86,8 @@ function serverFacts(m: ModelReport): string {
       `RSS after ${leak.checkpoint} / ${leak.requests} mixed requests (own server)`,
       `${mb(leak.rssCheckpointBytes)} / ${mb(leak.rssEndBytes)} (${change >= 0 ? "+" : ""}${num(change)} %)`,
     ]);
+    const series = leak.rssSeriesBytes.map((b) => (b / 2 ** 20).toFixed(0)).join(" ");
+    rows.push([`RSS every ${leak.checkpoint} requests (MB)`, series]);
     const statuses = Object.entries(leak.statuses)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([status, count]) => `${status}×${count}`)

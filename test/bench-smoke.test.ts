@@ -21,6 +21,7 @@ describe("bench arguments", () => {
       quick: false,
       binary: false,
       transformers: true,
+      serverArgs: [],
       out: "/r.json",
       help: false,
     });
@@ -36,7 +37,8 @@ describe("bench arguments", () => {
   });
 
   test("values after the flag or after '=', lists sorted and deduplicated, models in their fixed order", () => {
-    const opts = parseArgs(["--models=bench-int8,tiny", "--tokens", "50", "--streams", "8,1,8", "--threads=1", "--server-ref", "HEAD~1", "--no-transformers"], 2, "/r.json");
+    const opts = parseArgs(["--models=bench-int8,tiny", "--tokens", "50", "--streams", "8,1,8", "--threads=1", "--server-ref", "HEAD~1", "--no-transformers", "--server-args", " --max-batch 16 "], 2, "/r.json");
+    expect(opts.serverArgs).toEqual(["--max-batch", "16"]);
     expect(opts.models).toEqual(["tiny", "bench-int8"]);
     expect(opts.tokens).toBe(50);
     expect(opts.streams).toEqual([1, 8]);
@@ -103,7 +105,7 @@ function model(key: ModelReport["key"], single: number, at8: number): ModelRepor
     raw: { loadMs: 1, single: rawRun(1, 40, 39), batch: rawRun(8, 170, 160) },
     transformers: { loadMs: 1, tokens: 128, ttftMs: 40, decodeTps: 36, totalTps: 35, stepP50Ms: 27, stepP95Ms: 30 },
     server: { loadMs: 1, rssStartBytes: 1, rssLoadedBytes: 2, rssEndBytes: 3, single: c1, sweep: [c1, sweep(8, at8)] },
-    leak: key === "tiny" ? { requests: 1000, checkpoint: 100, rssCheckpointBytes: 100, rssEndBytes: 104, ratio: 1.04, statuses: { "200": 1000 } } : undefined,
+    leak: key === "tiny" ? { requests: 1000, checkpoint: 100, rssCheckpointBytes: 100, rssEndBytes: 104, ratio: 1.04, rssSeriesBytes: [100, 104], statuses: { "200": 1000 } } : undefined,
   };
 }
 
