@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { SchedulerOptions } from "./engine/scheduler.ts";
+import type { SchedulerOptions } from "./engine/generation-job.ts";
 import type { GraphOptimizationLevel } from "./runtime/session.ts";
 
 /** Every setting of the server, with its flag, env twin and default in one place. */

@@ -1,4 +1,4 @@
-import type { ChoiceEvent } from "./scheduler.ts";
+import type { ChoiceEvent } from "./generation-job.ts";
 
 export type CompletionEvent = ChoiceEvent;
 

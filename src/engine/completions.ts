@@ -1,5 +1,5 @@
 import { ChatTemplateMissingError, ContextLengthError, InvalidInputError } from "./errors.ts";
-import type { GenerationJob } from "./scheduler.ts";
+import type { GenerationJob } from "./generation-job.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
 

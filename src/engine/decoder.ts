@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { createSession, emptyFloatTensor, floatTensor, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import type { BatchModel } from "./batch-model.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
 /**
@@ -29,7 +30,7 @@ export interface PackSource {
  * One ONNX decoder session (Optimum/transformers.js export layout), driven by the scheduler: single-sequence prompt
  * chunks, batched one-token decode steps over a left-padded cache, and re-packing of that cache when rows change.
  */
-export class Decoder {
+export class Decoder implements BatchModel<KvBlock> {
   /** Without position_ids the graph derives positions from the cache width, which left padding would shift. */
   readonly supportsPadding: boolean;
   private readonly pastNames: readonly string[];

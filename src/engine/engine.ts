@@ -6,7 +6,7 @@ import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import { ModelNotFoundError } from "./errors.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
-import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./scheduler.ts";
+import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./generation-job.ts";
 import type { TokenizeRequest, TokenizeResult } from "./tokenize.ts";
 import {
   fromWireError,

@@ -5,7 +5,7 @@ import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./e
 import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
 import type { ModelSpec } from "./registry.ts";
-import type { SchedulerOptions, SchedulerStats } from "./scheduler.ts";
+import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { TextModel } from "./text-model.ts";
 import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
 

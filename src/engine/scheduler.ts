@@ -1,79 +1,8 @@
+import type { BatchModel, KvShape, StepOutput } from "./batch-model.ts";
 import type { TokenDecoder } from "./detokenizer.ts";
 import { QueueFullError } from "./errors.ts";
-import { Sequence, type FinishReason, type SequenceEvent, type SequenceParams } from "./sequence.ts";
-
-/** The cache of some rows: opaque to the scheduler apart from its size. */
-export interface KvShape {
-  readonly rows: number;
-  readonly width: number;
-}
-
-export interface StepOutput<K> {
-  /** `rows × vocab` next-token logits (prefill: the last position of its one row). */
-  logits: Float32Array;
-  kv: K;
-}
-
-/** What the scheduler needs from a model; src/engine/decoder.ts is the real one. */
-export interface BatchModel<K extends KvShape> {
-  readonly vocabSize: number;
-  /** False when left padding would change the output: the scheduler then runs one sequence at a time. */
-  readonly supportsPadding: boolean;
-  emptyKv(): K;
-  prefill(ids: readonly number[], past: K): Promise<StepOutput<K>>;
-  decode(kv: K, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<K>>;
-  pack(sources: ReadonlyArray<{ kv: K; row: number; length: number }>): K;
-}
-
-export interface SchedulerOptions {
-  /** Sequences decoded together in one step. */
-  maxBatch: number;
-  /** Requests allowed to wait for a place in the batch; beyond it `submit` throws QueueFullError. */
-  maxQueue: number;
-  /** Prompt tokens per prefill run; longer prompts are split and interleaved with decode steps. */
-  prefillChunk: number;
-}
-
-export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
-
-export type ChoiceEvent =
-  | { kind: "text"; index: number; text: string }
-  | { kind: "finish"; index: number; reason: FinishReason };
-
-/** Where a job's output goes; calls arrive between steps, in order. */
-export interface JobSink {
-  events(events: ChoiceEvent[]): void;
-  /** Every choice finished (or the job was cancelled). */
-  done(completionTokens: number): void;
-  fail(error: unknown): void;
-}
-
-/** One request: its distinct prompts and its choices (choice i's events carry index i). */
-export interface GenerationJob {
-  prompts: ReadonlyArray<readonly number[]>;
-  choices: ReadonlyArray<{ prompt: number; params: SequenceParams }>;
-  sink: JobSink;
-}
-
-export interface SchedulerStats {
-  /** Rows in the batch now. */
-  rows: number;
-  /** Choices whose prompt is being prefilled. */
-  prefilling: number;
-  /** Requests waiting for a place in the batch. */
-  queued: number;
-  /** Batched decode runs so far. */
-  steps: number;
-  /** Tokens sampled so far (every choice's completion tokens). */
-  generatedTokens: number;
-  prefillTokens: number;
-  /** Times the batch cache was rebuilt because rows joined or left. */
-  packs: number;
-  /** Choices stopped by cancellation before they finished. */
-  cancelled: number;
-  /** Most rows ever decoded in one step. */
-  peakRows: number;
-}
+import type { ChoiceEvent, GenerationJob, JobSink, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
+import { Sequence, type SequenceEvent, type SequenceParams } from "./sequence.ts";
 
 interface Group<K> {
   ids: readonly number[];

@@ -2,7 +2,8 @@ import type { SessionSettings } from "../runtime/session.ts";
 import { Decoder, type KvBlock } from "./decoder.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
-import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
+import type { SchedulerOptions } from "./generation-job.ts";
+import { Scheduler } from "./scheduler.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
 /** A loaded text-generation model: its decoder session, tokenizer, limits, and the scheduler that owns generation. */

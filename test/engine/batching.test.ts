@@ -8,7 +8,8 @@ import { Decoder } from "../../src/engine/decoder.ts";
 import { ModelHost } from "../../src/engine/model-host.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
-import { Scheduler, type SchedulerOptions } from "../../src/engine/scheduler.ts";
+import type { SchedulerOptions } from "../../src/engine/generation-job.ts";
+import { Scheduler } from "../../src/engine/scheduler.ts";
 import type { SequenceParams } from "../../src/engine/sequence.ts";
 import { idsOf, letters } from "./fake-model.ts";
 

@@ -2,7 +2,7 @@
 // with PAD, and its logits depend only on a row's own real tokens, so a row's output cannot depend on its batch unless
 // the scheduler mixes rows up. It checks the padding it is given and logs every call.
 import type { TokenDecoder } from "../../src/engine/detokenizer.ts";
-import type { BatchModel, StepOutput } from "../../src/engine/scheduler.ts";
+import type { BatchModel, StepOutput } from "../../src/engine/batch-model.ts";
 
 export const PAD = -1;
 export const VOCAB = 40;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { QueueFullError } from "../../src/engine/errors.ts";
-import { Scheduler, type ChoiceEvent, type SchedulerOptions } from "../../src/engine/scheduler.ts";
+import type { ChoiceEvent, SchedulerOptions } from "../../src/engine/generation-job.ts";
+import { Scheduler } from "../../src/engine/scheduler.ts";
 import type { SequenceParams } from "../../src/engine/sequence.ts";
 import { EOS, FakeModel, idsOf, letters } from "./fake-model.ts";
 

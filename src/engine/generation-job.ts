@@ -1,0 +1,51 @@
+import type { FinishReason, SequenceParams } from "./sequence.ts";
+
+export interface SchedulerOptions {
+  /** Sequences decoded together in one step. */
+  maxBatch: number;
+  /** Requests allowed to wait for a place in the batch; beyond it `submit` throws QueueFullError. */
+  maxQueue: number;
+  /** Prompt tokens per prefill run; longer prompts are split and interleaved with decode steps. */
+  prefillChunk: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
+
+export type ChoiceEvent =
+  | { kind: "text"; index: number; text: string }
+  | { kind: "finish"; index: number; reason: FinishReason };
+
+/** Where a job's output goes; calls arrive between steps, in order. */
+export interface JobSink {
+  events(events: ChoiceEvent[]): void;
+  /** Every choice finished (or the job was cancelled). */
+  done(completionTokens: number): void;
+  fail(error: unknown): void;
+}
+
+/** One request: its distinct prompts and its choices (choice i's events carry index i). */
+export interface GenerationJob {
+  prompts: ReadonlyArray<readonly number[]>;
+  choices: ReadonlyArray<{ prompt: number; params: SequenceParams }>;
+  sink: JobSink;
+}
+
+export interface SchedulerStats {
+  /** Rows in the batch now. */
+  rows: number;
+  /** Choices whose prompt is being prefilled. */
+  prefilling: number;
+  /** Requests waiting for a place in the batch. */
+  queued: number;
+  /** Batched decode runs so far. */
+  steps: number;
+  /** Tokens sampled so far (every choice's completion tokens). */
+  generatedTokens: number;
+  prefillTokens: number;
+  /** Times the batch cache was rebuilt because rows joined or left. */
+  packs: number;
+  /** Choices stopped by cancellation before they finished. */
+  cancelled: number;
+  /** Most rows ever decoded in one step. */
+  peakRows: number;
+}
