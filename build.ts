@@ -37,6 +37,8 @@ async function assemble(dir: string): Promise<void> {
   const result = await Bun.build({
     // The engine worker is an entry point of its own: Bun embeds it beside the main module (src/runtime/workers.ts).
     entrypoints: [entry, resolve(ROOT, ENGINE_WORKER_ENTRY)],
+    // Without splitting, modules the worker imports lazily (gpt-tokenizer's rank tables) land in both bundles.
+    splitting: true,
     target: "bun",
     format: "esm",
     minify: true,
