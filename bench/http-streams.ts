@@ -1,6 +1,6 @@
 // gpt3dev over HTTP as a client sees it: streamed completions (SSE), timed chunk by chunk, one or many at once,
 // and /healthz latency while streams run.
-import { elapsedMs, now, percentile } from "./stats.ts";
+import { elapsedMs, now, percentile, repeatFor, summarize, sum, type Decode, type PathFigures } from "./stats.ts";
 
 export interface StreamTiming {
   startNs: number;
@@ -66,34 +66,28 @@ export async function timedStream(baseURL: string, req: StreamRequest): Promise<
   return timing;
 }
 
-export function ttftMs(s: StreamTiming): number {
-  return elapsedMs(s.startNs, s.textNs[0] ?? s.finishNs);
-}
-
-/** Decode rate of one stream after its first token: (tokens − 1) / (last − first). */
-export function decodeTps(s: StreamTiming): number {
-  const first = s.textNs[0];
-  if (first === undefined || s.completionTokens < 2) return 0;
-  return (s.completionTokens - 1) / (elapsedMs(first, s.finishNs) / 1000);
-}
-
-/** Gaps between consecutive text chunks of one stream (a chunk is one token unless text was held back). */
-export function interTokenMs(s: StreamTiming): number[] {
-  return s.textNs.slice(1).map((t, i) => elapsedMs(s.textNs[i] as number, t));
+/** A stream as a Decode: first token = first text chunk, last = the finish chunk, deliveries = text chunks. */
+export function asDecode(s: StreamTiming): Decode {
+  const gapsMs = s.textNs.slice(1).map((t, i) => elapsedMs(s.textNs[i] as number, t));
+  return { rows: 1, tokens: s.completionTokens, startNs: s.startNs, firstNs: s.textNs[0] ?? s.finishNs, endNs: s.finishNs, gapsMs, deliveries: s.textNs.length };
 }
 
 export interface ConcurrencyResult {
   streams: number;
+  /** Times the group of streams ran (repeated until it had run for a second). */
+  runs: number;
+  /** All completion tokens of all runs. */
   tokens: number;
   wallMs: number;
-  /** All completion tokens / wall time from the first request to the last finish (prefill included). */
+  /** All completion tokens / time from the first request to the last finish, summed over runs (prefill included). */
   aggregateTps: number;
   ttftP50Ms: number;
   ttftP95Ms: number;
+  /** Gaps between consecutive text chunks of a stream (a chunk is one token unless text was held back). */
   itlP50Ms: number;
   itlP95Ms: number;
-  /** Single-stream decode rate (meaningful for streams = 1). */
-  decodeTps: number;
+  /** The figures of one stream (for 1 stream: the single-client figures compared with the raw loop). */
+  perStream: PathFigures;
   healthz?: { count: number; p50Ms: number; p99Ms: number };
 }
 
@@ -112,26 +106,34 @@ async function probeHealth(baseURL: string, done: Promise<unknown>): Promise<num
   return latencies;
 }
 
-/** `streams` identical greedy streams started together. */
-export async function concurrentStreams(baseURL: string, req: StreamRequest, streams: number, health = false): Promise<ConcurrencyResult> {
+async function group(baseURL: string, req: StreamRequest, streams: number) {
   const t0 = now();
-  const all = Promise.all(Array.from({ length: streams }, () => timedStream(baseURL, req)));
+  const timings = await Promise.all(Array.from({ length: streams }, () => timedStream(baseURL, req)));
+  return { timings, wallMs: elapsedMs(t0, Math.max(...timings.map((s) => s.finishNs))) };
+}
+
+/** `streams` identical greedy streams started together, again and again until they have run for a second. */
+export async function concurrentStreams(baseURL: string, req: StreamRequest, streams: number, health = false): Promise<ConcurrencyResult> {
+  const all = repeatFor(() => group(baseURL, req, streams), (g) => g.wallMs);
   const healthLatencies = health ? probeHealth(baseURL, all.catch(() => {})) : undefined;
-  const timings = await all;
-  const t1 = Math.max(...timings.map((s) => s.finishNs));
-  const tokens = timings.reduce((sum, s) => sum + s.completionTokens, 0);
-  const ttfts = timings.map(ttftMs);
-  const itls = timings.flatMap(interTokenMs);
+  const groups = await all;
+  const timings = groups.flatMap((g) => g.timings);
+  const decodes = timings.map(asDecode);
+  const tokens = sum(timings.map((s) => s.completionTokens));
+  const wallMs = sum(groups.map((g) => g.wallMs));
+  const ttfts = decodes.map((d) => elapsedMs(d.startNs, d.firstNs));
+  const itls = decodes.flatMap((d) => d.gapsMs);
   const result: ConcurrencyResult = {
     streams,
+    runs: groups.length,
     tokens,
-    wallMs: elapsedMs(t0, t1),
-    aggregateTps: tokens / (elapsedMs(t0, t1) / 1000),
+    wallMs,
+    aggregateTps: tokens / (wallMs / 1000),
     ttftP50Ms: percentile(ttfts, 50),
     ttftP95Ms: percentile(ttfts, 95),
     itlP50Ms: percentile(itls, 50),
     itlP95Ms: percentile(itls, 95),
-    decodeTps: decodeTps(timings[0] as StreamTiming),
+    perStream: summarize(decodes),
   };
   if (healthLatencies) {
     const latencies = await healthLatencies;

@@ -91,19 +91,19 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       const many = await concurrentStreams(server.baseURL, req, B, true);
       c1.push(one);
       cB.push(many);
-      for (const x of [one, many]) if (x.tokens !== x.streams * tokens) log(`${m.key}: ${x.tokens} tokens came back, ${x.streams * tokens} asked for (EOS?)`);
+      for (const x of [one, many]) if (x.tokens !== x.runs * x.streams * tokens) log(`${m.key}: ${x.tokens} tokens came back, ${x.runs * x.streams * tokens} asked for (EOS?)`);
       rounds.push({
-        rawB1Tps: raw.runs[0]?.decodeTps ?? Number.NaN,
-        rawBatchTps: raw.runs[1]?.totalTps ?? Number.NaN,
-        transformersTps: t?.decodeTps,
-        httpC1Tps: one.decodeTps,
+        rawB1Tps: raw.runs[0]?.tps ?? Number.NaN,
+        rawBatchTps: raw.runs[1]?.tps ?? Number.NaN,
+        transformersTps: t?.tps,
+        httpC1Tps: one.perStream.tps,
         httpBatchTps: many.aggregateTps,
         loadavg1m: loadavg()[0] as number,
       });
     }
     const sweep: ConcurrencyResult[] = [];
     for (const streams of new Set([...opts.streams, 1, B].sort((a, b) => a - b))) {
-      if (streams === 1) sweep.push(best(c1, (x) => x.decodeTps));
+      if (streams === 1) sweep.push(best(c1, (x) => x.perStream.tps));
       else if (streams === B) sweep.push(best(cB, (x) => x.aggregateTps));
       else {
         log(`${m.key}: gpt3dev, ${streams} concurrent streams`);
@@ -111,9 +111,9 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       }
     }
     const rssEndBytes = await rssBytes(server.pid);
-    const raw = best(raws, (x) => x.runs[0]?.decodeTps ?? 0);
+    const raw = best(raws, (x) => x.runs[0]?.tps ?? 0);
     const single = raw.runs[0] as RawLoopRun;
-    const batch = best(raws, (x) => x.runs[1]?.totalTps ?? 0).runs[1] as RawLoopRun;
+    const batch = best(raws, (x) => x.runs[1]?.tps ?? 0).runs[1] as RawLoopRun;
     return {
       key: m.key,
       model: m.serverModel,
@@ -125,8 +125,8 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       loadavg1m: [loadavgStart, loadavg()[0] as number],
       rounds,
       raw: { loadMs: raw.loadMs, single, batch },
-      transformers: tjs.length > 0 ? best(tjs, (x) => x.decodeTps) : undefined,
-      server: { loadMs, rssStartBytes, rssLoadedBytes, rssEndBytes, single: best(c1, (x) => x.decodeTps), sweep },
+      transformers: tjs.length > 0 ? best(tjs, (x) => x.tps) : undefined,
+      server: { loadMs, rssStartBytes, rssLoadedBytes, rssEndBytes, single: best(c1, (x) => x.perStream.tps), sweep },
     };
   });
 }

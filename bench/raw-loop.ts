@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { readDecoderConfig } from "../src/engine/model-config.ts";
 import { ort } from "../src/runtime/onnx.ts";
 import { serverSessionOptions } from "./session-options.ts";
-import { elapsedMs, now, percentile } from "./stats.ts";
+import { elapsedMs, now, repeatFor, summarize, type Decode, type PathFigures } from "./stats.ts";
 
 export interface RawLoopJob {
   modelDir: string;
@@ -19,18 +19,9 @@ export interface RawLoopJob {
   warmupTokens: number;
 }
 
-export interface RawLoopRun {
+export interface RawLoopRun extends PathFigures {
+  /** Sequences per session.run (tps and decodeTps are sums over them). */
   batch: number;
-  /** New tokens per sequence. */
-  tokens: number;
-  /** Prompt prefill + first token (ms). */
-  ttftMs: number;
-  /** Aggregate decode rate after the first token: batch × (tokens − 1) / decode time. */
-  decodeTps: number;
-  /** Aggregate rate including the prefill: batch × tokens / total time. */
-  totalTps: number;
-  stepP50Ms: number;
-  stepP95Ms: number;
 }
 
 export interface RawLoopResult {
@@ -64,7 +55,7 @@ interface Shape {
   headDim: number;
 }
 
-/** Greedy decode of `batch` copies of `prompt` for `tokens` new tokens; returns timings and row 0's tokens. */
+/** Greedy decode of `batch` copies of `prompt` for `tokens` new tokens; returns its timing and row 0's tokens. */
 export async function greedyLoop(session: ort.InferenceSession, shape: Shape, prompt: number[], batch: number, tokens: number) {
   const feeds: Record<string, ort.Tensor> = {};
   for (let i = 0; i < shape.layers; i++) {
@@ -77,7 +68,7 @@ export async function greedyLoop(session: ort.InferenceSession, shape: Shape, pr
   let seq = prompt.length;
   let past = 0;
   const out: number[] = [];
-  const steps: number[] = [];
+  const gapsMs: number[] = [];
   const t0 = now();
   let tFirst = t0;
   for (let n = 0; n < tokens; n++) {
@@ -103,19 +94,10 @@ export async function greedyLoop(session: ort.InferenceSession, shape: Shape, pr
     ids = next;
     const tEnd = now();
     if (n === 0) tFirst = tEnd;
-    else steps.push(elapsedMs(tStep, tEnd));
+    else gapsMs.push(elapsedMs(tStep, tEnd));
   }
-  const tLast = now();
-  const run: RawLoopRun = {
-    batch,
-    tokens,
-    ttftMs: elapsedMs(t0, tFirst),
-    decodeTps: tokens > 1 ? (batch * (tokens - 1)) / (elapsedMs(tFirst, tLast) / 1000) : 0,
-    totalTps: (batch * tokens) / (elapsedMs(t0, tLast) / 1000),
-    stepP50Ms: percentile(steps, 50),
-    stepP95Ms: percentile(steps, 95),
-  };
-  return { run, ids: out };
+  const decode: Decode = { rows: batch, tokens, startNs: t0, firstNs: tFirst, endNs: now(), gapsMs, deliveries: tokens };
+  return { decode, ids: out };
 }
 
 export async function rawLoop(job: RawLoopJob): Promise<RawLoopResult> {
@@ -130,9 +112,12 @@ export async function rawLoop(job: RawLoopJob): Promise<RawLoopResult> {
   try {
     for (const batch of job.batches) {
       await greedyLoop(session, shape, promptIds, batch, job.warmupTokens);
-      const { run, ids } = await greedyLoop(session, shape, promptIds, batch, job.tokens);
-      runs.push(run);
-      if (batch === 1) greedyIds = ids;
+      const results = await repeatFor(
+        () => greedyLoop(session, shape, promptIds, batch, job.tokens),
+        (r) => elapsedMs(r.decode.startNs, r.decode.endNs),
+      );
+      runs.push({ batch, ...summarize(results.map((r) => r.decode)) });
+      if (batch === 1) greedyIds = results[0]?.ids ?? [];
     }
   } finally {
     await session.release();

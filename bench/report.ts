@@ -4,9 +4,11 @@ import type { ModelKey } from "./args.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
 import type { RawLoopRun } from "./raw-loop.ts";
+import type { PathFigures } from "./stats.ts";
 import type { GenerateResult } from "./transformers-generate.ts";
 
-export const SCHEMA = 1;
+export const SCHEMA = 2;
+
 
 export interface ModelReport {
   key: ModelKey;
@@ -31,7 +33,7 @@ export interface ModelReport {
     rssStartBytes: number;
     rssLoadedBytes: number;
     rssEndBytes: number;
-    /** The 1-stream run of the sweep: decode tok/s and TTFT of a single client. */
+    /** The 1-stream run of the sweep: `perStream` holds the figures of a single client. */
     single: ConcurrencyResult;
     sweep: ConcurrencyResult[];
   };
@@ -86,18 +88,18 @@ export function sweepAt(m: ModelReport, streams: number): ConcurrencyResult | un
 export function targetChecks(models: readonly ModelReport[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const m of models) {
-    const single = m.server.single.decodeTps;
+    const single = m.server.single.perStream.tps;
     if (m.key === "tiny") {
-      checks.push(check(m.key, "1 stream ≥ 0.7× raw loop", single / m.raw.single.decodeTps, ">=", 0.7));
+      checks.push(check(m.key, "1 stream ≥ 0.7× raw loop", single / m.raw.single.tps, ">=", 0.7));
       if (m.leak) checks.push(check(m.key, `RSS after ${m.leak.requests} requests ≤ 1.05× after ${m.leak.checkpoint}`, m.leak.ratio, "<=", 1.05));
       continue;
     }
-    checks.push(check(m.key, "1 stream ≥ 0.95× raw loop", single / m.raw.single.decodeTps, ">=", 0.95));
-    if (m.transformers) checks.push(check(m.key, "1 stream ≥ 1.0× transformers.js", single / m.transformers.decodeTps, ">=", 1.0));
+    checks.push(check(m.key, "1 stream ≥ 0.95× raw loop", single / m.raw.single.tps, ">=", 0.95));
+    if (m.transformers) checks.push(check(m.key, "1 stream ≥ 1.0× transformers.js", single / m.transformers.tps, ">=", 1.0));
     const at = sweepAt(m, m.raw.batch.batch);
     if (at) {
       const name = `${at.streams} streams ≥ 0.85× raw batch-${m.raw.batch.batch} loop`;
-      checks.push(check(m.key, name, at.aggregateTps / m.raw.batch.totalTps, ">=", 0.85));
+      checks.push(check(m.key, name, at.aggregateTps / m.raw.batch.tps, ">=", 0.85));
     }
   }
   return checks;
@@ -110,20 +112,20 @@ export function flatMetrics(models: readonly ModelReport[]): Record<string, numb
     const put = (name: string, value: number) => (out[`${m.key}.${name}`] = value);
     put("prompt_tokens", m.promptTokens);
     put("tokens", m.tokens);
-    for (const [name, run] of [["raw.b1", m.raw.single], [`raw.b${m.raw.batch.batch}`, m.raw.batch]] as const) {
-      put(`${name}.decode_tps`, run.decodeTps);
-      put(`${name}.total_tps`, run.totalTps);
-      put(`${name}.ttft_ms`, run.ttftMs);
-      put(`${name}.step_p50_ms`, run.stepP50Ms);
-    }
-    if (m.transformers) {
-      put("transformers.decode_tps", m.transformers.decodeTps);
-      put("transformers.total_tps", m.transformers.totalTps);
-      put("transformers.ttft_ms", m.transformers.ttftMs);
+    const paths: [string, PathFigures | undefined][] = [
+      ["raw.b1", m.raw.single],
+      [`raw.b${m.raw.batch.batch}`, m.raw.batch],
+      ["transformers", m.transformers],
+      ["http.c1", m.server.single.perStream],
+    ];
+    for (const [name, f] of paths) {
+      if (!f) continue;
+      put(`${name}.tps`, f.tps);
+      put(`${name}.decode_tps`, f.decodeTps);
+      put(`${name}.ttft_ms`, f.ttftMs);
+      put(`${name}.step_p50_ms`, f.stepP50Ms);
     }
     put("http.load_ms", m.server.loadMs);
-    put("http.c1.decode_tps", m.server.single.decodeTps);
-    put("http.c1.ttft_ms", m.server.single.ttftP50Ms);
     for (const r of m.server.sweep) {
       put(`http.c${r.streams}.aggregate_tps`, r.aggregateTps);
       put(`http.c${r.streams}.ttft_p50_ms`, r.ttftP50Ms);

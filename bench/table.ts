@@ -1,6 +1,7 @@
 // Renders a BenchReport as Markdown tables (printed, and pasted into bench/README.md). The layout is part of the
 // bench's interface: keep headers and row labels stable; bench/results.json carries the same figures as data.
 import type { BenchReport, ModelReport, TargetCheck } from "./report.ts";
+import type { PathFigures } from "./stats.ts";
 
 export type Align = "left" | "right";
 
@@ -34,28 +35,27 @@ export function mb(bytes: number | undefined): string {
 }
 
 function paths(m: ModelReport): string {
-  const base = m.raw.single.decodeTps;
-  const rows: string[][] = [
-    ["raw ORT loop, batch 1", num(m.raw.single.decodeTps), ratio(1), ms(m.raw.single.ttftMs), ms(m.raw.single.stepP50Ms), ms(m.raw.single.stepP95Ms)],
-    [
-      `raw ORT loop, batch ${m.raw.batch.batch} (sum of rows)`,
-      num(m.raw.batch.decodeTps),
-      ratio(m.raw.batch.decodeTps / base),
-      ms(m.raw.batch.ttftMs),
-      ms(m.raw.batch.stepP50Ms),
-      ms(m.raw.batch.stepP95Ms),
-    ],
+  const base = m.raw.single.tps;
+  const row = (label: string, f: PathFigures) => [
+    label,
+    num(f.tps),
+    ratio(f.tps / base),
+    num(f.decodeTps),
+    ms(f.ttftMs),
+    ms(f.stepP50Ms),
+    ms(f.stepP95Ms),
+    String(f.runs),
   ];
-  const t = m.transformers;
-  if (t) rows.push(["transformers.js generate()", num(t.decodeTps), ratio(t.decodeTps / base), ms(t.ttftMs), ms(t.stepP50Ms), ms(t.stepP95Ms)]);
-  const s = m.server.single;
-  rows.push(["gpt3dev, 1 HTTP stream (ITL as step)", num(s.decodeTps), ratio(s.decodeTps / base), ms(s.ttftP50Ms), ms(s.itlP50Ms), ms(s.itlP95Ms)]);
-  return markdownTable(["decode path", "tok/s", "× raw", "TTFT ms", "step p50 ms", "step p95 ms"], rows, ["left", "right", "right", "right", "right", "right"]);
+  const rows = [row("raw ORT loop, batch 1", m.raw.single), row(`raw ORT loop, batch ${m.raw.batch.batch} (sum of rows)`, m.raw.batch)];
+  if (m.transformers) rows.push(row("transformers.js generate()", m.transformers));
+  rows.push(row("gpt3dev, 1 HTTP stream (SSE chunks)", m.server.single.perStream));
+  const header = ["decode path", "tok/s", "× raw", "decode tok/s", "TTFT ms", "step p50 ms", "step p95 ms", "runs"];
+  return markdownTable(header, rows, ["left", "right", "right", "right", "right", "right", "right", "right"]);
 }
 
 function sweep(m: ModelReport): string {
   const one = m.server.sweep.find((r) => r.streams === 1)?.aggregateTps;
-  const limit = m.raw.batch.totalTps;
+  const limit = m.raw.batch.tps;
   const rows = m.server.sweep.map((r) => [
     String(r.streams),
     num(r.aggregateTps),

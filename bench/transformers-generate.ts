@@ -1,11 +1,12 @@
 // What a JS developer would write instead of gpt3dev: transformers.js `generate()` on the same model file,
-// greedy, exactly `tokens` new tokens (min_new_tokens = max_new_tokens, so an EOS cannot end it early).
+// greedy, exactly `tokens` new tokens (min_new_tokens = max_new_tokens, so an EOS cannot end it early), timed at
+// each token it hands to the streamer.
 //
 //   bun bench/transformers-generate.ts '<GenerateJob as JSON>'   → prints one GenerateResult as JSON
 import "../src/runtime/transformers.ts"; // offline settings, one onnxruntime-node instance
 import { AutoModelForCausalLM, BaseStreamer, Tensor, type TextStreamer } from "@huggingface/transformers";
 import { serverSessionOptions } from "./session-options.ts";
-import { elapsedMs, now, percentile } from "./stats.ts";
+import { elapsedMs, now, repeatFor, summarize, type Decode, type PathFigures } from "./stats.ts";
 
 export interface GenerateJob {
   modelDir: string;
@@ -17,15 +18,8 @@ export interface GenerateJob {
   warmupTokens: number;
 }
 
-export interface GenerateResult {
+export interface GenerateResult extends PathFigures {
   loadMs: number;
-  tokens: number;
-  ttftMs: number;
-  /** (tokens − 1) / time from the first to the last new token. */
-  decodeTps: number;
-  totalTps: number;
-  stepP50Ms: number;
-  stepP95Ms: number;
 }
 
 /** Records when generate() hands over each new token (its first put() is the prompt). */
@@ -51,11 +45,11 @@ export async function transformersGenerate(job: GenerateJob): Promise<GenerateRe
   });
   const loadMs = elapsedMs(t0, now());
   const n = job.promptIds.length;
-  const generate = async (tokens: number) => {
+  const generate = async (tokens: number): Promise<Decode> => {
     const streamer = new TimingStreamer();
     const input_ids = new Tensor("int64", BigInt64Array.from(job.promptIds, (v) => BigInt(v)), [1, n]);
     const attention_mask = new Tensor("int64", new BigInt64Array(n).fill(1n), [1, n]);
-    const start = now();
+    const startNs = now();
     await model.generate({
       input_ids,
       attention_mask,
@@ -65,22 +59,14 @@ export async function transformersGenerate(job: GenerateJob): Promise<GenerateRe
       // The declared type asks for a TextStreamer; generate() only calls put() and end().
       streamer: streamer as unknown as TextStreamer,
     });
-    return { start, end: now(), times: streamer.times };
+    const t = streamer.times;
+    const gapsMs = t.slice(1).map((x, i) => elapsedMs(t[i] as number, x));
+    return { rows: 1, tokens: t.length, startNs, firstNs: t[0] ?? now(), endNs: t.at(-1) ?? now(), gapsMs, deliveries: t.length };
   };
   try {
     await generate(job.warmupTokens);
-    const { start, end, times } = await generate(job.tokens);
-    const first = times[0] ?? end;
-    const steps = times.slice(1).map((t, i) => elapsedMs(times[i] as number, t));
-    return {
-      loadMs,
-      tokens: times.length,
-      ttftMs: elapsedMs(start, first),
-      decodeTps: times.length > 1 ? (times.length - 1) / (elapsedMs(first, times.at(-1) as number) / 1000) : 0,
-      totalTps: times.length / (elapsedMs(start, end) / 1000),
-      stepP50Ms: percentile(steps, 50),
-      stepP95Ms: percentile(steps, 95),
-    };
+    const decodes = await repeatFor(() => generate(job.tokens), (d) => elapsedMs(d.startNs, d.endNs));
+    return { loadMs, ...summarize(decodes) };
   } finally {
     await model.dispose();
   }

@@ -5,7 +5,7 @@ import type { ConcurrencyResult } from "../bench/http-streams.ts";
 import { mixedRequest } from "../bench/memory.ts";
 import type { RawLoopRun } from "../bench/raw-loop.ts";
 import { flatMetrics, targetChecks, type ModelReport } from "../bench/report.ts";
-import { percentile } from "../bench/stats.ts";
+import { percentile, summarize, type PathFigures } from "../bench/stats.ts";
 import { markdownTable, mb, ms, num, ratio, roundsLine, targetsTable } from "../bench/table.ts";
 
 describe("bench arguments", () => {
@@ -82,12 +82,17 @@ describe("bench formatting", () => {
   });
 });
 
-function rawRun(batch: number, decodeTps: number, totalTps: number): RawLoopRun {
-  return { batch, tokens: 128, ttftMs: 30, decodeTps, totalTps, stepP50Ms: 20, stepP95Ms: 25 };
+function figures(tps: number): PathFigures {
+  return { runs: 1, tokens: 128, tps, decodeTps: tps * 1.01, ttftMs: 30, stepP50Ms: 20, stepP95Ms: 25 };
 }
 
-function sweep(streams: number, aggregateTps: number, decodeTps = 0): ConcurrencyResult {
-  return { streams, tokens: streams * 128, wallMs: 1000, aggregateTps, ttftP50Ms: 40, ttftP95Ms: 50, itlP50Ms: 21, itlP95Ms: 30, decodeTps };
+function rawRun(batch: number, tps: number): RawLoopRun {
+  return { batch, ...figures(tps) };
+}
+
+function sweep(streams: number, aggregateTps: number, tps = 0): ConcurrencyResult {
+  const perStream = figures(tps);
+  return { streams, runs: 1, tokens: streams * 128, wallMs: 1000, aggregateTps, ttftP50Ms: 40, ttftP95Ms: 50, itlP50Ms: 21, itlP95Ms: 30, perStream };
 }
 
 function model(key: ModelReport["key"], single: number, at8: number): ModelReport {
@@ -102,12 +107,21 @@ function model(key: ModelReport["key"], single: number, at8: number): ModelRepor
     eosAt: -1,
     loadavg1m: [0.5, 1.5],
     rounds: [{ rawB1Tps: 40, rawBatchTps: 160, transformersTps: 36, httpC1Tps: single, httpBatchTps: at8, loadavg1m: 1 }],
-    raw: { loadMs: 1, single: rawRun(1, 40, 39), batch: rawRun(8, 170, 160) },
-    transformers: { loadMs: 1, tokens: 128, ttftMs: 40, decodeTps: 36, totalTps: 35, stepP50Ms: 27, stepP95Ms: 30 },
+    raw: { loadMs: 1, single: rawRun(1, 40), batch: rawRun(8, 160) },
+    transformers: { loadMs: 1, ...figures(36) },
     server: { loadMs: 1, rssStartBytes: 1, rssLoadedBytes: 2, rssEndBytes: 3, single: c1, sweep: [c1, sweep(8, at8)] },
     leak: key === "tiny" ? { requests: 1000, checkpoint: 100, rssCheckpointBytes: 100, rssEndBytes: 104, ratio: 1.04, rssSeriesBytes: [100, 104], statuses: { "200": 1000 } } : undefined,
   };
 }
+
+describe("bench figures", () => {
+  test("end-to-end and decode rates over repeated runs; bursty delivery has no decode rate", () => {
+    const ms = 1e6;
+    const run = (start: number) => ({ rows: 2, tokens: 11, startNs: start, firstNs: start + 100 * ms, endNs: start + 600 * ms, gapsMs: [50, 50], deliveries: 11 });
+    expect(summarize([run(0), run(1e9)])).toEqual({ runs: 2, tokens: 11, tps: 2 * 2 * 11 / 1.2, decodeTps: 2 * 2 * 10 / 1.0, ttftMs: 100, stepP50Ms: 50, stepP95Ms: 50 });
+    expect(summarize([{ ...run(0), deliveries: 2 }]).decodeTps).toBeNaN();
+  });
+});
 
 describe("bench targets", () => {
   test("each target is the issue's ratio with its threshold", () => {
@@ -140,10 +154,11 @@ describe("bench targets", () => {
 
   test("flat metric names are stable", () => {
     const metrics = flatMetrics([model("bench-int8", 38, 136)]);
-    expect(metrics["bench-int8.raw.b1.decode_tps"]).toBe(40);
-    expect(metrics["bench-int8.raw.b8.total_tps"]).toBe(160);
+    expect(metrics["bench-int8.raw.b1.tps"]).toBe(40);
+    expect(metrics["bench-int8.raw.b8.tps"]).toBe(160);
+    expect(metrics["bench-int8.transformers.tps"]).toBe(36);
     expect(metrics["bench-int8.http.c8.aggregate_tps"]).toBe(136);
-    expect(metrics["bench-int8.http.c1.decode_tps"]).toBe(38);
+    expect(metrics["bench-int8.http.c1.tps"]).toBe(38);
     expect(metrics["bench-int8.target.8_streams_ge_0.85x_raw_batch_8_loop"]).toBe(0.85);
   });
 
