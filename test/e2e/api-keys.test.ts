@@ -44,6 +44,8 @@ for (const mode of serverModes()) {
       expect((await client("key-from-file-2").models.list()).data.length).toBeGreaterThan(0);
       expect(await client("key-from-file-1").models.list().catch((error: unknown) => error)).toBeInstanceOf(AuthenticationError);
       expect(server.proc.exitCode).toBeNull();
+      // The new keys apply before the log line crosses the pipe.
+      for (let i = 0; i < 40 && !server.output().includes("SIGHUP: API keys required"); i++) await Bun.sleep(50);
       expect(server.output()).toContain("SIGHUP: API keys required");
       expect(server.output()).not.toContain("key-from-file");
     });

@@ -2,13 +2,13 @@
  * SIGTERM / SIGINT: the server stops accepting at once, lets requests in flight finish within
  * --shutdown-grace-seconds, then exits 0 — from source and as the compiled executable.
  *
- * The stream comes from `gpt2-vocab` (real GPT-2 vocabulary, so each step costs about a millisecond): 1000 tokens
- * keep it in flight for most of a second after the signal, long enough to see the listener closed meanwhile.
+ * The stream comes from `gpt2-vocab` with 8 choices of 1000 tokens each: well over a megabyte of events, more than
+ * the socket buffers hold, so it stays in flight until the test reads it, however fast the machine generates.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { serverModes, startServer, stopAllServers, type RunningServer } from "./harness.ts";
 
-const LONG_STREAM = { model: "gpt2-vocab", prompt: "Hi", max_tokens: 1000, stream: true };
+const LONG_STREAM = { model: "gpt2-vocab", prompt: ["Hi", "Hi", "Hi", "Hi"], n: 2, max_tokens: 1000, stream: true };
 
 afterAll(stopAllServers);
 
