@@ -16,6 +16,11 @@ export interface ModelSpec {
   chatTemplate?: string;
   /** The OpenAI encoding the tokenizer reproduces; usage is then counted with it. Detected at load when unset. */
   openaiEncoding?: OpenAIEncodingName;
+  /**
+   * Sequences decoded together at most, below the server-wide --max-batch. 1 makes a request's output independent
+   * of other traffic even for int8 models, whose dynamic quantization scales activations over the whole batch.
+   */
+  maxBatch?: number;
   ownedBy: string;
   created: number;
   /** Embeddings models only; unset fields fall back to the model folder's own settings, then to the defaults. */
@@ -42,6 +47,7 @@ export interface RegistryEntry {
   kind?: ModelKind;
   owned_by?: string;
   openai_encoding?: OpenAIEncodingName;
+  max_batch?: number;
   pooling?: PoolingMode;
   normalize?: boolean;
   truncate?: boolean;
@@ -140,6 +146,7 @@ function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: st
   if (entry.chat_template) spec.chatTemplate = entry.chat_template;
   if (entry.owned_by) spec.ownedBy = entry.owned_by;
   if (entry.openai_encoding) spec.openaiEncoding = entry.openai_encoding;
+  if (entry.max_batch) spec.maxBatch = entry.max_batch;
   const embedding = embeddingSettings(entry);
   if (embedding) spec.embedding = { ...spec.embedding, ...embedding };
   return spec;
@@ -177,9 +184,11 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   if (encoding !== undefined && (typeof encoding !== "string" || !isOpenAIEncodingName(encoding))) {
     throw new Error(`${where}: 'openai_encoding' must be one of ${OPENAI_ENCODINGS.join(", ")}`);
   }
-  const max = entry.max_context_tokens;
-  if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1)) {
-    throw new Error(`${where}: 'max_context_tokens' must be a positive integer`);
+  for (const key of ["max_context_tokens", "max_batch"] as const) {
+    const value = entry[key];
+    if (value !== undefined && (typeof value !== "number" || !Number.isInteger(value) || value < 1)) {
+      throw new Error(`${where}: '${key}' must be a positive integer`);
+    }
   }
   if (entry.kind !== undefined && entry.kind !== "text-generation" && entry.kind !== "embeddings") {
     throw new Error(`${where}: 'kind' must be 'text-generation' or 'embeddings'`);

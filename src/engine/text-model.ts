@@ -26,10 +26,11 @@ export class TextModel {
     const config = readDecoderConfig(spec.dir);
     const [decoder, tokenizer] = await Promise.all([
       Decoder.open(spec.dir, onnxFileFor(spec.dtype), config, session),
-      Tokenizer.load(spec.dir),
+      Tokenizer.load(spec.dir, spec.openaiEncoding),
     ]);
     const contextLength = Math.min(spec.maxContextTokens ?? config.contextLength, config.contextLength);
-    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds), scheduling);
+    const maxBatch = Math.min(scheduling.maxBatch, spec.maxBatch ?? scheduling.maxBatch);
+    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds), { ...scheduling, maxBatch });
   }
 
   get vocabSize(): number {

@@ -144,6 +144,18 @@ describe("ModelHost", () => {
     expect(alone[4]!.finish).toEqual(["stop"]);
   });
 
+  it("keeps a model's batch within its registry max_batch", async () => {
+    const specs = registry.list().map((spec) => (spec.id === "tiny-llama" ? { ...spec, maxBatch: 2 } : spec));
+    const capped = new ModelHost(specs, {
+      maxLoadedModels: 2,
+      session: { intraOpThreads: 1 },
+      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 8 },
+    });
+    hosts.push(capped);
+    await Promise.all(REQUESTS.map((request) => complete(capped, request)));
+    expect(capped.stats().models["tiny-llama"]).toMatchObject({ peakRows: 2, rows: 0, queued: 0 });
+  });
+
   it("prefills a prompt once for its n choices and for its repeats within a request", async () => {
     const fresh = host(8);
     const repeated = await complete(fresh, REQUESTS[3]!);

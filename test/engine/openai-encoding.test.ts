@@ -2,6 +2,9 @@ import { describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { encode as r50kEncode } from "gpt-tokenizer/encoding/r50k_base";
 import { detectOpenAIEncoding, loadOpenAIEncoding } from "../../src/engine/openai-encoding.ts";
+import { DEFAULT_SCHEDULER_OPTIONS } from "../../src/engine/generation-job.ts";
+import { ModelRegistry } from "../../src/engine/registry.ts";
+import { TextModel } from "../../src/engine/text-model.ts";
 import { Tokenizer } from "../../src/engine/tokenizer.ts";
 
 const MODELS = join(import.meta.dir, "..", "..", "models");
@@ -22,6 +25,16 @@ describe("OpenAI encodings", () => {
   it("rejects a same-sized vocabulary that encodes differently", async () => {
     const detected = await detectOpenAIEncoding(50257, (text) => [...text].map((c) => c.codePointAt(0)!));
     expect(detected).toBeUndefined();
+  });
+
+  it("uses the registry's openai_encoding over detection when a model is loaded", async () => {
+    const spec = new ModelRegistry({ modelsDir: MODELS }).get("gpt2-vocab")!;
+    const model = await TextModel.load({ ...spec, openaiEncoding: "p50k_base" }, { intraOpThreads: 1 }, DEFAULT_SCHEDULER_OPTIONS);
+    try {
+      expect(model.tokenizer.openaiEncoding?.name).toBe("p50k_base");
+    } finally {
+      await model.release();
+    }
   });
 
   it("loads a named encoding on request", async () => {

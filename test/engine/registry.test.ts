@@ -44,6 +44,8 @@ describe("ModelRegistry", () => {
         "    dtype: q8",
         "    max_context_tokens: 64",
         "    chat_template: \"{{ messages }}\"",
+        "    openai_encoding: r50k_base",
+        "    max_batch: 1",
         "  - name: decoder",
         "    kind: embeddings",
       ].join("\n"),
@@ -54,6 +56,8 @@ describe("ModelRegistry", () => {
     expect(custom?.dtype).toBe("q8");
     expect(custom?.maxContextTokens).toBe(64);
     expect(custom?.chatTemplate).toBe("{{ messages }}");
+    expect(custom?.openaiEncoding).toBe("r50k_base");
+    expect(custom?.maxBatch).toBe(1);
     expect(registry.get("decoder")?.kind).toBe("embeddings");
   });
 
@@ -67,6 +71,10 @@ describe("ModelRegistry", () => {
     const path = join(root, "bad.json");
     writeFileSync(path, JSON.stringify({ models: [{ name: "ok", path: "x" }, { name: "b", max_context_tokens: -1 }] }));
     expect(() => readRegistryFile(path)).toThrow("models[1]: 'max_context_tokens' must be a positive integer");
+    writeFileSync(path, JSON.stringify([{ name: "x", openai_encoding: "gpt5" }]));
+    expect(() => readRegistryFile(path)).toThrow("'openai_encoding' must be one of r50k_base");
+    writeFileSync(path, JSON.stringify([{ name: "x", max_batch: 0 }]));
+    expect(() => readRegistryFile(path)).toThrow("'max_batch' must be a positive integer");
     writeFileSync(path, JSON.stringify([{ name: "../etc" }]));
     expect(() => readRegistryFile(path)).toThrow("'name' must be a string");
     writeFileSync(path, JSON.stringify([{ name: "decoder", dtype: "fp64" }]));
