@@ -154,7 +154,9 @@ export class ModelHost {
         ? await EmbeddingModel.load(spec, this.settings.session)
         : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
     } catch (error) {
-      throw new ModelLoadError(id, error instanceof Error ? error.message : String(error));
+      // Clients see the cause but not where the server keeps its models.
+      const reason = (error instanceof Error ? error.message : String(error)).replaceAll(spec.dir, `<model ${id}>`);
+      throw new ModelLoadError(id, reason);
     }
   }
 }

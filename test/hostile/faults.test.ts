@@ -54,6 +54,7 @@ for (const mode of serverModes()) {
         expect(error).toMatchObject({ type: "server_error", param: "model", code: "model_load_failed" });
         expect(error.message).toContain(`'${id}'`);
         expect(error.message).toMatch(cause);
+        expect(error.message).not.toContain(dir);
         expect((await complete("healthy")).status).toBe(200);
       }
       expect(server.proc.exitCode).toBeNull();
