@@ -10,7 +10,7 @@ import {
 } from "../openai/chat.ts";
 import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
-import { envelope, serveGeneration, type Head } from "./generation-response.ts";
+import { envelope, exchangeOf, serveGeneration, type Head } from "./generation-response.ts";
 import { checkChatLimits } from "./limits.ts";
 
 export const chatRoutes = (engine: Engine, limits: Limits) =>
@@ -23,13 +23,7 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       const messages = toChatMessages(body.messages);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       return serveGeneration(
-        {
-          request,
-          server,
-          stream: body.stream,
-          includeUsage: body.stream_options?.include_usage,
-          timeoutSeconds: limits.requestTimeoutSeconds,
-        },
+        exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
         (signal) => engine.createCompletion({ ...sampling, model: body.model, messages, maxTokens, signal }),
         {
           idPrefix: "chatcmpl",

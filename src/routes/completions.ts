@@ -9,7 +9,7 @@ import {
   type CompletionChoice,
 } from "../openai/completions.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
-import { envelope, serveGeneration, type Head } from "./generation-response.ts";
+import { envelope, exchangeOf, serveGeneration, type Head } from "./generation-response.ts";
 import { checkCompletionLimits } from "./limits.ts";
 
 const DEFAULT_MAX_TOKENS = 16;
@@ -24,13 +24,7 @@ export const completionsRoutes = (engine: Engine, limits: Limits) =>
       const prompts = toPromptList(body.prompt);
       const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
       return serveGeneration(
-        {
-          request,
-          server,
-          stream: body.stream,
-          includeUsage: body.stream_options?.include_usage,
-          timeoutSeconds: limits.requestTimeoutSeconds,
-        },
+        exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
         (signal) => engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }),
         {
           idPrefix: "cmpl",

@@ -26,6 +26,15 @@ interface Exchange {
   timeoutSeconds: number;
 }
 
+/** What a route hands over: its request and server, and the streaming fields of the body. */
+export function exchangeOf(
+  context: { request: Request; server: Server<unknown> | null },
+  body: { stream?: boolean | null; stream_options?: { include_usage?: boolean } | null },
+  timeoutSeconds: number,
+): Exchange {
+  return { ...context, stream: body.stream, includeUsage: body.stream_options?.include_usage, timeoutSeconds };
+}
+
 /**
  * Starts a run and answers it as JSON or as an SSE stream. The run stops when the client goes away, and the model
  * is released however the exchange ends.
