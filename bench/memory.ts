@@ -86,6 +86,15 @@ async function send(baseURL: string, req: Mixed): Promise<string> {
   return String(response.status);
 }
 
+/**
+ * RSS once the server has been idle for a moment: aborted streams wind down and the server's garbage collector,
+ * which runs when it is idle, has had its turn. Read the same way at every point, so the readings compare.
+ */
+async function settledRss(pid: number): Promise<number> {
+  await Bun.sleep(250);
+  return rssBytes(pid);
+}
+
 /** Sends `requests` mixed requests, `concurrency` at a time, and reads RSS at the checkpoint and at the end. */
 export async function leakRun(opts: {
   baseURL: string;
@@ -103,12 +112,10 @@ export async function leakRun(opts: {
     );
     for (const status of await Promise.all(wave)) statuses[status] = (statuses[status] ?? 0) + 1;
     const done = start + wave.length;
-    if (done >= opts.checkpoint * (rssSeriesBytes.length + 1)) rssSeriesBytes.push(await rssBytes(opts.pid));
+    if (done >= opts.checkpoint * (rssSeriesBytes.length + 1)) rssSeriesBytes.push(await settledRss(opts.pid));
   }
   const rssCheckpointBytes = rssSeriesBytes[0] ?? Number.NaN;
-  // Let aborted streams wind down before the last reading.
-  await Bun.sleep(200);
-  const rssEndBytes = await rssBytes(opts.pid);
+  const rssEndBytes = await settledRss(opts.pid);
   return {
     requests: opts.requests,
     checkpoint: opts.checkpoint,
