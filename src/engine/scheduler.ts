@@ -143,6 +143,8 @@ export class Scheduler<K extends KvShape> {
       while (this.queue.length > 0 || this.prefilling.length > 0 || this.joining.length > 0 || this.rows.length > 0) {
         this.admit();
         await this.prefillPhase();
+        // First tokens go out now, not after the decode step that follows (time to first token).
+        this.flush();
         await this.decodePhase();
         this.flush();
         // Lets cancellations and new requests in between iterations even when no run yielded.

@@ -97,6 +97,22 @@ describe("Scheduler", () => {
     expect(s.stats()).toMatchObject({ rows: 0, queued: 0, prefilling: 0, peakRows: 8, generatedTokens: 9 + 4 + 14 + 15 + 12 });
   });
 
+  it("delivers a prompt's first token before the decode step that follows its prefill", async () => {
+    const model = new FakeModel();
+    const eventsAtDecode: number[] = [];
+    let delivered = 0;
+    const decode = model.decode.bind(model);
+    model.decode = (kv, tokens, lengths) => {
+      eventsAtDecode.push(delivered);
+      return decode(kv, tokens, lengths);
+    };
+    const s = scheduler({}, model).scheduler;
+    await submit(s, { prompts: [prompt(4)], params: { maxTokens: 3 } }, (events) => {
+      delivered += events.length;
+    });
+    expect(eventsAtDecode[0]).toBe(1);
+  });
+
   it("feeds each step's cache straight back and re-packs only when a sequence joins or leaves", async () => {
     const { model, scheduler: s } = scheduler();
     await Promise.all([
