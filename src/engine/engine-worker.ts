@@ -4,6 +4,7 @@
  * Configuration arrives in the "init" message: `process.env` set at run time on the main thread is not visible here.
  */
 import type { CompletionRequest } from "./completions.ts";
+import { IdleCollector } from "./idle-collector.ts";
 import { ModelHost } from "./model-host.ts";
 import { toWireError, type CallMethod, type FromWorker, type ToWorker, type WorkerMessage } from "./worker-protocol.ts";
 
@@ -12,6 +13,17 @@ declare const self: Worker;
 let host: ModelHost | undefined;
 /** One per run from "complete" until its "done", "failed" or "rejected": "cancel" aborts it, wherever it is. */
 const cancellers = new Map<number, AbortController>();
+
+const collector = new IdleCollector();
+/** Calls and runs in flight; at zero the collector may reclaim what they left behind. */
+let inFlight = 0;
+function begin(): void {
+  inFlight++;
+  collector.busy();
+}
+function finish(): void {
+  if (--inFlight === 0) collector.idle();
+}
 
 let outbox: WorkerMessage[] = [];
 function send(message: WorkerMessage): void {
@@ -30,17 +42,28 @@ function engine(): ModelHost {
 }
 
 async function call(id: number, method: CallMethod, args: unknown[]): Promise<void> {
+  begin();
   try {
     const target = engine() as unknown as Record<CallMethod, (...a: unknown[]) => unknown>;
     send({ type: "reply", id, value: await target[method].apply(engine(), args) });
   } catch (error) {
     send({ type: "rejected", id, error: toWireError(error) });
+  } finally {
+    finish();
   }
 }
 
 async function complete(id: number, request: CompletionRequest): Promise<void> {
   const canceller = new AbortController();
   cancellers.set(id, canceller);
+  begin();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    cancellers.delete(id);
+    finish();
+  };
   // Whatever the run produces before "started" is out waits for it, so the HTTP side always sees "started" first.
   let early: WorkerMessage[] | undefined = [];
   const post = (message: WorkerMessage) => (early ? early.push(message) : send(message));
@@ -50,11 +73,11 @@ async function complete(id: number, request: CompletionRequest): Promise<void> {
       {
         events: (events) => post({ type: "events", id, events: [...events] }),
         done: (completionTokens) => {
-          cancellers.delete(id);
+          end();
           post({ type: "done", id, completionTokens });
         },
         fail: (error) => {
-          cancellers.delete(id);
+          end();
           post({ type: "failed", id, error: toWireError(error) });
         },
       },
@@ -63,7 +86,7 @@ async function complete(id: number, request: CompletionRequest): Promise<void> {
     for (const message of early) send(message);
     early = undefined;
   } catch (error) {
-    cancellers.delete(id);
+    end();
     send({ type: "rejected", id, error: toWireError(error) });
   }
 }

@@ -4,6 +4,7 @@ import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import { ModelNotFoundError } from "./errors.ts";
+import { IdleCollector } from "./idle-collector.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./generation-job.ts";
@@ -49,6 +50,8 @@ export class Engine {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly runs = new Map<number, RunFeed>();
+  /** The HTTP thread's share of a request's garbage (events, JSON) is reclaimed between bursts too. */
+  private readonly collector = new IdleCollector();
   private readonly settings: EngineSettings;
 
   constructor(private readonly options: EngineOptions) {
@@ -156,6 +159,12 @@ export class Engine {
   }
 
   private receive(message: WorkerMessage): void {
+    this.handle(message);
+    if (this.pending.size === 0 && this.runs.size === 0) this.collector.idle();
+    else this.collector.busy();
+  }
+
+  private handle(message: WorkerMessage): void {
     const id = message.id;
     switch (message.type) {
       case "reply":
