@@ -31,7 +31,8 @@ function start(config: Config): void {
     scheduler: config.scheduler,
   });
   const apiKeys = new ApiKeys(config.apiKeys, config.apiKeyFile);
-  if (config.apiKeyFile) reloadKeysOnSighup(apiKeys);
+  // Always handled: without a key file it only logs, instead of Bun's default of exiting on SIGHUP.
+  reloadKeysOnSighup(apiKeys);
   const app = createApp({ engine, apiKeys, corsAllowOrigins: config.corsAllowOrigins, limits: config.limits }).listen({
     port: config.port,
     hostname: config.host,

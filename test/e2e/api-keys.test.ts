@@ -63,4 +63,17 @@ describe("an open server", () => {
       await server.stop();
     }
   });
+
+  it("keeps serving after a SIGHUP", async () => {
+    const server = await startServer({ mode: "source" });
+    try {
+      server.proc.kill("SIGHUP");
+      for (let i = 0; i < 40 && !server.output().includes("SIGHUP:"); i++) await Bun.sleep(50);
+      expect(server.output()).toContain("SIGHUP: no API key is set");
+      expect((await fetch(`${server.baseURL}/healthz`)).status).toBe(200);
+      expect(server.proc.exitCode).toBeNull();
+    } finally {
+      await server.stop();
+    }
+  });
 });
