@@ -5,9 +5,22 @@ export interface KvShape {
 }
 
 export interface StepOutput<K> {
-  /** `rows × vocab` next-token logits (prefill: the last position of its one row). */
+  /** `rows × vocab` next-token logits (prefill: the last position of each row). */
   logits: Float32Array;
   kv: K;
+}
+
+/** One row of a block with the number of real positions it holds (the last `length` of the block's width). */
+export interface RowSource<K> {
+  kv: K;
+  row: number;
+  length: number;
+}
+
+/** One prompt's next chunk in a batched prefill, after the positions it has cached already (none: `past` absent). */
+export interface PrefillRow<K> {
+  ids: readonly number[];
+  past?: RowSource<K>;
 }
 
 /** What the scheduler needs from a model; src/engine/decoder.ts is the real one. */
@@ -17,6 +30,12 @@ export interface BatchModel<K extends KvShape> {
   readonly supportsPadding: boolean;
   emptyKv(): K;
   prefill(ids: readonly number[], past: K): Promise<StepOutput<K>>;
+  /**
+   * Several prompts' chunks in one left-padded run; row r of the returned cache holds `past` and `ids` of `rows[r]`,
+   * right-aligned. A row with cached positions must have as many ids as the longest row, so that its cache and its new
+   * positions stay contiguous. Logits are each row's last position.
+   */
+  prefillBatch(rows: ReadonlyArray<PrefillRow<K>>): Promise<StepOutput<K>>;
   decode(kv: K, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<K>>;
-  pack(sources: ReadonlyArray<{ kv: K; row: number; length: number }>): K;
+  pack(sources: ReadonlyArray<RowSource<K>>): K;
 }

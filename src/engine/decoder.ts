@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { createSession, emptyFloatTensor, floatTensor, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
-import type { BatchModel } from "./batch-model.ts";
+import type { BatchModel, PrefillRow } from "./batch-model.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
 /**
@@ -61,11 +61,11 @@ export class Decoder implements BatchModel<KvBlock> {
     return this.config.vocabSize;
   }
 
-  emptyKv(): KvBlock {
-    const dims = [1, this.config.kvHeads, 0, this.config.headDim];
+  emptyKv(rows = 1): KvBlock {
+    const dims = [rows, this.config.kvHeads, 0, this.config.headDim];
     const tensors: Record<string, Tensor> = {};
     for (const past of this.pastNames) tensors[past] = emptyFloatTensor(dims);
-    return { rows: 1, width: 0, tensors };
+    return { rows, width: 0, tensors };
   }
 
   /** Runs `ids` after the positions already in `past` (one unpadded sequence) and returns its last logits. */
@@ -75,6 +75,45 @@ export class Decoder implements BatchModel<KvBlock> {
     const positions = Array.from(ids, (_, i) => past.width + i);
     const { logits, kv } = await this.run(past, ids, [1, ids.length], new Array<number>(total).fill(1), positions);
     return { logits: logits.subarray(logits.length - this.config.vocabSize), kv };
+  }
+
+  /**
+   * The next chunk of several prompts in one run. Each row's new ids are left-padded to the longest, after the rows'
+   * caches packed left-padded to the longest; the mask is 0 on padding and each row's positions continue from its own
+   * cache, so a row's numbers are those it gets alone. Every row's last real token sits at the last position, whose
+   * logits are returned; the output cache keeps every row right-aligned, as `pack` and `decode` expect.
+   */
+  async prefillBatch(rows: readonly PrefillRow<KvBlock>[]): Promise<StepResult> {
+    const count = rows.length;
+    if (count === 0) throw new Error("prefillBatch takes at least one row");
+    const seq = Math.max(...rows.map((r) => r.ids.length));
+    const cached = rows.map((r) => r.past?.length ?? 0);
+    const holder = rows.find((r) => r.past && r.past.length > 0)?.past;
+    const past = holder
+      ? this.pack(rows.map((r) => (r.past && r.past.length > 0 ? r.past : { kv: holder.kv, row: 0, length: 0 })))
+      : this.emptyKv(count);
+    const width = past.width + seq;
+    const ids = new Array<number>(count * seq).fill(0);
+    const positions = new Array<number>(count * seq).fill(0);
+    const mask = new Array<number>(count * width).fill(0);
+    rows.forEach((row, r) => {
+      const n = row.ids.length;
+      if (n === 0) throw new Error("a prefill row needs at least one token");
+      if (cached[r]! > 0 && n !== seq) throw new Error("a row with cached positions needs as many new ids as the longest row");
+      const pad = seq - n;
+      for (let j = 0; j < n; j++) {
+        ids[r * seq + pad + j] = row.ids[j]!;
+        positions[r * seq + pad + j] = cached[r]! + j;
+      }
+      const start = r * width + past.width;
+      mask.fill(1, start - cached[r]!, start).fill(1, start + pad, (r + 1) * width);
+    });
+    const { logits, kv } = await this.run(past, ids, [count, seq], mask, positions);
+    const vocab = this.config.vocabSize;
+    const perRow = logits.length / count;
+    const last = new Float32Array(count * vocab);
+    for (let r = 0; r < count; r++) last.set(logits.subarray((r + 1) * perRow - vocab, (r + 1) * perRow), r * vocab);
+    return { logits: last, kv };
   }
 
   /**
@@ -94,7 +133,8 @@ export class Decoder implements BatchModel<KvBlock> {
 
   /**
    * A new block holding the given rows, in order, left-padded to the longest. This is the only copy of the cache
-   * the server makes, and it happens only when a sequence joins or leaves the batch.
+   * the server makes, and it happens when a sequence joins or leaves the batch, or when a prompt with cached positions
+   * is prefilled next to others. A source of length 0 leaves its row all padding.
    */
   pack(sources: readonly PackSource[]): KvBlock {
     const { kvHeads, headDim } = this.config;
@@ -104,6 +144,7 @@ export class Decoder implements BatchModel<KvBlock> {
     for (const name of this.pastNames) {
       const out = new Float32Array(rows * kvHeads * width * headDim);
       sources.forEach((source, r) => {
+        if (source.length === 0) return;
         const src = source.kv.tensors[name]!.data as Float32Array;
         const srcWidth = source.kv.width;
         const span = source.length * headDim;

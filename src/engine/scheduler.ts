@@ -1,4 +1,4 @@
-import type { BatchModel, KvShape, StepOutput } from "./batch-model.ts";
+import type { BatchModel, KvShape, RowSource, StepOutput } from "./batch-model.ts";
 import type { TokenDecoder } from "./detokenizer.ts";
 import { QueueFullError } from "./errors.ts";
 import type { ChoiceEvent, GenerationJob, JobSink, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
@@ -6,8 +6,12 @@ import { Sequence, type SequenceEvent, type SequenceParams } from "./sequence.ts
 
 interface Group<K> {
   ids: readonly number[];
-  /** The prompt's own cache; dropped once every choice of the prompt has joined the batch. */
+  /**
+   * The prompt's cache, row `row` of a block that a batched prefill may share with other prompts; dropped once every
+   * choice of the prompt has joined the batch.
+   */
   kv: K | undefined;
+  row: number;
   prefilled: number;
   logits?: Float32Array;
   choices: Choice<K>[];
@@ -22,8 +26,8 @@ interface Choice<K> {
   seq?: Sequence;
   /** Positions of this choice in the cache it sits in. */
   length: number;
-  /** Set while joining: the prompt's cache, before it is packed into the batch. */
-  source?: K;
+  /** Set while joining: the prompt's cache (a row of a block), before it is packed into the batch. */
+  source?: { kv: K; row: number };
 }
 
 interface Job<K> {
@@ -73,7 +77,7 @@ export class Scheduler<K extends KvShape> {
   submit(request: GenerationJob): { cancel(): void } {
     if (this.closed) throw new Error("the model is being unloaded");
     const job: Job<K> = { sink: request.sink, choices: [], admitted: 0, open: request.choices.length, cancelled: false, pending: [] };
-    const groups = request.prompts.map((ids): Group<K> => ({ ids, kv: undefined, prefilled: 0, choices: [] }));
+    const groups = request.prompts.map((ids): Group<K> => ({ ids, kv: undefined, row: 0, prefilled: 0, choices: [] }));
     request.choices.forEach(({ prompt, params }, index) => {
       const group = groups[prompt]!;
       const choice: Choice<K> = { job, index, group, params, state: "queued", length: 0 };
@@ -170,40 +174,82 @@ export class Scheduler<K extends KvShape> {
   }
 
   /**
-   * Runs prompt chunks, oldest prompt first, up to `prefillChunk` tokens (at least one chunk). Prompts admitted while
-   * a chunk runs are taken in the same phase, so requests that arrive together join the batch together.
+   * Runs prompt chunks, oldest prompt first, up to `prefillChunk` real tokens (at least one chunk). The chunks that fit
+   * run together in one left-padded batch when the model takes padding. Prompts admitted while a batch runs are taken
+   * in the same phase, so requests that arrive together join the batch together.
    */
   private async prefillPhase(): Promise<void> {
     const chunk = Math.max(1, this.options.prefillChunk);
     let used = 0;
-    for (let i = 0; i < this.prefilling.length; ) {
-      const group = this.prefilling[i]!;
-      if (!group.choices.some((c) => c.state === "prefill" || c.state === "queued")) {
-        this.prefilling.splice(i, 1);
-        continue;
+    for (;;) {
+      for (let i = this.prefilling.length - 1; i >= 0; i--) {
+        const waiting = this.prefilling[i]!.choices.some((c) => c.state === "prefill" || c.state === "queued");
+        if (!waiting) this.prefilling.splice(i, 1);
       }
-      // Chunk boundaries depend on the prompt alone, so a prompt's numbers never depend on other traffic.
-      const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
-      if (used > 0 && used + ids.length > chunk) return;
-      used += ids.length;
-      try {
-        const out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv());
-        group.kv = out.kv;
-        group.prefilled += ids.length;
-        this.counters.prefillTokens += ids.length;
-        if (group.prefilled === group.ids.length) group.logits = out.logits;
-      } catch (error) {
-        this.prefilling.splice(this.prefilling.indexOf(group), 1);
-        this.fail(new Set(group.choices.map((c) => c.job)), error);
-        continue;
+      const batch: { group: Group<K>; ids: readonly number[] }[] = [];
+      let full = false;
+      for (const group of this.prefilling) {
+        // Chunk boundaries depend on the prompt alone, so a prompt's numbers never depend on other traffic.
+        const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
+        if (used > 0 && used + ids.length > chunk) {
+          full = true;
+          break;
+        }
+        if (batch.length > 0 && !this.fits([...batch, { group, ids }])) break;
+        batch.push({ group, ids });
+        used += ids.length;
+        if (!this.model.supportsPadding) break;
       }
-      if (!group.logits) {
-        i++;
-        continue;
-      }
-      this.prefilling.splice(this.prefilling.indexOf(group), 1);
-      for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
+      if (batch.length === 0) return;
+      await this.prefillRows(batch);
+      if (full) return;
     }
+  }
+
+  /**
+   * Whether chunks can share a padded run: a prompt with cached positions must have as many new tokens as the longest
+   * chunk, or padding would sit between its cached and its new positions.
+   */
+  private fits(batch: ReadonlyArray<{ group: Group<K>; ids: readonly number[] }>): boolean {
+    const longest = Math.max(...batch.map((b) => b.ids.length));
+    return batch.every((b) => b.group.prefilled === 0 || b.ids.length === longest);
+  }
+
+  private async prefillRows(batch: ReadonlyArray<{ group: Group<K>; ids: readonly number[] }>): Promise<void> {
+    let out: StepOutput<K>;
+    try {
+      if (this.model.supportsPadding) {
+        out = await this.model.prefillBatch(
+          batch.map(({ group, ids }) => {
+            const past: RowSource<K> | undefined = group.kv && { kv: group.kv, row: group.row, length: group.prefilled };
+            return { ids, past };
+          }),
+        );
+      } else {
+        const { group, ids } = batch[0]!;
+        out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv());
+      }
+    } catch (error) {
+      const jobs = new Set<Job<K>>();
+      for (const { group } of batch) {
+        const at = this.prefilling.indexOf(group);
+        if (at >= 0) this.prefilling.splice(at, 1);
+        for (const c of group.choices) jobs.add(c.job);
+      }
+      return this.fail(jobs, error);
+    }
+    const vocab = this.model.vocabSize;
+    batch.forEach(({ group, ids }, r) => {
+      group.kv = out.kv;
+      group.row = r;
+      group.prefilled += ids.length;
+      this.counters.prefillTokens += ids.length;
+      if (group.prefilled < group.ids.length) return;
+      group.logits = out.logits.subarray(r * vocab, (r + 1) * vocab);
+      const at = this.prefilling.indexOf(group);
+      if (at >= 0) this.prefilling.splice(at, 1);
+      for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
+    });
   }
 
   /** A prefilled choice samples its first token from the prompt's logits, then waits to join the batch. */
@@ -214,7 +260,7 @@ export class Scheduler<K extends KvShape> {
     this.emit(choice, choice.seq.advance(group.logits!));
     if (choice.seq.finished) return this.end(choice);
     choice.state = "active";
-    choice.source = group.kv;
+    choice.source = { kv: group.kv!, row: group.row };
     this.joining.push(choice);
     if (!group.choices.some((c) => c.state === "queued" || c.state === "prefill")) {
       group.kv = undefined;
@@ -230,7 +276,7 @@ export class Scheduler<K extends KvShape> {
       if (this.rows.length === 0) this.kv = undefined;
       else {
         const sources = kept.map(({ c, row }) => ({ kv: this.kv!, row, length: c.length }));
-        for (const c of joining) sources.push({ kv: c.source!, row: 0, length: c.length });
+        for (const c of joining) sources.push({ ...c.source!, length: c.length });
         this.kv = this.model.pack(sources);
         this.counters.packs++;
       }

@@ -2,7 +2,7 @@
 // with PAD, and its logits depend only on a row's own real tokens, so a row's output cannot depend on its batch unless
 // the scheduler mixes rows up. It checks the padding it is given and logs every call.
 import type { TokenDecoder } from "../../src/engine/detokenizer.ts";
-import type { BatchModel, StepOutput } from "../../src/engine/batch-model.ts";
+import type { BatchModel, PrefillRow, RowSource, StepOutput } from "../../src/engine/batch-model.ts";
 
 export const PAD = -1;
 export const VOCAB = 40;
@@ -16,7 +16,7 @@ export interface FakeKv {
 }
 
 export type Call =
-  | { op: "prefill"; tokens: number }
+  | { op: "prefill"; tokens: number; rows: number }
   | { op: "decode"; rows: number; width: number; fresh: boolean }
   | { op: "pack"; rows: number };
 
@@ -47,10 +47,34 @@ export class FakeModel implements BatchModel<FakeKv> {
   }
 
   async prefill(ids: readonly number[], past: FakeKv): Promise<StepOutput<FakeKv>> {
-    this.calls.push({ op: "prefill", tokens: ids.length });
+    this.calls.push({ op: "prefill", tokens: ids.length, rows: 1 });
     const row = [...past.cells[0]!, ...ids];
     if (row.includes(PAD)) throw new Error("prefill cache is padded");
     return { logits: this.logitsFor(row), kv: { rows: 1, width: row.length, cells: [row] } };
+  }
+
+  /** Checks that every row's cache and new tokens end up contiguous and right-aligned, with PAD only before them. */
+  async prefillBatch(rows: ReadonlyArray<PrefillRow<FakeKv>>): Promise<StepOutput<FakeKv>> {
+    if (!this.supportsPadding) throw new Error("this model prefills one sequence at a time");
+    this.calls.push({ op: "prefill", tokens: rows.reduce((n, r) => n + r.ids.length, 0), rows: rows.length });
+    const pasts = rows.map((r) => (r.past ? this.realCells(r.past) : []));
+    const pastWidth = Math.max(0, ...pasts.map((p) => p.length));
+    const seq = Math.max(...rows.map((r) => r.ids.length));
+    const cells = rows.map((r, i) => {
+      if (r.ids.length === 0) throw new Error(`row ${i} has no new tokens`);
+      const row = [
+        ...new Array<number>(pastWidth - pasts[i]!.length).fill(PAD),
+        ...pasts[i]!,
+        ...new Array<number>(seq - r.ids.length).fill(PAD),
+        ...r.ids,
+      ];
+      const first = row.findIndex((t) => t !== PAD);
+      if (row.slice(first).includes(PAD)) throw new Error(`row ${i} has padding between its cached and its new tokens`);
+      return row;
+    });
+    const logits = new Float32Array(rows.length * VOCAB);
+    cells.forEach((row, r) => logits.set(this.logitsFor(row.filter((t) => t !== PAD)), r * VOCAB));
+    return { logits, kv: { rows: rows.length, width: pastWidth + seq, cells } };
   }
 
   async decode(kv: FakeKv, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<FakeKv>> {
@@ -74,14 +98,22 @@ export class FakeModel implements BatchModel<FakeKv> {
     return { logits, kv: out };
   }
 
-  pack(sources: ReadonlyArray<{ kv: FakeKv; row: number; length: number }>): FakeKv {
+  pack(sources: ReadonlyArray<RowSource<FakeKv>>): FakeKv {
     this.calls.push({ op: "pack", rows: sources.length });
     const width = Math.max(0, ...sources.map((s) => s.length));
-    const cells = sources.map(({ kv, row, length }) => {
-      const real = kv.cells[row]!.slice(kv.width - length);
-      return [...new Array<number>(width - length).fill(PAD), ...real];
-    });
+    const cells = sources.map((source) => [...new Array<number>(width - source.length).fill(PAD), ...this.realCells(source)]);
     return { rows: sources.length, width, cells };
+  }
+
+  /** The last `length` cells of a row, which must be real tokens (PAD before them only). */
+  private realCells({ kv, row, length }: RowSource<FakeKv>): number[] {
+    const cells = kv.cells[row];
+    if (!cells || cells.length !== kv.width || length > kv.width) throw new Error(`no row ${row} of ${length} positions`);
+    const pad = kv.width - length;
+    if (cells.slice(0, pad).some((t) => t !== PAD) || cells.slice(pad).includes(PAD)) {
+      throw new Error(`row ${row} is not left-padded to ${length} real positions`);
+    }
+    return cells.slice(pad);
   }
 
   decodes(): Extract<Call, { op: "decode" }>[] {

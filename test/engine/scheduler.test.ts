@@ -143,6 +143,46 @@ describe("Scheduler", () => {
     expect(long.ids).toEqual((await alone({ prompts: [prompt(10, 3)], params: { maxTokens: 2 } }, { prefillChunk: 4 })).ids);
   });
 
+  it("prefills the prompts that wait together in one left-padded run, each with the output it has alone", async () => {
+    const { model, scheduler: s } = scheduler();
+    const requests: Request[] = [
+      { prompts: [prompt(3)], params: { maxTokens: 5 } },
+      { prompts: [prompt(7, 4)], params: { maxTokens: 8, sampling: { temperature: 1, topP: 1, seed: 5 } } },
+      { prompts: [prompt(1, 9)], params: { maxTokens: 4 } },
+      { prompts: [prompt(5, 6)], n: 2, params: { maxTokens: 6, sampling: { temperature: 0.8, topP: 0.9, seed: 12 } } },
+    ];
+    const together = await Promise.all(requests.map((r) => submit(s, r)));
+    // The first request starts at once; the three that arrive while its prefill runs are prefilled in one run.
+    expect(model.calls.filter((c) => c.op === "prefill")).toEqual([
+      { op: "prefill", tokens: 3, rows: 1 },
+      { op: "prefill", tokens: 7 + 1 + 5, rows: 3 },
+    ]);
+    for (const [i, request] of requests.entries()) expect(together[i]!.ids).toEqual((await alone(request)).ids);
+    expect(s.stats().prefillTokens).toBe(16);
+  });
+
+  it("prefills a chunked long prompt next to short ones only when no padding would fall inside its row", async () => {
+    const prefills = (model: FakeModel) =>
+      model.calls.flatMap((c) => (c.op === "prefill" ? [`P${c.tokens}x${c.rows}`] : []));
+    for (const [long, shorts, expected] of [
+      // The long prompt's last chunk (3 tokens) is as long as the longest short one: its cache goes into the same run.
+      [19, [2, 3], ["P8x1", "P8x1", "P8x3"]],
+      // Its last chunk (2 tokens) is shorter than a short prompt (3): it runs alone, then the short ones together.
+      [18, [3, 2], ["P8x1", "P8x1", "P2x1", "P5x2"]],
+    ] as const) {
+      const { model, scheduler: s } = scheduler({ prefillChunk: 8 });
+      const requests: Request[] = [
+        { prompts: [prompt(long, 3)], params: { maxTokens: 4, sampling: { temperature: 1, topP: 1, seed: 4 } } },
+        ...shorts.map((n, i): Request => ({ prompts: [prompt(n, 10 + i)], params: { maxTokens: 5 } })),
+      ];
+      const together = await Promise.all(requests.map((r) => submit(s, r)));
+      expect(prefills(model)).toEqual([...expected]);
+      for (const [i, request] of requests.entries()) {
+        expect(together[i]!.ids).toEqual((await alone(request, { prefillChunk: 8 })).ids);
+      }
+    }
+  });
+
   it("prefills a prompt once for all its n choices", async () => {
     const { model, scheduler: s } = scheduler();
     const out = await submit(s, { prompts: [prompt(5)], n: 4, params: { sampling: { temperature: 1, topP: 1, seed: 3 } } });
@@ -233,5 +273,6 @@ describe("Scheduler", () => {
     const { model, scheduler: s } = scheduler({}, new FakeModel(false));
     await Promise.all(MIXED.slice(0, 3).map((r) => submit(s, r)));
     expect(model.decodes().every((d) => d.rows === 1)).toBe(true);
+    expect(model.calls.every((c) => c.op !== "prefill" || c.rows === 1)).toBe(true);
   });
 });
