@@ -37,38 +37,39 @@ function int8Registry(): string {
   return path;
 }
 
+/** A model the bench measures: which file the raw paths open, and how the server is started to serve the same. */
+function served(
+  key: ModelKey,
+  dir: string,
+  file: string,
+  dtype: BenchModel["dtype"],
+  serverModel: string,
+  modelsArgs: string[],
+): BenchModel {
+  return {
+    key,
+    dir,
+    file,
+    dtype,
+    serverModel,
+    serverArgs: [...modelsArgs, "--allow-models", serverModel],
+    contextLength: readDecoderConfig(dir).contextLength,
+  };
+}
+
 export function benchModel(key: ModelKey): BenchModel {
   switch (key) {
     case "tiny":
-      return {
-        key,
-        dir: TINY_DIR,
-        file: "model.onnx",
-        dtype: "fp32",
-        serverModel: "tiny-gpt2",
-        serverArgs: ["--models-dir", join(REPO_ROOT, "models"), "--allow-models", "tiny-gpt2"],
-        contextLength: readDecoderConfig(TINY_DIR).contextLength,
-      };
+      return served(key, TINY_DIR, "model.onnx", "fp32", "tiny-gpt2", ["--models-dir", join(REPO_ROOT, "models")]);
     case "bench-fp32":
-      return {
-        key,
-        dir: BENCH_DIR,
-        file: "model.onnx",
-        dtype: "fp32",
-        serverModel: "gpt2-small-bench",
-        serverArgs: ["--models-dir", BENCH_MODELS_DIR, "--allow-models", "gpt2-small-bench"],
-        contextLength: readDecoderConfig(BENCH_DIR).contextLength,
-      };
+      return served(key, BENCH_DIR, "model.onnx", "fp32", "gpt2-small-bench", ["--models-dir", BENCH_MODELS_DIR]);
     case "bench-int8":
-      return {
-        key,
-        dir: BENCH_DIR,
-        file: "model_quantized.onnx",
-        dtype: "q8",
-        serverModel: "gpt2-small-bench-int8",
-        serverArgs: ["--models-dir", BENCH_MODELS_DIR, "--registry", int8Registry(), "--allow-models", "gpt2-small-bench-int8"],
-        contextLength: readDecoderConfig(BENCH_DIR).contextLength,
-      };
+      return served(key, BENCH_DIR, "model_quantized.onnx", "q8", "gpt2-small-bench-int8", [
+        "--models-dir",
+        BENCH_MODELS_DIR,
+        "--registry",
+        int8Registry(),
+      ]);
   }
 }
 
