@@ -47,6 +47,34 @@ export class Tokenizer implements TokenDecoder {
     return this.inner.decode(ids as number[], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 
+  /**
+   * Each token's text as it reads inside a longer output (undefined past the tokenizer's vocabulary), for the token
+   * masks of constrained decoding. Byte-level vocabularies (GPT-2 style) are mapped directly, which takes
+   * milliseconds; others decode token by token (about 40 µs a token).
+   */
+  tokenTexts(size: number): (string | undefined)[] {
+    const texts = new Array<string | undefined>(size).fill(undefined);
+    const special = new Set<number>(this.inner.all_special_ids);
+    const json = (this.inner as unknown as { _tokenizerJSON?: { decoder?: { type?: string }; added_tokens?: { id: number }[] } })._tokenizerJSON;
+    if (json?.decoder?.type === "ByteLevel") {
+      const added = new Set((json.added_tokens ?? []).map((t) => t.id));
+      const bytes = byteLevelDecoder();
+      const utf8 = new TextDecoder("utf-8", { fatal: false });
+      for (const [token, id] of this.inner.get_vocab() as Map<string, number>) {
+        if (id >= size) continue;
+        if (special.has(id)) texts[id] = "";
+        else if (added.has(id)) texts[id] = token;
+        else {
+          const raw = Array.from(token, (c) => bytes.get(c) ?? 0);
+          texts[id] = raw.every((b) => b < 0x80) ? String.fromCharCode(...raw) : utf8.decode(Uint8Array.from(raw));
+        }
+      }
+      return texts;
+    }
+    for (let id = 0; id < size; id++) texts[id] = special.has(id) ? "" : this.decode([id]);
+    return texts;
+  }
+
   hasChatTemplate(override?: string): boolean {
     return Boolean(override ?? this.inner.chat_template);
   }
@@ -69,4 +97,18 @@ export class Tokenizer implements TokenDecoder {
     }) as string;
     return this.encode(text, false);
   }
+}
+
+let byteLevelTable: Map<string, number> | undefined;
+
+/** GPT-2's bytes_to_unicode, inverted: the character a byte-level vocabulary writes for each byte. */
+function byteLevelDecoder(): Map<string, number> {
+  if (byteLevelTable) return byteLevelTable;
+  const table = new Map<string, number>();
+  let extra = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    table.set(String.fromCodePoint(printable ? b : 256 + extra++), b);
+  }
+  return (byteLevelTable = table);
 }
