@@ -4,6 +4,7 @@ import { ValidationError } from "elysia";
 import {
   ChatTemplateMissingError,
   ContextLengthError,
+  GenerationError,
   InvalidInputError,
   ModelKindError,
   ModelLoadError,
@@ -91,6 +92,17 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
       "server_error",
       "model",
       "model_load_failed",
+    );
+  }
+  if (error instanceof GenerationError) {
+    return new OpenAIError(
+      500,
+      `The model '${error.modelId}' failed while generating this response: ${error.reason}. ` +
+        "Only this request was stopped; you can retry it. If it fails again the same way, the model's files or " +
+        "its numeric precision may be at fault: tell the server's operator.",
+      "server_error",
+      null,
+      "generation_failed",
     );
   }
   if (error instanceof ContextLengthError) return contextLengthError(error);

@@ -75,3 +75,24 @@ export class QueueFullError extends Error {
     this.name = "QueueFullError";
   }
 }
+
+/**
+ * Generating one request failed on a loaded model: its logits could not be sampled (e.g. NaN), stop matching or
+ * detokenizing threw, or a run of the model failed. The request ends; the model and the other requests go on.
+ */
+export class GenerationError extends Error {
+  constructor(
+    readonly modelId: string,
+    /** The cause, in the engine's words. */
+    readonly reason: string,
+  ) {
+    super(`model ${modelId} failed while generating: ${reason}`);
+    this.name = "GenerationError";
+  }
+
+  static from(modelId: string, cause: unknown): GenerationError {
+    const error = new GenerationError(modelId, cause instanceof Error ? cause.message : String(cause));
+    if (cause instanceof Error) error.cause = cause;
+    return error;
+  }
+}

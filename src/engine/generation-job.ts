@@ -44,8 +44,10 @@ export interface SchedulerStats {
   prefillTokens: number;
   /** Times the batch cache was rebuilt because rows joined or left. */
   packs: number;
-  /** Choices stopped by cancellation before they finished. */
+  /** Choices stopped by cancellation before they finished (a failed request's choices included). */
   cancelled: number;
+  /** Requests ended by an error (GenerationError, or the model being unloaded). */
+  failed: number;
   /** Most rows ever decoded in one step. */
   peakRows: number;
 }

@@ -19,7 +19,7 @@ export class TextModel {
     readonly eosIds: ReadonlySet<number>,
     scheduling: SchedulerOptions,
   ) {
-    this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling);
+    this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id);
   }
 
   static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions): Promise<TextModel> {

@@ -35,6 +35,10 @@ export class FakeModel implements BatchModel<FakeKv> {
   /** The cache each decode returned last: a decode fed exactly that object re-used the outputs without a copy. */
   private lastOutput: FakeKv | undefined;
   failNextDecode = false;
+  /** Rows (their real tokens) whose logits come out NaN, as from a damaged model. */
+  nanFor: (row: readonly number[]) => boolean = () => false;
+  /** Rows (their real tokens) whose cache cannot be packed. */
+  unpackable: (row: readonly number[]) => boolean = () => false;
 
   constructor(
     readonly supportsPadding = true,
@@ -101,7 +105,11 @@ export class FakeModel implements BatchModel<FakeKv> {
   pack(sources: ReadonlyArray<RowSource<FakeKv>>): FakeKv {
     this.calls.push({ op: "pack", rows: sources.length });
     const width = Math.max(0, ...sources.map((s) => s.length));
-    const cells = sources.map((source) => [...new Array<number>(width - source.length).fill(PAD), ...this.realCells(source)]);
+    const cells = sources.map((source) => {
+      const real = this.realCells(source);
+      if (this.unpackable(real)) throw new Error("cannot pack this row");
+      return [...new Array<number>(width - source.length).fill(PAD), ...real];
+    });
     return { rows: sources.length, width, cells };
   }
 
@@ -125,6 +133,7 @@ export class FakeModel implements BatchModel<FakeKv> {
     let h = row.length * 2654435761;
     for (const t of row) h = Math.imul(h ^ t, 0x9e3779b1) >>> 0;
     const logits = new Float32Array(VOCAB);
+    if (this.nanFor(row)) return logits.fill(NaN);
     for (let i = 0; i < VOCAB; i++) logits[i] = Math.sin(h % 1000 + i * 1.7) * 3;
     logits[EOS] = this.avoidEos ? -Infinity : 4;
     return logits;

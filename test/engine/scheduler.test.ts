@@ -1,79 +1,8 @@
 import { describe, expect, it } from "bun:test";
 import { QueueFullError } from "../../src/engine/errors.ts";
-import type { ChoiceEvent, SchedulerOptions } from "../../src/engine/generation-job.ts";
-import { Scheduler } from "../../src/engine/scheduler.ts";
-import type { SequenceParams } from "../../src/engine/sequence.ts";
-import { EOS, FakeModel, idsOf, letters } from "./fake-model.ts";
-
-const OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
-
-interface Request {
-  prompts: number[][];
-  n?: number;
-  params?: Partial<SequenceParams>;
-}
-
-interface Outcome {
-  /** Generated ids per choice, read back from the letters the fake tokenizer writes. */
-  ids: number[][];
-  finish: string[];
-  tokens: number;
-  events: ChoiceEvent[];
-}
-
-function params(p: Partial<SequenceParams> = {}): SequenceParams {
-  return { maxTokens: 6, stop: [], ...p, sampling: { temperature: 0, topP: 1, ...p.sampling } };
-}
-
-/** Submits a request and collects its output; `onEvents` may cancel it. */
-function submit(
-  scheduler: Scheduler<any>,
-  request: Request,
-  onEvents?: (events: ChoiceEvent[], cancel: () => void) => void,
-): Promise<Outcome> {
-  const n = request.n ?? 1;
-  const choices = request.prompts.flatMap((_, p) =>
-    Array.from({ length: n }, (_, j) => {
-      const base = params(request.params);
-      const seed = base.sampling.seed === undefined ? undefined : base.sampling.seed + p * n + j;
-      return { prompt: p, params: { ...base, sampling: { ...base.sampling, seed } } };
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const outcome: Outcome = { ids: choices.map(() => []), finish: [], tokens: 0, events: [] };
-    let cancel = () => {};
-    const handle = scheduler.submit({
-      prompts: request.prompts,
-      choices,
-      sink: {
-        events(events) {
-          outcome.events.push(...events);
-          for (const e of events) {
-            if (e.kind === "text") outcome.ids[e.index]!.push(...idsOf(e.text));
-            else outcome.finish[e.index] = e.reason;
-          }
-          onEvents?.(events, cancel);
-        },
-        done(tokens) {
-          outcome.tokens = tokens;
-          resolve(outcome);
-        },
-        fail: reject,
-      },
-    });
-    cancel = handle.cancel;
-  });
-}
-
-const prompt = (length: number, start = 2) => Array.from({ length }, (_, i) => start + ((i * 7) % 30));
-
-function scheduler(options: Partial<SchedulerOptions> = {}, model = new FakeModel()) {
-  return { model, scheduler: new Scheduler(model, letters, new Set([EOS]), { ...OPTIONS, ...options }) };
-}
-
-async function alone(request: Request, options: Partial<SchedulerOptions> = {}, model = new FakeModel()): Promise<Outcome> {
-  return submit(scheduler({ ...options, maxBatch: 1 }, model).scheduler, request);
-}
+import type { ChoiceEvent } from "../../src/engine/generation-job.ts";
+import { EOS, FakeModel, letters } from "./fake-model.ts";
+import { alone, params, prompt, scheduler, submit, type Request } from "./scheduler-harness.ts";
 
 const MIXED: Request[] = [
   { prompts: [prompt(3)], params: { maxTokens: 9 } },

@@ -1,0 +1,69 @@
+import type { BatchModel, KvShape, RowSource } from "./batch-model.ts";
+import type { Choice } from "./scheduler-jobs.ts";
+
+/**
+ * The rows a scheduler decodes together and their shared cache. The cache is re-packed only when rows join or leave;
+ * otherwise each step's output cache is the next step's input as it is.
+ */
+export class DecodeBatch<K extends KvShape> {
+  rows: Choice<K>[] = [];
+  kv: K | undefined;
+  /** Times the cache was rebuilt because rows joined or left. */
+  packs = 0;
+
+  constructor(
+    private readonly model: BatchModel<K>,
+    /** Told about rows whose cache cannot be packed; it must end them (state "done"). */
+    private readonly onPackFailed: (rows: Choice<K>[], error: unknown) => void,
+  ) {}
+
+  /** Drops the rows that are no longer active and packs `joining` in after the others. */
+  update(joining: readonly Choice<K>[]): void {
+    const kept = this.rows.map((c, row) => ({ c, row })).filter(({ c }) => c.state === "active");
+    const joined = joining.filter((c) => c.state === "active");
+    if (joined.length === 0 && kept.length === this.rows.length) return;
+    const sources = kept.map(({ c, row }): RowSource<K> => ({ kv: this.kv!, row, length: c.length }));
+    for (const c of joined) sources.push({ ...c.source!, length: c.length });
+    for (const c of joining) c.source = undefined;
+    this.repack([...kept.map(({ c }) => c), ...joined], sources);
+  }
+
+  clear(): void {
+    this.rows = [];
+    this.kv = undefined;
+  }
+
+  /**
+   * Builds the cache from its rows' sources. When packing fails, each row is packed alone to find the ones that cannot
+   * be: they fail, the others go on in a batch without them.
+   */
+  private repack(rows: Choice<K>[], sources: RowSource<K>[]): void {
+    this.rows = rows;
+    this.kv = undefined;
+    if (rows.length === 0) return;
+    try {
+      this.kv = this.model.pack(sources);
+      this.packs++;
+      return;
+    } catch (error) {
+      const bad = rows.filter((_, i) => !this.packsAlone(sources[i]!));
+      // No single row to blame: the batch as a whole cannot be packed.
+      this.onPackFailed(bad.length > 0 ? bad : rows, error);
+    }
+    const keep = rows.map((c, i) => ({ c, source: sources[i]! })).filter(({ c }) => c.state === "active");
+    if (keep.length === rows.length) throw new Error("rows whose cache could not be packed were not ended");
+    this.repack(
+      keep.map(({ c }) => c),
+      keep.map(({ source }) => source),
+    );
+  }
+
+  private packsAlone(source: RowSource<K>): boolean {
+    try {
+      this.model.pack([source]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import type { PromptGroup } from "./scheduler-jobs.ts";
+
+/** One prompt's next chunk in a prefill run. */
+export interface PrefillChunk<K> {
+  group: PromptGroup<K>;
+  ids: readonly number[];
+}
+
+/**
+ * Picks the chunks of the next prefill run, oldest prompt first: each prompt's next `chunk` tokens while the phase
+ * holds at most `chunk` real tokens (`used` so far; a first chunk always fits), and only chunks that can share one left-padded run
+ * (`supportsPadding`; otherwise a single chunk). `full` says the budget stopped it, so the phase should end.
+ */
+export function nextPrefillRun<K>(
+  groups: readonly PromptGroup<K>[],
+  chunk: number,
+  used: number,
+  supportsPadding: boolean,
+): { run: PrefillChunk<K>[]; used: number; full: boolean } {
+  const run: PrefillChunk<K>[] = [];
+  for (const group of groups) {
+    // Chunk boundaries depend on the prompt alone, so a prompt's numbers never depend on other traffic.
+    const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
+    if (used > 0 && used + ids.length > chunk) return { run, used, full: true };
+    if (run.length > 0 && !sharesRun([...run, { group, ids }])) break;
+    run.push({ group, ids });
+    used += ids.length;
+    if (!supportsPadding) break;
+  }
+  return { run, used, full: false };
+}
+
+/**
+ * Whether chunks can share a padded run: a prompt with cached positions must have as many new tokens as the longest
+ * chunk, or padding would sit between its cached and its new positions.
+ */
+function sharesRun<K>(run: readonly PrefillChunk<K>[]): boolean {
+  const longest = Math.max(...run.map((b) => b.ids.length));
+  return run.every((b) => b.group.prefilled === 0 || b.ids.length === longest);
+}
