@@ -4,6 +4,7 @@ import { ValidationError } from "elysia";
 import {
   ChatTemplateMissingError,
   ContextLengthError,
+  EngineCrashError,
   GenerationError,
   InvalidInputError,
   ModelKindError,
@@ -103,6 +104,16 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
       "server_error",
       null,
       "generation_failed",
+    );
+  }
+  if (error instanceof EngineCrashError) {
+    return new OpenAIError(
+      503,
+      `The inference engine stopped unexpectedly while serving this request (${error.reason}) and was restarted. ` +
+        "Retry the request; models load again on first use.",
+      "server_error",
+      null,
+      "engine_restarted",
     );
   }
   if (error instanceof ContextLengthError) return contextLengthError(error);

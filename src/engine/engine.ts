@@ -3,7 +3,7 @@ import { engineWorkerUrl } from "../runtime/workers.ts";
 import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
-import { ModelNotFoundError } from "./errors.ts";
+import { EngineCrashError, ModelNotFoundError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
@@ -30,6 +30,8 @@ export interface EngineOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
+  /** Where the engine reports a crash of its worker (default: stderr). */
+  log?: (line: string) => void;
 }
 
 interface Pending {
@@ -135,12 +137,22 @@ export class Engine {
         } else for (const message of event.data.messages) this.receive(message);
       };
     });
-    worker.onerror = (event) => {
-      if (this.worker === worker) this.stop(new Error(`engine worker failed: ${event.message}`));
+    let serving = false;
+    void this.ready.then(() => (serving = true));
+    const crashed = (reason: string) => {
+      if (this.worker !== worker) return;
+      const inFlight = this.pending.size + this.runs.size;
+      this.stop(new EngineCrashError(reason));
+      // A worker that died before it was ready is not restarted in a loop: the next request tries again.
+      if (serving) this.spawn();
+      const log = this.options.log ?? ((line: string) => console.error(line));
+      log(
+        `[gpt3dev] engine worker stopped unexpectedly (${reason}); ${inFlight} request(s) in flight failed; ` +
+          (serving ? "a new engine worker was started, models load again on their next request" : "the next request starts a new one"),
+      );
     };
-    worker.addEventListener("close", () => {
-      if (this.worker === worker) this.stop(new Error("engine worker exited"));
-    });
+    worker.onerror = (event) => crashed(crashReason(event));
+    worker.addEventListener("close", () => crashed("the worker exited"));
     // The HTTP server keeps the process alive; an idle engine alone should not.
     worker.unref();
     return worker;
@@ -202,4 +214,12 @@ export class Engine {
     const live = this.runs.delete(id) || this.pending.has(id);
     if (live) this.worker?.postMessage({ type: "cancel", id } satisfies ToWorker);
   }
+}
+
+/** One line naming the error: Bun's message may carry a source excerpt, which belongs in no client's error. */
+function crashReason(event: ErrorEvent): string {
+  const error: unknown = event.error;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  const lines = (event.message ?? "").split("\n").map((line) => line.trim());
+  return lines.find((line) => /^\w*Error\b.*:/.test(line)) ?? lines.find(Boolean) ?? "uncaught error";
 }

@@ -96,3 +96,11 @@ export class GenerationError extends Error {
     return error;
   }
 }
+
+/** The engine worker died (a crash in native code or an uncaught error) while this request was in flight. */
+export class EngineCrashError extends Error {
+  constructor(readonly reason: string) {
+    super(`the engine worker stopped unexpectedly: ${reason}`);
+    this.name = "EngineCrashError";
+  }
+}

@@ -4,6 +4,8 @@ import { Engine } from "../../src/engine/engine.ts";
 import {
   ChatTemplateMissingError,
   ContextLengthError,
+  EngineCrashError,
+  GenerationError,
   InvalidInputError,
   ModelKindError,
   ModelLoadError,
@@ -26,6 +28,8 @@ describe("engine errors across the worker boundary", () => {
     new InvalidInputError("Token id 99999 is out of range.", "prompt[1]"),
     new ChatTemplateMissingError("tiny-gpt2"),
     new QueueFullError(64, 1),
+    new GenerationError("tiny-gpt2", "cannot sample: every logit is -Infinity or NaN"),
+    new EngineCrashError("TypeError: boom"),
   ];
 
   for (const error of errors) {

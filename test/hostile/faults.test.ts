@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { cpSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { errorOf } from "../e2e/suite.ts";
+import { onnx } from "onnx-proto";
+import { errorOf, parseSse } from "../e2e/suite.ts";
 import { serverModes, startServer, type RunningServer } from "../e2e/harness.ts";
 import { MODELS_DIR } from "../http/app.ts";
 
@@ -14,7 +15,17 @@ function makeModelsDir(): string {
   truncateSync(onnx("truncated"), 1000);
   writeFileSync(onnx("garbage"), Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
   rmSync(join(dir, "no-tokenizer", "tokenizer.json"));
+  cpSync(join(MODELS_DIR, "tiny-gpt2"), join(dir, "nan-logits"), { recursive: true });
+  for (const file of ["model.onnx", "model_quantized.onnx"]) poisonFinalNorm(join(dir, "nan-logits", "onnx", file));
   return dir;
+}
+
+/** A model that loads and runs but whose logits all come out NaN, as from damaged weights or an fp16 overflow. */
+function poisonFinalNorm(path: string): void {
+  const model = onnx.ModelProto.decode(readFileSync(path));
+  const weight = model.graph!.initializer!.find((t) => t.name === "transformer.ln_f.weight")!;
+  weight.rawData = new Uint8Array(new Float32Array(weight.rawData!.length / 4).fill(NaN).buffer);
+  writeFileSync(path, onnx.ModelProto.encode(model).finish());
 }
 
 function repair(dir: string, id: string): void {
@@ -57,6 +68,30 @@ for (const mode of serverModes()) {
         expect(error.message).not.toContain(dir);
         expect((await complete("healthy")).status).toBe(200);
       }
+      expect(server.proc.exitCode).toBeNull();
+    });
+
+    it("fails a request whose logits are NaN alone, naming the model and the cause, while a stream on another model goes on", async () => {
+      const body = (model: string, stream: boolean) =>
+        JSON.stringify({ model, prompt: "Once upon a time", max_tokens: 24, temperature: 0, stream });
+      const post = (model: string, stream: boolean) =>
+        fetch(`${server.baseURL}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(model, stream) });
+      const alone = parseSse(await (await post("healthy", true)).text());
+      const healthy = post("healthy", true);
+      const [whole, streamed] = await Promise.all([post("nan-logits", false), post("nan-logits", true)]);
+      expect(whole.status).toBe(500);
+      const error = await errorOf(whole);
+      expect(error).toMatchObject({ type: "server_error", code: "generation_failed" });
+      expect(error.message).toContain("'nan-logits'");
+      expect(error.message).toContain("NaN");
+      const frames = parseSse(await streamed.text());
+      expect(frames).toHaveLength(1);
+      expect(JSON.parse(frames[0]!)).toEqual({ error });
+      const next = await healthy;
+      expect(next.status).toBe(200);
+      expect(parseSse(await next.text()).map((f) => (f === "[DONE]" ? f : JSON.parse(f).choices))).toEqual(
+        alone.map((f) => (f === "[DONE]" ? f : JSON.parse(f).choices)),
+      );
       expect(server.proc.exitCode).toBeNull();
     });
 
