@@ -1,5 +1,6 @@
 import { ChatTemplateMissingError, ContextLengthError, InvalidInputError } from "./errors.ts";
 import type { GenerationJob } from "./generation-job.ts";
+import { choiceSeed } from "./rng.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
 
@@ -12,7 +13,8 @@ interface GenerationOptions {
   n: number;
   temperature: number;
   topP: number;
-  seed?: number;
+  /** The request's 64-bit seed; each choice draws from its own stream derived from it. */
+  seed?: bigint;
   stop: readonly string[];
   /** Aborting stops the generation (client gone, deadline passed). */
   signal?: AbortSignal;
@@ -63,7 +65,7 @@ export function planCompletion(model: TextModel, request: CompletionRequest): Co
       const sampling = {
         temperature: request.temperature,
         topP: request.topP,
-        seed: request.seed === undefined ? undefined : request.seed + index,
+        seed: request.seed === undefined ? undefined : choiceSeed(request.seed, index),
       };
       choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop } });
     }

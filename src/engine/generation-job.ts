@@ -1,4 +1,5 @@
 import type { FinishReason, SequenceParams } from "./sequence.ts";
+import type { TokenLogprob } from "./token-logprobs.ts";
 
 export interface SchedulerOptions {
   /** Sequences decoded together in one step. */
@@ -12,7 +13,8 @@ export interface SchedulerOptions {
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
 
 export type ChoiceEvent =
-  | { kind: "text"; index: number; text: string }
+  /** `logprobs`: the tokens of this step (or of the echoed prompt), when the request asked for them. */
+  | { kind: "text"; index: number; text: string; logprobs?: TokenLogprob[] }
   | { kind: "finish"; index: number; reason: FinishReason };
 
 /** Where a job's output goes; calls arrive between steps, in order. */

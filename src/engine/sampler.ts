@@ -1,70 +1,42 @@
 /**
- * Next-token selection with OpenAI `temperature` / `top_p` / `seed` semantics.
+ * Next-token selection: one chain per sequence, in the order vLLM applies its stages,
  *
- * This runs once per generated token over the whole vocabulary (50k–200k
- * entries), so the hot path is a handful of linear passes over reused typed
- * arrays: no per-call vocab-sized allocation and no full sort for top_p.
+ *   logit bias → repetition / frequency / presence penalties → constraint mask → temperature → min_p → top_k → top_p
+ *   → draw
+ *
+ * (greedy decoding, temperature 0, takes the argmax right after the mask). The first three rewrite a private copy of
+ * the row's logits and touch only the ids they name; the filters work on the unnormalised softmax weights. This runs
+ * once per generated token over the whole vocabulary (50k–200k entries), so the hot path is a handful of linear
+ * passes over reused typed arrays: no per-call vocab-sized allocation and no full sort.
  */
+import { applyLogitBias, applyPenalties, TokenHistory, type PenaltyParams } from "./logits-processors.ts";
+import { createRng } from "./rng.ts";
+
+export { createRng } from "./rng.ts";
 
 export interface SamplingParams {
   temperature: number;
   topP: number;
-  seed?: number;
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-/** 32-bit finaliser from splitmix32/murmur3; a bijection, so distinct inputs stay distinct. */
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) | 0;
+  /** Keep only the k most likely tokens; 0 (or absent) keeps all. */
+  topK?: number;
+  /** Drop tokens whose probability is below minP × the top probability (after temperature); 0 is off. */
+  minP?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** 1 (or absent) is off. */
+  repetitionPenalty?: number;
+  /** (token id, added logit) pairs; ±100 bans or forces a token in practice. */
+  logitBias?: ReadonlyArray<readonly [number, number]>;
+  /** This sequence's own stream seed (see rng.ts `choiceSeed`; a number is taken as the integer it holds); absent: unseeded. */
+  seed?: bigint | number;
 }
 
 /**
- * Deterministic PRNG (xoshiro128**, 128-bit state) yielding doubles in [0, 1).
- * With no seed the state comes from the OS CSPRNG.
+ * A stage that may only forbid tokens, applied after the penalties and before any filter: it sets the logits of the
+ * ids it refuses to -Infinity (constrained decoding's token mask). The sequence owns its state.
  */
-export function createRng(seed?: number): () => number {
-  let lo: number;
-  let hi: number;
-  if (seed === undefined) {
-    const words = crypto.getRandomValues(new Uint32Array(2));
-    lo = words[0]!;
-    hi = words[1]!;
-  } else {
-    // The float64 bit pattern keeps every distinct seed distinct, including
-    // integers beyond 2^32 and the odd fractional value (-0 folds into 0).
-    const view = new DataView(new ArrayBuffer(8));
-    view.setFloat64(0, seed === 0 ? 0 : seed);
-    hi = view.getUint32(0);
-    lo = view.getUint32(4);
-  }
-  // c and d are bijections of lo and hi, so the state is injective in the
-  // seed; a and b mix both halves so early outputs depend on the whole seed.
-  let c = mix32(lo + 0x9e3779b9);
-  let d = mix32(hi + 0x7f4a7c15);
-  let a = mix32(c ^ rotl(d, 16) ^ 0x6a09e667);
-  let b = mix32(d ^ rotl(a, 11) ^ 0xbb67ae85);
-  if ((a | b | c | d) === 0) a = 1;
-
-  const next32 = (): number => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9);
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result >>> 0;
-  };
-  // Nearby seeds start from correlated states; a few rounds decorrelate them.
-  for (let i = 0; i < 8; i++) next32();
-
-  return () => ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
+export interface LogitsMask {
+  apply(logits: Float32Array): void;
 }
 
 /** Float32 bit patterns of weights in (0, 1] shifted by this give log-spaced buckets (~3% wide). */
@@ -92,27 +64,69 @@ function argmax(logits: Float32Array): number {
 export class Sampler {
   private readonly temperature: number;
   private readonly topP: number;
+  private readonly topK: number;
+  private readonly minP: number;
+  private readonly bias: ReadonlyArray<readonly [number, number]>;
+  private readonly penalties: PenaltyParams;
+  /** Kept only when a penalty needs it. */
+  private readonly history: TokenHistory | undefined;
   private readonly rng: () => number;
   // Scratch space reused across calls; grown when a larger vocab shows up.
+  private processed = new Float32Array(0);
   private weights = new Float32Array(0);
   private weightBits = new Uint32Array(0);
+  private selection = new Float32Array(0);
   private keys = new Float64Array(0);
   private readonly histogram = new Float64Array(BUCKETS);
 
-  constructor(params: SamplingParams) {
+  constructor(params: SamplingParams, promptIds: readonly number[] = []) {
     this.temperature = params.temperature;
     this.topP = params.topP;
+    this.topK = params.topK ?? 0;
+    this.minP = params.minP ?? 0;
+    this.bias = params.logitBias ?? [];
+    this.penalties = {
+      presencePenalty: params.presencePenalty ?? 0,
+      frequencyPenalty: params.frequencyPenalty ?? 0,
+      repetitionPenalty: params.repetitionPenalty ?? 1,
+    };
+    const { presencePenalty, frequencyPenalty, repetitionPenalty } = this.penalties;
+    const penalised = presencePenalty !== 0 || frequencyPenalty !== 0 || repetitionPenalty !== 1;
+    this.history = penalised ? new TokenHistory(promptIds) : undefined;
     this.rng = createRng(params.seed);
   }
 
-  /** Picks the next token id from raw logits (vocab-sized view; do not mutate the caller's array). */
-  sample(logits: Float32Array): number {
-    const n = logits.length;
-    if (n === 0) throw new RangeError("cannot sample from an empty logits array");
+  /**
+   * Picks the next token id from a row's raw logits (a vocab-sized view the sampler never mutates) and records it in
+   * the sequence's history. `mask`, when given, forbids tokens for this step only.
+   */
+  sample(logits: Float32Array, mask?: LogitsMask): number {
+    if (logits.length === 0) throw new RangeError("cannot sample from an empty logits array");
+    const x = this.process(logits, mask);
     const invTemperature = 1 / this.temperature;
     // Tiny temperatures overflow 1/T; the limit of softmax(l/T) as T→0 is argmax anyway.
-    if (!(this.temperature > 0) || !Number.isFinite(invTemperature)) return argmax(logits);
+    const greedy = !(this.temperature > 0) || !Number.isFinite(invTemperature);
+    const token = greedy ? argmax(x) : this.draw(x, invTemperature);
+    this.history?.add(token);
+    return token;
+  }
 
+  /** Bias, penalties and mask on a private copy; the caller's logits when there is nothing to apply. */
+  private process(logits: Float32Array, mask: LogitsMask | undefined): Float32Array {
+    if (this.bias.length === 0 && !this.history && !mask) return logits;
+    const n = logits.length;
+    if (this.processed.length < n) this.processed = new Float32Array(n);
+    const x = this.processed.subarray(0, n);
+    x.set(logits);
+    applyLogitBias(x, this.bias);
+    if (this.history) applyPenalties(x, this.history, this.penalties);
+    mask?.apply(x);
+    return x;
+  }
+
+  /** Temperature, then min_p, top_k and top_p on the softmax weights, then one draw from what is left. */
+  private draw(logits: Float32Array, invTemperature: number): number {
+    const n = logits.length;
     let max = -Infinity;
     for (let i = 0; i < n; i++) {
       const x = logits[i]!;
@@ -125,21 +139,28 @@ export class Sampler {
       this.weightBits = new Uint32Array(this.weights.buffer);
     }
     const w = this.weights;
-    // Unnormalised softmax with the max subtracted, so the top weight is exactly 1
-    // and nothing overflows. +Infinity logits share all the mass equally.
-    let sum = 0;
-    let lastPositive = -1;
+    // Unnormalised softmax with the max subtracted, so the top weight is exactly 1 and nothing overflows; a weight
+    // is its probability relative to the top one, which is what min_p compares. +Infinity logits share all the mass.
+    const minP = this.minP;
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const x = logits[i]!;
       let v = 0;
       if (x > -Infinity) v = max === Infinity ? (x === Infinity ? 1 : 0) : Math.exp((x - max) * invTemperature);
+      if (v < minP) v = 0;
       w[i] = v;
-      if (v > 0) {
+      if (v > 0) kept++;
+    }
+    if (this.topK > 0 && this.topK < kept) this.keepTopK(n, kept);
+
+    let sum = 0;
+    let lastPositive = -1;
+    for (let i = 0; i < n; i++) {
+      if (w[i]! > 0) {
         sum += w[i]!; // the stored float32 value, so sums match later re-reads
         lastPositive = i;
       }
     }
-
     if (!(this.topP < 1)) {
       const r = this.rng() * sum;
       let acc = 0;
@@ -150,6 +171,24 @@ export class Sampler {
       return lastPositive; // r can land on the sum itself through rounding
     }
     return this.sampleNucleus(n, sum);
+  }
+
+  /** Zeroes every weight below the k-th largest (ties at the k-th keep the lowest ids) with one quickselect. */
+  private keepTopK(n: number, kept: number): void {
+    const w = this.weights;
+    const k = this.topK;
+    if (this.selection.length < kept) this.selection = new Float32Array(kept);
+    const sel = this.selection;
+    let m = 0;
+    for (let i = 0; i < n; i++) if (w[i]! > 0) sel[m++] = w[i]!;
+    const threshold = selectDescending(sel, m, k - 1);
+    let above = 0;
+    for (let i = 0; i < n; i++) if (w[i]! > threshold) above++;
+    let ties = k - above;
+    for (let i = 0; i < n; i++) {
+      const v = w[i]!;
+      if (v < threshold || (v === threshold && ties-- <= 0)) w[i] = 0;
+    }
   }
 
   /**
@@ -213,4 +252,28 @@ export class Sampler {
     }
     return idAt(first);
   }
+}
+
+/** The value of rank `rank` (0 = largest) among the first `m` entries, reordering them (Hoare's quickselect). */
+function selectDescending(values: Float32Array, m: number, rank: number): number {
+  let lo = 0;
+  let hi = m - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i]! > pivot) i++;
+      while (values[j]! < pivot) j--;
+      if (i <= j) {
+        const t = values[i]!;
+        values[i++] = values[j]!;
+        values[j--] = t;
+      }
+    }
+    if (rank <= j) hi = j;
+    else if (rank >= i) lo = i;
+    else return values[rank]!;
+  }
+  return values[lo]!;
 }

@@ -1,11 +1,11 @@
 import type { BatchModel, KvShape, RowSource, StepOutput } from "./batch-model.ts";
 import { DecodeBatch } from "./decode-batch.ts";
-import type { TokenDecoder } from "./detokenizer.ts";
 import { GenerationError, QueueFullError } from "./errors.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { nextPrefillRun, type PrefillChunk } from "./prefill-plan.ts";
 import { awaitsPrefill, createJob, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
 import { Sequence, type SequenceEvent } from "./sequence.ts";
+import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
 
 /**
  * Continuous batching for one loaded model (llama.cpp's slots, vLLM's step scheduler). Every iteration: admit
@@ -28,16 +28,18 @@ export class Scheduler<K extends KvShape> {
   private stopped: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly maxRows: number;
+  private readonly reporter: LogprobReporter;
   private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
 
   constructor(
     private readonly model: BatchModel<K>,
-    private readonly tokenizer: TokenDecoder,
+    tokenizer: TokenDescriber,
     private readonly eosIds: ReadonlySet<number>,
     private readonly options: SchedulerOptions,
     /** Named in the errors of failed requests. */
     private readonly modelId = "(unnamed)",
   ) {
+    this.reporter = new LogprobReporter(tokenizer);
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
     this.batch = new DecodeBatch(model, (rows, error) => this.failJobs(rows.map((c) => c.job), error));
   }
@@ -220,8 +222,9 @@ export class Scheduler<K extends KvShape> {
     const group = choice.group;
     choice.length = group.ids.length;
     const ok = this.step(choice, () => {
-      choice.seq = new Sequence(choice.params, this.eosIds, this.tokenizer, group.ids);
-      return choice.seq.advance(group.logits!);
+      choice.seq = new Sequence(choice.params, this.eosIds, this.reporter, group.ids);
+      const opening = choice.seq.begin(undefined);
+      return choice.seq.finished ? opening : [...opening, ...choice.seq.advance(group.logits!)];
     });
     if (ok && !choice.seq!.finished) {
       choice.state = "active";

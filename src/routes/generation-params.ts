@@ -20,7 +20,7 @@ export interface EngineSampling {
   n: number;
   temperature: number;
   topP: number;
-  seed?: number;
+  seed?: bigint;
   stop: string[];
 }
 
@@ -39,7 +39,7 @@ export function toEngineSampling(body: WireSampling): EngineSampling {
     n: body.n ?? 1,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
-    seed: body.seed ?? undefined,
+    seed: body.seed == null ? undefined : BigInt.asIntN(64, BigInt(body.seed)),
     stop: toStopList(body.stop),
   };
 }

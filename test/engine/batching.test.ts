@@ -27,7 +27,7 @@ interface Job {
 }
 
 const greedy = (maxTokens: number): SequenceParams => ({ maxTokens, stop: [], sampling: { temperature: 0, topP: 1 } });
-const seeded = (maxTokens: number, seed: number, temperature = 0.9, topP = 1): SequenceParams => ({
+const seeded = (maxTokens: number, seed: bigint, temperature = 0.9, topP = 1): SequenceParams => ({
   maxTokens,
   stop: [],
   sampling: { temperature, topP, seed },
@@ -38,11 +38,11 @@ const ids = (length: number, from: number) => Array.from({ length }, (_, i) => (
 const JOBS: Job[] = [
   { prompt: ids(5, 10), n: 1, params: greedy(30) },
   { prompt: ids(40, 3), n: 1, params: greedy(12) },
-  { prompt: ids(1, 77), n: 1, params: seeded(25, 42) },
-  { prompt: ids(9, 500), n: 2, params: seeded(18, 7, 1.1, 0.8) },
-  { prompt: ids(17, 200), n: 1, params: seeded(35, 1234, 0.7, 0.95) },
+  { prompt: ids(1, 77), n: 1, params: seeded(25, 42n) },
+  { prompt: ids(9, 500), n: 2, params: seeded(18, 7n, 1.1, 0.8) },
+  { prompt: ids(17, 200), n: 1, params: seeded(35, 1234n, 0.7, 0.95) },
   { prompt: ids(3, 321), n: 1, params: greedy(8) },
-  { prompt: ids(12, 99), n: 1, params: seeded(20, 5, 1.5) },
+  { prompt: ids(12, 99), n: 1, params: seeded(20, 5n, 1.5) },
 ];
 
 /** Generated ids per choice; the tokenizer writes one character per id, so the text gives the ids back exactly. */
@@ -51,7 +51,7 @@ function generate(scheduler: Scheduler<any>, job: Job): Promise<number[][]> {
     const out: number[][] = Array.from({ length: job.n }, () => []);
     const choices = Array.from({ length: job.n }, (_, j) => ({
       prompt: 0,
-      params: { ...job.params, sampling: { ...job.params.sampling, seed: (job.params.sampling.seed ?? 0) + j } },
+      params: { ...job.params, sampling: { ...job.params.sampling, seed: BigInt(job.params.sampling.seed ?? 0) + BigInt(j) } },
     }));
     scheduler.submit({
       prompts: [job.prompt],
@@ -124,11 +124,11 @@ describe("ModelHost", () => {
   const base = { n: 1, temperature: 0, topP: 1, stop: [] as string[] };
   const REQUESTS: CompletionRequest[] = [
     { ...base, model: "tiny-llama", prompts: ["The quick brown fox"], maxTokens: 24 },
-    { ...base, model: "tiny-llama", prompts: ["Once upon a time"], n: 3, temperature: 1, seed: 11, maxTokens: 16 },
+    { ...base, model: "tiny-llama", prompts: ["Once upon a time"], n: 3, temperature: 1, seed: 11n, maxTokens: 16 },
     { ...base, model: "tiny-llama", messages: [{ role: "user", content: "Tell me a story about a river." }], maxTokens: 20 },
-    { ...base, model: "tiny-llama", prompts: ["same prompt", "other", "same prompt"], temperature: 0.8, seed: 3, maxTokens: 10 },
+    { ...base, model: "tiny-llama", prompts: ["same prompt", "other", "same prompt"], temperature: 0.8, seed: 3n, maxTokens: 10 },
     { ...base, model: "tiny-llama", prompts: ["Stop here"], stop: ["e", "a"], maxTokens: 30 },
-    { ...base, model: "tiny-llama", prompts: [""], topP: 0.5, temperature: 1, seed: 9, maxTokens: 12 },
+    { ...base, model: "tiny-llama", prompts: [""], topP: 0.5, temperature: 1, seed: 9n, maxTokens: 12 },
   ];
 
   it("gives every request of a busy batch the text, finish reasons and usage it gets alone", async () => {

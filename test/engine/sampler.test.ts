@@ -16,9 +16,9 @@ function frequencies(sampler: Sampler, logits: Float32Array, draws: number): num
 
 describe("createRng", () => {
   test("same seed gives the same stream, different seeds differ", () => {
-    const a = createRng(42);
-    const b = createRng(42);
-    const c = createRng(43);
+    const a = createRng(42n);
+    const b = createRng(42n);
+    const c = createRng(43n);
     const xs = Array.from({ length: 50 }, () => a());
     const ys = Array.from({ length: 50 }, () => b());
     const zs = Array.from({ length: 50 }, () => c());
@@ -31,7 +31,7 @@ describe("createRng", () => {
   });
 
   test("large and negative seeds are distinct streams", () => {
-    const firsts = [0, 1, -1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, 0.5].map((s) => createRng(s)());
+    const firsts = [0n, 1n, -1n, 2n ** 32n, 2n ** 32n + 1n, 2n ** 63n - 1n, -(2n ** 63n)].map((s) => createRng(s)());
     expect(new Set(firsts).size).toBe(firsts.length);
   });
 
@@ -42,7 +42,7 @@ describe("createRng", () => {
   });
 
   test("output is roughly uniform", () => {
-    const rng = createRng(7);
+    const rng = createRng(7n);
     const bins = new Array<number>(10).fill(0);
     const n = 100_000;
     for (let i = 0; i < n; i++) bins[Math.floor(rng() * 10)]!++;
@@ -52,7 +52,7 @@ describe("createRng", () => {
 
 describe("Sampler", () => {
   test("temperature 0 is argmax with ties going to the lowest id", () => {
-    const s = new Sampler({ temperature: 0, topP: 1, seed: 1 });
+    const s = new Sampler({ temperature: 0, topP: 1, seed: 1n });
     expect(s.sample(Float32Array.from([0.1, 3, -2, 2.9]))).toBe(1);
     expect(s.sample(Float32Array.from([1, 5, 2, 5, 5]))).toBe(1);
     expect(s.sample(Float32Array.from([-Infinity, -7, -7]))).toBe(1);
@@ -64,7 +64,7 @@ describe("Sampler", () => {
     const logits = Float32Array.from([0.5, 2, -1, NaN, -Infinity, 3]);
     const copy = Float32Array.from(logits);
     for (const topP of [1, 0.5]) {
-      const s = new Sampler({ temperature: 0.7, topP, seed: 3 });
+      const s = new Sampler({ temperature: 0.7, topP, seed: 3n });
       for (let i = 0; i < 10; i++) s.sample(logits);
     }
     expect(Array.from(logits)).toEqual(Array.from(copy));
@@ -73,10 +73,10 @@ describe("Sampler", () => {
   test("same seed reproduces 50 draws; interleaved samplers stay independent", () => {
     const logits = Float32Array.from(Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 2));
     const draw = (s: Sampler) => Array.from({ length: 50 }, () => s.sample(logits));
-    const alone = draw(new Sampler({ temperature: 1, topP: 0.9, seed: 1234 }));
+    const alone = draw(new Sampler({ temperature: 1, topP: 0.9, seed: 1234n }));
 
-    const a = new Sampler({ temperature: 1, topP: 0.9, seed: 1234 });
-    const b = new Sampler({ temperature: 1, topP: 0.9, seed: 1234 });
+    const a = new Sampler({ temperature: 1, topP: 0.9, seed: 1234n });
+    const b = new Sampler({ temperature: 1, topP: 0.9, seed: 1234n });
     const fromA: number[] = [];
     const fromB: number[] = [];
     for (let i = 0; i < 50; i++) {
@@ -87,14 +87,14 @@ describe("Sampler", () => {
     expect(fromA).toEqual(alone);
     expect(fromB[0]).toBe(alone[0]!);
 
-    const other = draw(new Sampler({ temperature: 1, topP: 0.9, seed: 1235 }));
+    const other = draw(new Sampler({ temperature: 1, topP: 0.9, seed: 1235n }));
     expect(other).not.toEqual(alone);
   });
 
   test("temperature 1 frequencies match softmax", () => {
     const raw = [1, 2, 0.5, -1, 1.5];
     const expected = softmax(raw, 1);
-    const got = frequencies(new Sampler({ temperature: 1, topP: 1, seed: 99 }), Float32Array.from(raw), 20_000);
+    const got = frequencies(new Sampler({ temperature: 1, topP: 1, seed: 99n }), Float32Array.from(raw), 20_000);
     for (let i = 0; i < raw.length; i++) expect(Math.abs(got[i]! - expected[i]!)).toBeLessThan(0.012);
   });
 
@@ -104,7 +104,7 @@ describe("Sampler", () => {
     const topShare: number[] = [];
     for (const temperature of [0.5, 1, 2]) {
       const expected = softmax(raw, temperature);
-      const got = frequencies(new Sampler({ temperature, topP: 1, seed: 5 }), logits, 20_000);
+      const got = frequencies(new Sampler({ temperature, topP: 1, seed: 5n }), logits, 20_000);
       for (let i = 0; i < raw.length; i++) expect(Math.abs(got[i]! - expected[i]!)).toBeLessThan(0.012);
       topShare.push(got[0]!);
     }
@@ -117,7 +117,7 @@ describe("Sampler", () => {
     // probabilities ≈ [0.30, 0.25, 0.20, 0.15, 0.10]; cumulative 0.30, 0.55 → nucleus {0, 1} at 0.5
     const probs = [0.3, 0.25, 0.2, 0.15, 0.1];
     const logits = Float32Array.from(probs.map(Math.log));
-    const got = frequencies(new Sampler({ temperature: 1, topP: 0.5, seed: 11 }), logits, 20_000);
+    const got = frequencies(new Sampler({ temperature: 1, topP: 0.5, seed: 11n }), logits, 20_000);
     expect(got[2]).toBe(0);
     expect(got[3]).toBe(0);
     expect(got[4]).toBe(0);
@@ -128,17 +128,17 @@ describe("Sampler", () => {
   test("top_p boundary: cumulative exactly equal to top_p stops there, ties keep the lowest id", () => {
     // weights 1, 0.5, 0.5 (sum 2): token 0 alone holds exactly half the mass
     const logits = Float32Array.from([Math.LN2, 0, 0]);
-    const half = frequencies(new Sampler({ temperature: 1, topP: 0.5, seed: 2 }), logits, 2000);
+    const half = frequencies(new Sampler({ temperature: 1, topP: 0.5, seed: 2n }), logits, 2000);
     expect(half).toEqual([1, 0, 0]);
-    const more = frequencies(new Sampler({ temperature: 1, topP: 0.51, seed: 2 }), logits, 4000);
+    const more = frequencies(new Sampler({ temperature: 1, topP: 0.51, seed: 2n }), logits, 4000);
     expect(more[2]).toBe(0);
     expect(Math.abs(more[0]! - 2 / 3)).toBeLessThan(0.03);
-    expect(new Sampler({ temperature: 1, topP: 0, seed: 2 }).sample(logits)).toBe(0);
+    expect(new Sampler({ temperature: 1, topP: 0, seed: 2n }).sample(logits)).toBe(0);
   });
 
   test("top_p on a 50k vocabulary never leaves the nucleus", () => {
     const n = 50_000;
-    const rng = createRng(123);
+    const rng = createRng(123n);
     const logits = new Float32Array(n);
     for (let i = 0; i < n; i++) logits[i] = rng() * 4;
     // planted tokens ≈ 0.49, 0.30, 0.18 of the mass (background 50k·E[e^4u] ≈ 0.67M vs e^16 ≈ 8.9M)
@@ -157,7 +157,7 @@ describe("Sampler", () => {
     }
     expect([...nucleus].sort((a, b) => a - b)).toEqual([777, 31_000]);
 
-    const s = new Sampler({ temperature: 1, topP: 0.6, seed: 8 });
+    const s = new Sampler({ temperature: 1, topP: 0.6, seed: 8n });
     const seen = new Set<number>();
     for (let i = 0; i < 1000; i++) seen.add(s.sample(logits));
     expect([...seen].sort((a, b) => a - b)).toEqual([777, 31_000]);
@@ -165,7 +165,7 @@ describe("Sampler", () => {
 
   test("top_p matches a full-sort reference on a flat distribution", () => {
     const n = 4096;
-    const rng = createRng(77);
+    const rng = createRng(77n);
     const logits = Float32Array.from({ length: n }, () => rng() * 0.5);
     const exp = Array.from(logits, (x) => Math.exp(x));
     const total = exp.reduce((a, b) => a + b, 0);
@@ -174,7 +174,7 @@ describe("Sampler", () => {
     let size = 0;
     while (cum < 0.3 * total) cum += exp[order[size++]!]!;
     const nucleus = new Set(order.slice(0, size));
-    const s = new Sampler({ temperature: 1, topP: 0.3, seed: 4 });
+    const s = new Sampler({ temperature: 1, topP: 0.3, seed: 4n });
     const seen = new Set<number>();
     for (let i = 0; i < 10_000; i++) seen.add(s.sample(logits));
     for (const id of seen) expect(nucleus.has(id)).toBe(true);
@@ -184,20 +184,20 @@ describe("Sampler", () => {
   test("NaN and -Infinity logits are never chosen", () => {
     const logits = Float32Array.from([NaN, -Infinity, 0, -Infinity, 1, NaN]);
     for (const topP of [1, 0.9]) {
-      const got = frequencies(new Sampler({ temperature: 1, topP, seed: 21 }), logits, 5000);
+      const got = frequencies(new Sampler({ temperature: 1, topP, seed: 21n }), logits, 5000);
       expect(got[0]! + got[1]! + got[3]! + got[5]!).toBe(0);
       expect(got[2]!).toBeGreaterThan(0.2);
       expect(got[4]!).toBeGreaterThan(0.6);
     }
     expect(new Sampler({ temperature: 0, topP: 1 }).sample(logits)).toBe(4);
     const single = Float32Array.from([-Infinity, -Infinity, -3, -Infinity]);
-    const s = new Sampler({ temperature: 2, topP: 0.5, seed: 1 });
+    const s = new Sampler({ temperature: 2, topP: 0.5, seed: 1n });
     for (let i = 0; i < 100; i++) expect(s.sample(single)).toBe(2);
   });
 
   test("+Infinity logits share the mass equally", () => {
     const logits = Float32Array.from([0, Infinity, 50, Infinity]);
-    const got = frequencies(new Sampler({ temperature: 1, topP: 1, seed: 6 }), logits, 4000);
+    const got = frequencies(new Sampler({ temperature: 1, topP: 1, seed: 6n }), logits, 4000);
     expect(got[0]! + got[2]!).toBe(0);
     expect(Math.abs(got[1]! - 0.5)).toBeLessThan(0.03);
     expect(new Sampler({ temperature: 0, topP: 1 }).sample(logits)).toBe(1);
@@ -212,14 +212,14 @@ describe("Sampler", () => {
 
   test("a vanishing temperature behaves like greedy", () => {
     const logits = Float32Array.from([1, 1.0001, 0.5]);
-    const s = new Sampler({ temperature: 1e-320, topP: 1, seed: 1 });
+    const s = new Sampler({ temperature: 1e-320, topP: 1, seed: 1n });
     for (let i = 0; i < 20; i++) expect(s.sample(logits)).toBe(1);
   });
 
   test("works on subarray views and across vocabulary sizes", () => {
     const backing = new Float32Array(10).fill(-Infinity);
     backing[7] = 0; // index 2 of the view [5, 10)
-    const s = new Sampler({ temperature: 1, topP: 0.9, seed: 1 });
+    const s = new Sampler({ temperature: 1, topP: 0.9, seed: 1n });
     expect(s.sample(backing.subarray(5))).toBe(2);
     const big = new Float32Array(3000).fill(-Infinity);
     big[2999] = 1;

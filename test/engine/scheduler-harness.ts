@@ -37,7 +37,7 @@ export function submit(
   const choices = request.prompts.flatMap((_, p) =>
     Array.from({ length: n }, (_, j) => {
       const base = params(request.params);
-      const seed = base.sampling.seed === undefined ? undefined : base.sampling.seed + p * n + j;
+      const seed = base.sampling.seed === undefined ? undefined : BigInt(base.sampling.seed) + BigInt(p * n + j);
       return { prompt: p, params: { ...base, sampling: { ...base.sampling, seed } } };
     }),
   );
