@@ -12,37 +12,50 @@ import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { markFailed, requestLogPlugin } from "./telemetry/request-log.ts";
+import { Telemetry } from "./telemetry/telemetry.ts";
 
 export interface AppDeps {
   engine: Engine;
   apiKeys: ApiKeys;
   corsAllowOrigins: readonly string[];
   limits: Limits;
+  /** Request logs and metrics; a default one logs plain lines at info level. */
+  telemetry?: Telemetry;
+  /** Serve /metrics without a key (`--metrics-public`). */
+  metricsPublic?: boolean;
 }
 
 /** The whole HTTP surface; never listens by itself, so tests can call `app.handle(request)`. */
-export function createApp({ engine, apiKeys, corsAllowOrigins, limits }: AppDeps) {
+export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry = new Telemetry(), metricsPublic = false }: AppDeps) {
+  telemetry.metrics.readEngineStats(() => engine.statsIfRunning());
   return new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_BODY_BACKSTOP_BYTES } })
-    .onError(({ code, error, request }) => {
+    .use(requestLogPlugin(telemetry))
+    .onError(({ code, error, request, route }) => {
       const { pathname } = new URL(request.url);
       const openaiError =
         code === "NOT_FOUND"
           ? new OpenAIError(404, `Invalid URL (${request.method} ${pathname})`)
           : toOpenAIError(error, code);
+      markFailed(request, openaiError.status, route);
       // Logs the failure, never the request body (prompts stay private).
-      if (openaiError.status >= 500) console.error(`[gpt3dev] ${request.method} ${pathname}:`, error);
+      if (openaiError.status >= 500) {
+        telemetry.logger.error(`${request.method} ${pathname} failed`, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
       return Response.json(openaiError.toBody(), { status: openaiError.status, headers: openaiError.headers });
     })
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))
-    .use(authPlugin(apiKeys))
+    .use(authPlugin(apiKeys, metricsPublic ? ["/metrics"] : []))
     .use(bodyLimitPlugin(limits.maxBodyBytes))
     .use(healthRoutes())
     .use(modelsRoutes(engine))
     .use(completionsRoutes(engine, limits))
     .use(chatRoutes(engine, limits))
     .use(tokenizeRoutes(engine, limits))
-    .use(embeddingsRoutes(engine, limits));
+    .use(embeddingsRoutes(engine, limits))
+    .use(metricsRoutes(telemetry.metrics));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -25,6 +25,19 @@ export interface Config {
   /** Origins browsers may call from; empty: no CORS headers at all. */
   corsAllowOrigins: string[];
   limits: Limits;
+  log: LogSettings;
+  /** Serve /metrics without a key even when keys are set. */
+  metricsPublic: boolean;
+}
+
+export type LogFormat = "plain" | "json";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface LogSettings {
+  format: LogFormat;
+  level: LogLevel;
+  /** Put prompt and completion text in the request log lines (off by default: prompts stay private). */
+  prompts: boolean;
 }
 
 /** Caps on what one request may ask for, so a single client cannot exhaust memory or CPU. */
@@ -148,6 +161,34 @@ export const OPTIONS: readonly Option[] = [
     description: "comma-separated origins allowed to call from a browser ('*' for any); empty sends no CORS headers",
     defaultText: "none",
   },
+  {
+    flag: "log-format",
+    env: "GPT3DEV_LOG_FORMAT",
+    type: "string",
+    description: "log lines as plain text or as one JSON object per line: plain or json",
+    defaultText: "plain",
+  },
+  {
+    flag: "log-level",
+    env: "GPT3DEV_LOG_LEVEL",
+    type: "string",
+    description: "least severe lines written: debug, info (one line per request), warn or error",
+    defaultText: "info",
+  },
+  {
+    flag: "log-prompts",
+    env: "GPT3DEV_LOG_PROMPTS",
+    type: "boolean",
+    description: "include prompt and completion text in request log lines (never by default)",
+    defaultText: "off",
+  },
+  {
+    flag: "metrics-public",
+    env: "GPT3DEV_METRICS_PUBLIC",
+    type: "boolean",
+    description: "serve /metrics without an API key even when keys are set",
+    defaultText: "off",
+  },
   ...limitOptions([
     ["max-body-bytes", "largest request body accepted", "8388608"],
     ["max-tokens-cap", "largest max_tokens / max_completion_tokens a request may ask for", "4096"],
@@ -201,6 +242,14 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     const items = Array.isArray(fromFlag) ? fromFlag.map(String) : (get(flag) ?? "").split(",");
     return items.map((s) => s.trim()).filter(Boolean);
   };
+  const flag = (name: string): boolean => {
+    if (values[name] === true) return true;
+    const option = OPTIONS.find((o) => o.flag === name);
+    const text = (option?.env ? env[option.env] : undefined)?.trim().toLowerCase() ?? "";
+    if (["", "0", "false", "no", "off"].includes(text)) return false;
+    if (["1", "true", "yes", "on"].includes(text)) return true;
+    throw new ConfigError(`${option?.env}: expected true or false, got '${text}'`);
+  };
   const limit = (flag: string, min: number, max: number) => {
     const option = OPTIONS.find((o) => o.flag === flag);
     return integer(flag, get(flag) ?? option?.defaultText ?? "", min, max);
@@ -232,6 +281,12 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       apiKeys: list("api-key"),
       apiKeyFile: apiKeyFile ? resolve(apiKeyFile) : undefined,
       corsAllowOrigins: list("cors-allow-origins"),
+      log: {
+        format: oneOf("log-format", get("log-format") ?? "plain", LOG_FORMATS),
+        level: oneOf("log-level", get("log-level") ?? "info", LOG_LEVELS),
+        prompts: flag("log-prompts"),
+      },
+      metricsPublic: flag("metrics-public"),
       limits: {
         maxBodyBytes: limit("max-body-bytes", 1024, 1 << 30),
         maxTokens: limit("max-tokens-cap", 1, 1_000_000),
@@ -257,6 +312,9 @@ function integer(flag: string, text: string, min: number, max: number): number {
 
 // Listed here rather than imported from src/runtime/, which would load ONNX Runtime just to parse flags.
 const GRAPH_OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ["disabled", "basic", "extended", "all"];
+
+const LOG_FORMATS: readonly LogFormat[] = ["plain", "json"];
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(text)) {

@@ -5,6 +5,8 @@ import { Engine } from "./engine/engine.ts";
 import { ModelRegistry } from "./engine/registry.ts";
 import { ApiKeys, reloadKeysOnSighup } from "./http/api-keys.ts";
 import { ortVersion, transformersVersion } from "./runtime/versions.ts";
+import { Logger } from "./telemetry/logger.ts";
+import { Telemetry } from "./telemetry/telemetry.ts";
 import { exitOnSignals } from "./shutdown.ts";
 import packageJson from "../package.json" with { type: "json" };
 
@@ -18,6 +20,8 @@ function versionText(): string {
 }
 
 function start(config: Config): void {
+  const telemetry = new Telemetry(new Logger(config.log));
+  const { logger } = telemetry;
   const registry = new ModelRegistry({
     modelsDir: config.modelsDir,
     registryPath: config.registryPath,
@@ -29,20 +33,28 @@ function start(config: Config): void {
     intraOpThreads: config.intraOpThreads,
     graphOptimizationLevel: config.graphOptimization,
     scheduler: config.scheduler,
+    observer: telemetry.observeEngine,
   });
   const apiKeys = new ApiKeys(config.apiKeys, config.apiKeyFile);
   // Always handled: without a key file it only logs, instead of Bun's default of exiting on SIGHUP.
-  reloadKeysOnSighup(apiKeys);
-  const app = createApp({ engine, apiKeys, corsAllowOrigins: config.corsAllowOrigins, limits: config.limits }).listen({
+  reloadKeysOnSighup(apiKeys, (line) => logger.info(line.replace(/^\[gpt3dev\] /, "")));
+  const app = createApp({
+    engine,
+    apiKeys,
+    corsAllowOrigins: config.corsAllowOrigins,
+    limits: config.limits,
+    telemetry,
+    metricsPublic: config.metricsPublic,
+  }).listen({
     port: config.port,
     hostname: config.host,
   });
   const ids = registry.list().map((m) => m.id);
-  console.log(
-    `[gpt3dev] listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
+  logger.info(
+    `listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
   );
-  if (ids.length === 0) console.warn(`[gpt3dev] no models found in ${config.modelsDir}`);
-  console.log(`[gpt3dev] ${apiKeys.describe()}`);
+  if (ids.length === 0) logger.warn(`no models found in ${config.modelsDir}`);
+  logger.info(apiKeys.describe());
   if (!app.server) throw new Error("the server did not start");
   exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });
 }

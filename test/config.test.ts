@@ -31,7 +31,21 @@ describe("parseCli", () => {
         maxStopChars: 256,
         requestTimeoutSeconds: 600,
       },
+      log: { format: "plain", level: "info", prompts: false },
+      metricsPublic: false,
     });
+  });
+
+  it("reads the log and metrics settings from flags or their env twins, and refuses unknown values", () => {
+    const fromFlags = parseCli(["--log-format", "json", "--log-level", "warn", "--log-prompts", "--metrics-public"], {});
+    const fromEnv = parseCli([], { GPT3DEV_LOG_FORMAT: "json", GPT3DEV_LOG_PROMPTS: "true", GPT3DEV_METRICS_PUBLIC: "0" });
+    if (fromFlags.kind !== "run" || fromEnv.kind !== "run") throw new Error("expected run");
+    expect(fromFlags.config.log).toEqual({ format: "json", level: "warn", prompts: true });
+    expect(fromFlags.config.metricsPublic).toBe(true);
+    expect(fromEnv.config.log).toEqual({ format: "json", level: "info", prompts: true });
+    expect(fromEnv.config.metricsPublic).toBe(false);
+    expect(() => parseCli(["--log-format", "xml"], {})).toThrow("--log-format: expected one of plain, json, got 'xml'");
+    expect(() => parseCli([], { GPT3DEV_LOG_PROMPTS: "maybe" })).toThrow("GPT3DEV_LOG_PROMPTS: expected true or false");
   });
 
   it("takes API keys from a repeated flag or a comma-separated env list, and CORS origins as a list", () => {

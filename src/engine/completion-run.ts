@@ -8,6 +8,8 @@ export interface CompletionRun {
   readonly promptTokens: number;
   /** Valid once `events()` has finished. */
   readonly completionTokens: number;
+  /** Prompt tokens served from a prefix cache rather than prefilled (absent: none). */
+  readonly cachedTokens?: number;
   /**
    * Choice `i * n + j` is the j-th sample of prompt i, as OpenAI numbers them. Choices run side by side, so their
    * events interleave. Ends early, without finish events, when the request's signal aborts.

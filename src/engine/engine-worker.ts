@@ -94,7 +94,7 @@ async function complete(id: number, request: CompletionRequest): Promise<void> {
 function handle(message: ToWorker): void {
   switch (message.type) {
     case "init":
-      host = new ModelHost(message.specs, message.settings);
+      host = new ModelHost(message.specs, message.settings, (event) => send({ type: "observed", event }));
       return;
     case "call":
       void call(message.id, message.method, message.args);

@@ -3,6 +3,7 @@ import { engineWorkerUrl } from "../runtime/workers.ts";
 import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
+import type { EngineObserver } from "./engine-events.ts";
 import { EngineCrashError, ModelNotFoundError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
@@ -32,6 +33,8 @@ export interface EngineOptions {
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
   log?: (line: string) => void;
+  /** Told what the engine reports about itself (decode steps, model loads), for logs and metrics. */
+  observer?: EngineObserver;
 }
 
 interface Pending {
@@ -99,6 +102,11 @@ export class Engine {
   /** What each loaded model's scheduler is doing and has done (for tests, the bench and logs). */
   stats(): Promise<EngineStats> {
     return this.call("stats");
+  }
+
+  /** The stats, or undefined while no worker runs: asking never starts one (metrics scrapes). */
+  async statsIfRunning(): Promise<EngineStats | undefined> {
+    return this.worker ? this.stats() : undefined;
   }
 
   /** Unloads every model and stops the worker. */
@@ -177,6 +185,10 @@ export class Engine {
   }
 
   private handle(message: WorkerMessage): void {
+    if (message.type === "observed") {
+      this.options.observer?.(message.event);
+      return;
+    }
     const id = message.id;
     switch (message.type) {
       case "reply":

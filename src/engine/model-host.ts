@@ -1,10 +1,13 @@
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { SessionSettings } from "../runtime/session.ts";
+import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { RunFeed } from "./completion-run.ts";
 import { planCompletion, type CompletionRequest } from "./completions.ts";
 import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
-import type { ModelSpec } from "./registry.ts";
+import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { TextModel } from "./text-model.ts";
 import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
@@ -44,6 +47,7 @@ export class ModelHost {
   constructor(
     specs: readonly ModelSpec[],
     private readonly settings: EngineSettings,
+    private readonly observe: EngineObserver = () => {},
   ) {
     this.specs = new Map(specs.map((spec) => [spec.id, spec]));
     this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels);
@@ -149,14 +153,45 @@ export class ModelHost {
 
   private async load(id: string): Promise<LoadedModel> {
     const spec = this.spec(id);
+    const started = performance.now();
+    const files = modelFiles(spec);
+    const report = (ok: boolean, error?: string) =>
+      this.observe({
+        kind: "load",
+        model: id,
+        ok,
+        seconds: (performance.now() - started) / 1000,
+        files,
+        bytes: files.reduce((sum, f) => sum + f.bytes, 0),
+        error,
+      });
     try {
-      return spec.kind === "embeddings"
-        ? await EmbeddingModel.load(spec, this.settings.session)
-        : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
+      const model =
+        spec.kind === "embeddings"
+          ? await EmbeddingModel.load(spec, this.settings.session)
+          : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
+      if (model.kind === "text-generation") model.scheduler.onStep = (rows) => this.observe({ kind: "step", model: id, rows });
+      report(true);
+      return model;
     } catch (error) {
       // Clients see the cause but not where the server keeps its models.
       const reason = (error instanceof Error ? error.message : String(error)).replaceAll(spec.dir, `<model ${id}>`);
+      report(false, reason);
       throw new ModelLoadError(id, reason);
     }
   }
+}
+
+/** The files a load reads (what it costs on disk), for the load report. */
+function modelFiles(spec: ModelSpec): LoadedFile[] {
+  let onnx: string;
+  try {
+    onnx = join("onnx", onnxFileFor(spec.dtype));
+  } catch {
+    return [];
+  }
+  const names = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", onnx, `${onnx}_data`];
+  return names
+    .filter((name) => existsSync(join(spec.dir, name)))
+    .map((name) => ({ path: name, bytes: statSync(join(spec.dir, name)).size }));
 }

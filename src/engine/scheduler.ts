@@ -30,6 +30,8 @@ export class Scheduler<K extends KvShape> {
   private readonly maxRows: number;
   private readonly reporter: LogprobReporter;
   private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
+  /** Told the batch size of every decode step (for metrics); plain numbers only. */
+  onStep?: (rows: number) => void;
 
   constructor(
     private readonly model: BatchModel<K>,
@@ -268,6 +270,7 @@ export class Scheduler<K extends KvShape> {
     this.batch.kv = out.kv;
     this.counters.steps++;
     this.counters.peakRows = Math.max(this.counters.peakRows, rows.length);
+    this.onStep?.(rows.length);
     const vocab = this.model.vocabSize;
     rows.forEach((choice, r) => {
       choice.length++;

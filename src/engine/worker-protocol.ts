@@ -6,6 +6,7 @@
  */
 import type { CompletionEvent } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
+import type { EngineEvent } from "./engine-events.ts";
 import * as engineErrors from "./errors.ts";
 import type { EngineSettings, ModelHost } from "./model-host.ts";
 import type { ModelSpec } from "./registry.ts";
@@ -28,7 +29,9 @@ export type WorkerMessage =
   | { type: "started"; id: number; modelId: string; promptTokens: number }
   | { type: "events"; id: number; events: CompletionEvent[] }
   | { type: "done"; id: number; completionTokens: number }
-  | { type: "failed"; id: number; error: WireError };
+  | { type: "failed"; id: number; error: WireError }
+  /** Not an answer to anything: what the engine reports about itself (steps, model loads). */
+  | { type: "observed"; event: EngineEvent };
 
 /** The worker's messages go out in batches, at most one postMessage per turn of its event loop (one per step). */
 export type FromWorker = { type: "ready" } | { type: "batch"; messages: WorkerMessage[] };

@@ -26,9 +26,11 @@ function pathOf(url: string): string {
  * credentials on a preflight). Closed by default: paths that match no route also need a key, so nothing about the
  * server's surface is told to a client without one.
  */
-export const authPlugin = (keys: ApiKeys) =>
+export const authPlugin = (keys: ApiKeys, alsoOpen: readonly string[] = []) =>
   new Elysia({ name: "auth" }).onRequest(({ request }) => {
-    if (!keys.required || request.method === "OPTIONS" || OPEN_PATHS.has(pathOf(request.url))) return;
+    if (!keys.required || request.method === "OPTIONS") return;
+    const path = pathOf(request.url);
+    if (OPEN_PATHS.has(path) || alsoOpen.includes(path)) return;
     if (keys.accepts(presentedKey(request.headers))) return;
     const sent = request.headers.has("authorization") || request.headers.has("x-api-key");
     throw new OpenAIError(

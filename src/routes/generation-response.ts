@@ -1,5 +1,6 @@
 import type { Server } from "bun";
 import type { CompletionRun } from "../engine/completions.ts";
+import { traceOf } from "../telemetry/request-trace.ts";
 import { requestId, unixSeconds } from "./generation-params.ts";
 import { generationTimeout } from "./limits.ts";
 import { sseResponse } from "./sse.ts";
@@ -47,19 +48,24 @@ export async function serveGeneration<Whole>(
   const abort = new AbortController();
   const deadline = AbortSignal.timeout(exchange.timeoutSeconds * 1000);
   const timedOut = () => generationTimeout(exchange.timeoutSeconds);
+  const trace = traceOf(exchange.request);
   let run: CompletionRun;
   try {
     run = await start(AbortSignal.any([exchange.request.signal, abort.signal, deadline]));
   } catch (error) {
     throw deadline.aborted ? timedOut() : error;
   }
+  // Timed as the client reads it: first token, gaps between tokens, token counts (logs and metrics).
+  if (trace) run = trace.observe(run);
   // Generation may outlast Bun's idle timeout; the client decides how long it waits.
   exchange.server?.timeout(exchange.request, 0);
   const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId };
   if (exchange.stream) {
+    const traced = trace?.hold();
     return sseResponse(failOnDeadline(format.chunks(run, head, exchange.includeUsage === true), deadline, timedOut), () => {
       abort.abort();
       run.close();
+      traced?.();
     });
   }
   try {
