@@ -4,6 +4,8 @@ import { parseCli } from "../../src/config.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { ApiKeys } from "../../src/http/api-keys.ts";
+import { Logger } from "../../src/telemetry/logger.ts";
+import { Telemetry } from "../../src/telemetry/telemetry.ts";
 
 export const MODELS_DIR = resolve(import.meta.dir, "../../models");
 
@@ -24,6 +26,8 @@ export function appFromFlags(argv: string[] = [], env: Record<string, string> = 
     apiKeys: new ApiKeys(config.apiKeys, config.apiKeyFile),
     corsAllowOrigins: config.corsAllowOrigins,
     limits: config.limits,
+    // Request lines would drown the test output; test/telemetry/ checks them.
+    telemetry: new Telemetry(new Logger({ ...config.log, level: "warn" })),
     ...deps,
   });
 }
