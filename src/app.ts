@@ -1,4 +1,5 @@
-import { Elysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
+import packageJson from "../package.json" with { type: "json" };
 import type { Limits } from "./config.ts";
 import type { Engine } from "./engine/engine.ts";
 import { OpenAIError, toOpenAIError } from "./errors.ts";
@@ -12,6 +13,7 @@ import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
+import { DOCS_PUBLIC_PATHS, docsRoutes } from "./routes/docs.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { markFailed, requestLogPlugin } from "./telemetry/request-log.ts";
 import { Telemetry } from "./telemetry/telemetry.ts";
@@ -30,7 +32,9 @@ export interface AppDeps {
 /** The whole HTTP surface; never listens by itself, so tests can call `app.handle(request)`. */
 export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry = new Telemetry(), metricsPublic = false }: AppDeps) {
   telemetry.metrics.readEngineStats(() => engine.statsIfRunning());
-  return new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_BODY_BACKSTOP_BYTES } })
+  const publicPaths = [...DOCS_PUBLIC_PATHS, ...(metricsPublic ? ["/metrics"] : [])];
+  let root: AnyElysia | undefined;
+  const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_BODY_BACKSTOP_BYTES } })
     .use(requestLogPlugin(telemetry))
     .onError(({ code, error, request, route }) => {
       const { pathname } = new URL(request.url);
@@ -47,7 +51,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     })
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))
-    .use(authPlugin(apiKeys, metricsPublic ? ["/metrics"] : []))
+    .use(authPlugin(apiKeys, publicPaths))
     .use(bodyLimitPlugin(limits.maxBodyBytes))
     .use(healthRoutes())
     .use(modelsRoutes(engine))
@@ -55,7 +59,11 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(chatRoutes(engine, limits))
     .use(tokenizeRoutes(engine, limits))
     .use(embeddingsRoutes(engine, limits))
-    .use(metricsRoutes(telemetry.metrics));
+    .use(metricsRoutes(telemetry.metrics))
+    // Documents every route above (and any added later), read when /openapi.json is first asked for.
+    .use(docsRoutes(() => root!, packageJson.version));
+  root = app;
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

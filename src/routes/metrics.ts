@@ -6,5 +6,4 @@ export const metricsRoutes = (metrics: Metrics) =>
   new Elysia({ name: "metrics" }).get(
     "/metrics",
     async () => new Response(await metrics.text(), { headers: { "content-type": metrics.contentType } }),
-    { detail: { summary: "Prometheus metrics", tags: ["Operations"] } },
   );

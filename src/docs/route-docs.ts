@@ -1,0 +1,67 @@
+import { t, type TSchema } from "elysia";
+import { ChatCompletion, ChatCompletionChunk } from "../openai/chat.ts";
+import { Completion } from "../openai/completions.ts";
+import { CreateEmbeddingResponse } from "../openai/embeddings.ts";
+import { Model, ModelsPage } from "../openai/models.ts";
+import { DetokenizeResponse, TokenizeResponse } from "../openai/tokenize.ts";
+
+/**
+ * What the TypeBox request schemas cannot say about a route: its summary, its answer and, for generation, the chunk
+ * of its SSE stream. A route missing here is still documented (method, path, parameters, request body) from its
+ * schemas, with a generic answer.
+ */
+export interface RouteDoc {
+  summary: string;
+  tag: string;
+  /** The JSON answer (200). */
+  response?: TSchema;
+  /** With `stream: true`: each `data:` event of the text/event-stream answer. */
+  chunk?: TSchema;
+  /** The answer is plain text of this media type rather than JSON. */
+  text?: string;
+  /** Errors come in OpenAI's envelope (src/errors.ts); false for routes that never fail that way. */
+  openaiErrors?: boolean;
+}
+
+const Health = t.Object({ status: t.Literal("ok") });
+
+export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
+  "GET /v1/models": { summary: "List the models served", tag: "Models", response: ModelsPage, openaiErrors: true },
+  "GET /v1/models/:id": { summary: "Describe one model", tag: "Models", response: Model, openaiErrors: true },
+  "POST /v1/completions": {
+    summary: "Complete a prompt (OpenAI text completions)",
+    tag: "Generation",
+    response: Completion,
+    chunk: Completion,
+    openaiErrors: true,
+  },
+  "POST /v1/chat/completions": {
+    summary: "Answer a conversation (OpenAI chat completions)",
+    tag: "Generation",
+    response: ChatCompletion,
+    chunk: ChatCompletionChunk,
+    openaiErrors: true,
+  },
+  "POST /v1/embeddings": {
+    summary: "Embed texts or token ids",
+    tag: "Embeddings",
+    response: CreateEmbeddingResponse,
+    openaiErrors: true,
+  },
+  "POST /tokenize": { summary: "Tokenize a prompt or conversation (vLLM's shape)", tag: "Tokens", response: TokenizeResponse, openaiErrors: true },
+  "POST /detokenize": { summary: "Turn token ids back into text (vLLM's shape)", tag: "Tokens", response: DetokenizeResponse, openaiErrors: true },
+  "GET /healthz": { summary: "Liveness; never touches models", tag: "Operations", response: Health },
+  "GET /health": { summary: "Liveness; never touches models", tag: "Operations", response: Health },
+  "GET /metrics": { summary: "Prometheus metrics (text format 0.0.4)", tag: "Operations", text: "text/plain; version=0.0.4", openaiErrors: true },
+  "GET /openapi.json": { summary: "This document", tag: "Operations", openaiErrors: true },
+};
+
+/** Statuses the OpenAI-compatible routes may answer with an error envelope, and when. */
+export const ERROR_STATUSES: Readonly<Record<string, string>> = {
+  "400": "Invalid request: the envelope's `param` names the field, `code` says why (e.g. `unsupported_parameter`, `limit_exceeded`)",
+  "401": "Missing or wrong API key (`code: invalid_api_key`), when the server has keys",
+  "404": "Unknown model (`code: model_not_found`) or path",
+  "413": "Body over `--max-body-bytes` (`code: request_too_large`)",
+  "429": "The model's queue is full (`code: rate_limit_exceeded`); see the Retry-After header",
+  "500": "The model failed to load or run (the message names the model and the cause)",
+};
