@@ -10,6 +10,7 @@ import {
   ModelKindError,
   ModelLoadError,
   ModelNotFoundError,
+  ModelUnsupportedError,
   QueueFullError,
 } from "./engine/errors.ts";
 import type { ErrorResponse } from "./openai/errors.ts";
@@ -85,6 +86,9 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
       "model",
       "model_not_supported",
     );
+  }
+  if (error instanceof ModelUnsupportedError) {
+    return invalidRequest(`The model '${error.modelId}' cannot be served: ${error.reason}.`, "model", "model_not_supported");
   }
   if (error instanceof ModelLoadError) {
     return new OpenAIError(

@@ -49,11 +49,13 @@ function start(config: Config): void {
     port: config.port,
     hostname: config.host,
   });
-  const ids = registry.list().map((m) => m.id);
+  const models = registry.list();
+  const described = models.map((m) => `${m.id} (${m.dtype}${m.dtypeSource === "files" ? ", default" : ""})`);
   logger.info(
-    `listening on http://${config.host}:${app.server?.port} with ${ids.length} model(s): ${ids.join(", ") || "none"} (from ${config.modelsDir})`,
+    `listening on http://${config.host}:${app.server?.port} with ${models.length} model(s): ${described.join(", ") || "none"} (from ${config.modelsDir})`,
   );
-  if (ids.length === 0) logger.warn(`no models found in ${config.modelsDir}`);
+  for (const { id, reason } of registry.refused()) logger.warn(`not serving ${id}: ${reason}`);
+  if (models.length === 0) logger.warn(`no models found in ${config.modelsDir}`);
   logger.info(apiKeys.describe());
   if (!app.server) throw new Error("the server did not start");
   exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });

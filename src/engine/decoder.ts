@@ -1,60 +1,103 @@
 import { join } from "node:path";
-import { createSession, emptyFloatTensor, floatTensor, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { float32Range, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
+import { UnsupportedFormatError } from "./errors.ts";
+import { KvLayout, type KvBlock, type PackSource } from "./kv-block.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
-/**
- * Key/value tensors of every layer for `rows` sequences, left-padded to `width` positions: row r's real positions
- * are the last `length(r)` of the width, and its attention mask is 0 before them.
- */
-export interface KvBlock {
-  readonly rows: number;
-  readonly width: number;
-  readonly tensors: Readonly<Record<string, Tensor>>;
-}
+export type { KvBlock, PackSource } from "./kv-block.ts";
 
 export interface StepResult {
-  /** Next-token logits, `rows × vocab`, row after row (the last position of each row only). */
+  /** Next-token logits as float32, `rows × vocab`, row after row (the last position of each row only). */
   logits: Float32Array;
   kv: KvBlock;
 }
 
-/** One row of an existing block that a new block takes over, with the number of real positions it holds. */
-export interface PackSource {
-  kv: KvBlock;
-  row: number;
-  length: number;
+/** Graph inputs a decoder may have beyond the cache; any other input makes the export one gpt3dev cannot feed. */
+const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids", "num_logits_to_keep", "logits_to_keep"]);
+const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
+
+/** What a decoder session declares about its inputs and outputs, checked once when it opens. */
+export interface DecoderIo {
+  cache: KvLayout;
+  /** float32, or float16 for fp16 / q4f16 exports. */
+  logitsType: FloatType;
+  /** The input that limits logits to the last positions (Optimum's `num_logits_to_keep`, newer `logits_to_keep`). */
+  logitsToKeep?: string;
+  hasPositionIds: boolean;
 }
+
+/** Reads the I/O contract from the session's metadata; throws UnsupportedFormatError naming what does not fit. */
+export function readDecoderIo(session: Session, config: DecoderConfig): DecoderIo {
+  const { inputs, outputs } = tensorInfo(session);
+  for (const name of ["input_ids", "attention_mask"]) {
+    if (!inputs.has(name)) throw new UnsupportedFormatError(`the ONNX graph has no '${name}' input (not a text decoder export)`);
+  }
+  const unknown = [...inputs.keys()].filter((name) => !KNOWN_INPUTS.has(name) && !PAST.test(name));
+  if (unknown.length > 0) throw new UnsupportedFormatError(`the ONNX graph has inputs gpt3dev cannot feed: ${unknown.join(", ")}`);
+  const logits = outputs.get("logits");
+  if (!logits) throw new UnsupportedFormatError("the ONNX graph has no 'logits' output");
+  if (!isFloatType(logits.type)) throw new UnsupportedFormatError(`'logits' are ${logits.type}, not float32 or float16`);
+  const past = [...inputs].filter(([name]) => PAST.test(name));
+  if (past.length === 0) throw new UnsupportedFormatError("the ONNX graph has no past_key_values inputs (exported without a cache)");
+  for (const name of inputs.keys()) {
+    if (PAST.test(name) && !outputs.has(name.replace(/^past_key_values/, "present"))) {
+      throw new UnsupportedFormatError(`input '${name}' has no matching present output`);
+    }
+  }
+  const first = past[0]![1];
+  const types = new Set(past.map(([, info]) => info.type));
+  if (types.size !== 1 || !isFloatType(first.type)) {
+    throw new UnsupportedFormatError(`past_key_values must all be float32 or all float16, found ${[...types].join(", ")}`);
+  }
+  const [kvHeads, headDim] = [dim(first, 1, config.kvHeads), dim(first, 3, config.headDim)];
+  if (first.shape.length !== 4) throw new UnsupportedFormatError(`past_key_values have ${first.shape.length} dimensions, expected 4 [batch, heads, past, head_dim]`);
+  const logitsToKeep = ["num_logits_to_keep", "logits_to_keep"].find((name) => inputs.has(name));
+  return {
+    cache: new KvLayout(past.map(([name]) => name), kvHeads, headDim, first.type as FloatType),
+    logitsType: logits.type as FloatType,
+    logitsToKeep,
+    hasPositionIds: inputs.has("position_ids"),
+  };
+}
+
+/** A fixed dimension from the graph, else the config's value (exports may leave heads or head size symbolic). */
+function dim(info: TensorInfo, axis: number, fallback: number): number {
+  const value = info.shape[axis];
+  return typeof value === "number" && value > 0 ? value : fallback;
+}
+
+/** Which positions' logits a prefill returns: each row's last (what sampling needs), or every prompt position. */
+export type LogitPositions = "last" | "all";
 
 /**
  * One ONNX decoder session (Optimum/transformers.js export layout), driven by the scheduler: single-sequence prompt
  * chunks, batched one-token decode steps over a left-padded cache, and re-packing of that cache when rows change.
+ * Element types come from the session: float16 caches stay float16, float16 logits are converted row by row, only for
+ * the positions that are returned.
  */
 export class Decoder implements BatchModel<KvBlock> {
   /** Without position_ids the graph derives positions from the cache width, which left padding would shift. */
   readonly supportsPadding: boolean;
-  private readonly pastNames: readonly string[];
-  private readonly presentToPast = new Map<string, string>();
+  readonly io: DecoderIo;
 
   private constructor(
     private readonly session: Session,
     readonly config: DecoderConfig,
   ) {
-    this.supportsPadding = session.inputNames.includes("position_ids");
-    for (const name of session.outputNames) {
-      if (name.startsWith("present")) this.presentToPast.set(name, name.replace(/^present/, "past_key_values"));
-    }
-    if (this.presentToPast.size !== 2 * config.numLayers) {
-      throw new Error(
-        `expected ${2 * config.numLayers} present.* outputs for ${config.numLayers} layers, found ${this.presentToPast.size}`,
-      );
-    }
-    this.pastNames = [...this.presentToPast.values()];
+    this.io = readDecoderIo(session, config);
+    this.supportsPadding = this.io.hasPositionIds;
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
     const session = await createSession(join(dir, "onnx", onnxFile), settings);
-    return new Decoder(session, config);
+    try {
+      return new Decoder(session, config);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
   }
 
   get vocabSize(): number {
@@ -62,19 +105,20 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   emptyKv(rows = 1): KvBlock {
-    const dims = [rows, this.config.kvHeads, 0, this.config.headDim];
-    const tensors: Record<string, Tensor> = {};
-    for (const past of this.pastNames) tensors[past] = emptyFloatTensor(dims);
-    return { rows, width: 0, tensors };
+    return this.io.cache.empty(rows);
   }
 
-  /** Runs `ids` after the positions already in `past` (one unpadded sequence) and returns its last logits. */
-  async prefill(ids: readonly number[], past: KvBlock): Promise<StepResult> {
+  /**
+   * Runs `ids` after the positions already in `past` (one unpadded sequence) and returns its last logits, or with
+   * `positions: "all"` the logits of every new position (`ids.length × vocab`, for scoring a prompt).
+   */
+  async prefill(ids: readonly number[], past: KvBlock, positions: LogitPositions = "last"): Promise<StepResult> {
     if (past.rows !== 1) throw new Error("prefill takes one sequence");
     const total = past.width + ids.length;
-    const positions = Array.from(ids, (_, i) => past.width + i);
-    const { logits, kv } = await this.run(past, ids, [1, ids.length], new Array<number>(total).fill(1), positions);
-    return { logits: logits.subarray(logits.length - this.config.vocabSize), kv };
+    const at = Array.from(ids, (_, i) => past.width + i);
+    const keep = positions === "all" ? ids.length : 1;
+    const { logits, kv } = await this.run(past, ids, [1, ids.length], new Array<number>(total).fill(1), at, keep);
+    return { logits: this.lastLogits(logits, 1, keep), kv };
   }
 
   /**
@@ -108,19 +152,15 @@ export class Decoder implements BatchModel<KvBlock> {
       const start = r * width + past.width;
       mask.fill(1, start - cached[r]!, start).fill(1, start + pad, (r + 1) * width);
     });
-    const { logits, kv } = await this.run(past, ids, [count, seq], mask, positions);
-    const vocab = this.config.vocabSize;
-    const perRow = logits.length / count;
-    const last = new Float32Array(count * vocab);
-    for (let r = 0; r < count; r++) last.set(logits.subarray((r + 1) * perRow - vocab, (r + 1) * perRow), r * vocab);
-    return { logits: last, kv };
+    const { logits, kv } = await this.run(past, ids, [count, seq], mask, positions, 1);
+    return { logits: this.lastLogits(logits, count, 1), kv };
   }
 
   /**
    * One token for every row of `kv`: `tokens[r]` goes after the `lengths[r]` real positions of row r. The returned
    * cache is the session's own `present.*` output, one position wider, ready for the next step as it is.
    */
-  decode(kv: KvBlock, tokens: readonly number[], lengths: readonly number[]): Promise<StepResult> {
+  async decode(kv: KvBlock, tokens: readonly number[], lengths: readonly number[]): Promise<StepResult> {
     const rows = kv.rows;
     const width = kv.width + 1;
     const mask = new Array<number>(rows * width);
@@ -128,7 +168,8 @@ export class Decoder implements BatchModel<KvBlock> {
       const pad = kv.width - lengths[r]!;
       mask.fill(0, r * width, r * width + pad).fill(1, r * width + pad, (r + 1) * width);
     }
-    return this.run(kv, tokens, [rows, 1], mask, lengths);
+    const out = await this.run(kv, tokens, [rows, 1], mask, lengths, 1);
+    return { logits: this.lastLogits(out.logits, rows, 1), kv: out.kv };
   }
 
   /**
@@ -137,30 +178,23 @@ export class Decoder implements BatchModel<KvBlock> {
    * is prefilled next to others. A source of length 0 leaves its row all padding.
    */
   pack(sources: readonly PackSource[]): KvBlock {
-    const { kvHeads, headDim } = this.config;
-    const rows = sources.length;
-    const width = Math.max(0, ...sources.map((s) => s.length));
-    const tensors: Record<string, Tensor> = {};
-    for (const name of this.pastNames) {
-      const out = new Float32Array(rows * kvHeads * width * headDim);
-      sources.forEach((source, r) => {
-        if (source.length === 0) return;
-        const src = source.kv.tensors[name]!.data as Float32Array;
-        const srcWidth = source.kv.width;
-        const span = source.length * headDim;
-        for (let h = 0; h < kvHeads; h++) {
-          const from = ((source.row * kvHeads + h) * srcWidth + srcWidth - source.length) * headDim;
-          const to = ((r * kvHeads + h) * width + width - source.length) * headDim;
-          out.set(src.subarray(from, from + span), to);
-        }
-      });
-      tensors[name] = floatTensor(out, [rows, kvHeads, width, headDim]);
-    }
-    return { rows, width, tensors };
+    return this.io.cache.pack(sources);
   }
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+
+  /** The last `keep` positions of each row as float32 (a view when the model's logits are float32 already). */
+  private lastLogits(logits: Tensor, rows: number, keep: number): Float32Array {
+    const vocab = this.config.vocabSize;
+    const perRow = logits.data.length / rows;
+    const span = keep * vocab;
+    if (perRow === span) return float32Range(logits.data, 0, rows * span);
+    if (rows === 1) return float32Range(logits.data, perRow - span, perRow);
+    const out = new Float32Array(rows * span);
+    for (let r = 0; r < rows; r++) out.set(float32Range(logits.data, (r + 1) * perRow - span, (r + 1) * perRow), r * span);
+    return out;
   }
 
   private async run(
@@ -169,22 +203,25 @@ export class Decoder implements BatchModel<KvBlock> {
     dims: readonly [number, number],
     mask: readonly number[],
     positions: readonly number[],
-  ): Promise<StepResult> {
+    keep: number,
+  ): Promise<{ logits: Tensor; kv: KvBlock }> {
     const feeds: Record<string, Tensor> = {
-      ...past.tensors,
       input_ids: int64Tensor(ids, dims),
       attention_mask: int64Tensor(mask, [dims[0], mask.length / dims[0]]),
     };
-    if (this.supportsPadding) feeds.position_ids = int64Tensor(positions, dims);
+    for (const [name, tensor] of Object.entries(past.tensors)) feeds[name] = forBinding(tensor);
+    if (this.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, dims);
+    if (this.io.logitsToKeep) feeds[this.io.logitsToKeep] = int64Tensor([keep], []);
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits;
     if (!logits) throw new Error("decoder returned no logits");
     const tensors: Record<string, Tensor> = {};
-    for (const [present, pastName] of this.presentToPast) {
+    for (const pastName of this.io.cache.names) {
+      const present = pastName.replace(/^past_key_values/, "present");
       const tensor = outputs[present];
       if (!tensor) throw new Error(`decoder returned no ${present}`);
       tensors[pastName] = tensor;
     }
-    return { logits: logits.data as Float32Array, kv: { rows: past.rows, width: past.width + dims[1], tensors } };
+    return { logits, kv: { rows: past.rows, width: past.width + dims[1], tensors } };
   }
 }

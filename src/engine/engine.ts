@@ -4,7 +4,7 @@ import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import type { EngineObserver } from "./engine-events.ts";
-import { EngineCrashError, ModelNotFoundError } from "./errors.ts";
+import { EngineCrashError, ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
@@ -73,12 +73,24 @@ export class Engine {
 
   getModel(id: string): ModelSpec {
     const spec = this.options.registry.get(id);
-    if (!spec) throw new ModelNotFoundError(id);
+    if (!spec) throw this.unavailable(id);
     return spec;
+  }
+
+  /** A refused folder's id is answered with its reason, any other unknown id as not found. */
+  private unavailable(id: string): Error {
+    const reason = this.options.registry.refusal(id);
+    return reason === undefined ? new ModelNotFoundError(id) : new ModelUnsupportedError(id, reason);
+  }
+
+  /** Requests for a refused folder fail here with its reason, before the worker (which never sees it) is asked. */
+  private checkServable(id: string): void {
+    if (!this.options.registry.get(id) && this.options.registry.refusal(id) !== undefined) throw this.unavailable(id);
   }
 
   /** Loads the model if needed, tokenizes and queues; throws (before any output) when the request cannot be served. */
   createCompletion(request: CompletionRequest): Promise<CompletionRun> {
+    this.checkServable(request.model);
     const { signal, ...plain } = request;
     return this.send((id) => {
       // Forwarded at once: a request can wait in the worker (model loading, queue) long before it has a run here.
@@ -87,15 +99,18 @@ export class Engine {
     }, signal) as Promise<CompletionRun>;
   }
 
-  createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
+  async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    this.checkServable(request.model);
     return this.call("createEmbeddings", request);
   }
 
-  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+  async tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
+    this.checkServable(request.model);
     return this.call("tokenize", request);
   }
 
-  detokenize(model: string, tokens: readonly number[]): Promise<string> {
+  async detokenize(model: string, tokens: readonly number[]): Promise<string> {
+    this.checkServable(model);
     return this.call("detokenize", model, tokens);
   }
 

@@ -104,3 +104,25 @@ export class EngineCrashError extends Error {
     this.name = "EngineCrashError";
   }
 }
+
+/**
+ * A model folder gpt3dev cannot serve as it is (an unknown family, a graph input it does not know how to feed, a
+ * vision model, a missing ONNX file): `reason` says which, in words a user can act on.
+ */
+export class ModelUnsupportedError extends Error {
+  constructor(
+    readonly modelId: string,
+    readonly reason: string,
+  ) {
+    super(`model ${modelId} cannot be served: ${reason}`);
+    this.name = "ModelUnsupportedError";
+  }
+}
+
+/** Raised while opening a model's files when their format is one gpt3dev does not serve; becomes ModelUnsupportedError. */
+export class UnsupportedFormatError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "UnsupportedFormatError";
+  }
+}

@@ -5,7 +5,7 @@ import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { RunFeed } from "./completion-run.ts";
 import { planCompletion, type CompletionRequest } from "./completions.ts";
 import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
-import { ModelKindError, ModelLoadError, ModelNotFoundError } from "./errors.ts";
+import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
@@ -174,6 +174,7 @@ export class ModelHost {
       report(true);
       return model;
     } catch (error) {
+      if (error instanceof UnsupportedFormatError) throw new ModelUnsupportedError(id, error.reason);
       // Clients see the cause but not where the server keeps its models.
       const reason = (error instanceof Error ? error.message : String(error)).replaceAll(spec.dir, `<model ${id}>`);
       report(false, reason);

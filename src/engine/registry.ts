@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ModelKind } from "./errors.ts";
+import { defaultDtype, DTYPES, ENCODER_FAMILIES, isDtype, refusalOf } from "./model-files.ts";
 import { isOpenAIEncodingName, OPENAI_ENCODINGS, type OpenAIEncodingName } from "./openai-encoding.ts";
 import type { PoolingMode } from "./pooling.ts";
 
@@ -10,8 +11,13 @@ export interface ModelSpec {
   id: string;
   dir: string;
   kind: ModelKind;
-  /** ONNX weight variant: fp32 → onnx/model.onnx, q8 → onnx/model_quantized.onnx, … (transformers.js naming). */
+  /**
+   * ONNX weight variant: fp32 → onnx/model.onnx, q8 → onnx/model_quantized.onnx, … (transformers.js naming); when
+   * not configured, chosen from the files present (see model-files.ts).
+   */
   dtype: string;
+  /** Where the dtype came from: the registry entry, config.json's transformers.js_config, or the files present. */
+  dtypeSource: "registry" | "files";
   maxContextTokens?: number;
   chatTemplate?: string;
   /** The OpenAI encoding the tokenizer reproduces; usage is then counted with it. Detected at load when unset. */
@@ -21,6 +27,8 @@ export interface ModelSpec {
    * of other traffic even for int8 models, whose dynamic quantization scales activations over the whole batch.
    */
   maxBatch?: number;
+  /** The kind was set in the registry: an unknown family is then tried rather than refused. */
+  explicitKind?: boolean;
   ownedBy: string;
   created: number;
   /** Embeddings models only; unset fields fall back to the model folder's own settings, then to the defaults. */
@@ -60,27 +68,18 @@ export interface RegistryOptions {
   allowList?: readonly string[];
 }
 
-const ENCODER_TYPES = new Set(["bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "nomic_bert", "modernbert", "e5"]);
-const DTYPE_FILES: Record<string, string> = {
-  fp32: "model.onnx",
-  fp16: "model_fp16.onnx",
-  q8: "model_quantized.onnx",
-  int8: "model_int8.onnx",
-  uint8: "model_uint8.onnx",
-  q4: "model_q4.onnx",
-  q4f16: "model_q4f16.onnx",
-  bnb4: "model_bnb4.onnx",
-};
+export { onnxFileFor } from "./model-files.ts";
 
-export function onnxFileFor(dtype: string): string {
-  const file = DTYPE_FILES[dtype];
-  if (!file) throw new Error(`unknown dtype '${dtype}' (known: ${Object.keys(DTYPE_FILES).join(", ")})`);
-  return file;
+/** A model folder that is configured but cannot be served, with the reason (logged at start-up, told to clients). */
+export interface RefusedModel {
+  id: string;
+  reason: string;
 }
 
 /** The set of servable models: folders in the models directory, plus registry entries, filtered by the allow list. */
 export class ModelRegistry {
   private readonly specs = new Map<string, ModelSpec>();
+  private readonly refusals = new Map<string, string>();
 
   constructor(options: RegistryOptions) {
     for (const spec of scanModelsDir(options.modelsDir)) this.specs.set(spec.id, spec);
@@ -94,6 +93,12 @@ export class ModelRegistry {
       const allowed = new Set(options.allowList);
       for (const id of [...this.specs.keys()]) if (!allowed.has(id)) this.specs.delete(id);
     }
+    for (const spec of [...this.specs.values()]) {
+      const reason = refusalOf(spec.dir, readJson(join(spec.dir, "config.json")), spec.kind, spec.dtype || undefined, spec.explicitKind === true);
+      if (reason === undefined) continue;
+      this.specs.delete(spec.id);
+      this.refusals.set(spec.id, reason);
+    }
   }
 
   list(): ModelSpec[] {
@@ -103,6 +108,16 @@ export class ModelRegistry {
   /** Lookup by exact id only: a model id never becomes a filesystem path. */
   get(id: string): ModelSpec | undefined {
     return this.specs.get(id);
+  }
+
+  /** Folders found or configured that cannot be served, with the reason. */
+  refused(): RefusedModel[] {
+    return [...this.refusals].map(([id, reason]) => ({ id, reason })).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Why `id` cannot be served, when it names a refused folder. */
+  refusal(id: string): string | undefined {
+    return this.refusals.get(id);
   }
 }
 
@@ -120,8 +135,10 @@ function defaultSpec(id: string, dir: string): ModelSpec {
   return {
     id,
     dir,
-    kind: ENCODER_TYPES.has(modelType) ? "embeddings" : "text-generation",
-    dtype: existsSync(join(dir, "onnx", "model.onnx")) || !existsSync(join(dir, "onnx", "model_quantized.onnx")) ? "fp32" : "q8",
+    kind: ENCODER_FAMILIES.has(modelType) ? "embeddings" : "text-generation",
+    // "" when the folder has no ONNX file at all: the registry then refuses it with the reason.
+    dtype: defaultDtype(dir, config) ?? "",
+    dtypeSource: "files",
     ownedBy: "gpt3dev",
     created: Math.floor(statSync(configPath).mtimeMs / 1000),
   };
@@ -138,10 +155,13 @@ function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: st
   }
   const spec = existing && existing.dir === base ? { ...existing } : defaultSpec(entry.name, base);
   if (entry.dtype) {
-    onnxFileFor(entry.dtype);
     spec.dtype = entry.dtype;
+    spec.dtypeSource = "registry";
   }
-  if (entry.kind) spec.kind = entry.kind;
+  if (entry.kind) {
+    spec.kind = entry.kind;
+    spec.explicitKind = true;
+  }
   if (entry.max_context_tokens) spec.maxContextTokens = entry.max_context_tokens;
   if (entry.chat_template) spec.chatTemplate = entry.chat_template;
   if (entry.owned_by) spec.ownedBy = entry.owned_by;
@@ -179,6 +199,9 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   }
   for (const key of ["path", "dtype", "chat_template", "owned_by"] as const) {
     if (entry[key] !== undefined && typeof entry[key] !== "string") throw new Error(`${where}: '${key}' must be a string`);
+  }
+  if (typeof entry.dtype === "string" && !isDtype(entry.dtype)) {
+    throw new Error(`${where}: unknown dtype '${entry.dtype}' (known: ${DTYPES.join(", ")})`);
   }
   const encoding = entry.openai_encoding;
   if (encoding !== undefined && (typeof encoding !== "string" || !isOpenAIEncodingName(encoding))) {

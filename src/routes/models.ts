@@ -4,7 +4,7 @@ import type { ModelSpec } from "../engine/registry.ts";
 import type { Model, ModelsPage } from "../openai/models.ts";
 
 function toModel(spec: ModelSpec): Model {
-  return { id: spec.id, object: "model", created: spec.created, owned_by: spec.ownedBy };
+  return { id: spec.id, object: "model", created: spec.created, owned_by: spec.ownedBy, dtype: spec.dtype };
 }
 
 export const modelsRoutes = (engine: Engine) =>

@@ -6,9 +6,10 @@ import { ModelRegistry, readRegistryFile } from "../../src/engine/registry.ts";
 
 let root: string;
 
-function makeModel(dir: string, modelType: string, files: string[] = ["model.onnx"]) {
+function makeModel(dir: string, modelType: string, files: string[] = ["model.onnx"], config: Record<string, unknown> = {}) {
   mkdirSync(join(dir, "onnx"), { recursive: true });
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: modelType }));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: modelType, ...config }));
+  writeFileSync(join(dir, "tokenizer.json"), "{}");
   for (const file of files) writeFileSync(join(dir, "onnx", file), "");
 }
 
@@ -18,7 +19,7 @@ beforeAll(() => {
   makeModel(join(root, "models", "encoder"), "bert");
   makeModel(join(root, "models", "quantized-only"), "llama", ["model_quantized.onnx"]);
   mkdirSync(join(root, "models", "not-a-model"));
-  makeModel(join(root, "elsewhere", "custom"), "qwen2");
+  makeModel(join(root, "elsewhere", "custom"), "qwen2", ["model.onnx", "model_quantized.onnx"]);
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,6 +32,61 @@ describe("ModelRegistry", () => {
       ["encoder", "embeddings", "fp32"],
       ["quantized-only", "text-generation", "q8"],
     ]);
+  });
+
+  it("picks the default dtype from the files present, config.json's transformers.js_config first", () => {
+    const dir = join(root, "dtypes");
+    makeModel(join(dir, "all"), "qwen2", ["model_q4f16.onnx", "model_fp16.onnx", "model_q4.onnx", "model_quantized.onnx", "model.onnx"]);
+    makeModel(join(dir, "half"), "qwen2", ["model_q4f16.onnx", "model_fp16.onnx"]);
+    makeModel(join(dir, "four"), "qwen2", ["model_q4f16.onnx", "model_q4.onnx", "model_bnb4.onnx"]);
+    makeModel(join(dir, "uint8"), "qwen2", ["model_uint8.onnx", "model_q4.onnx"]);
+    makeModel(join(dir, "own"), "qwen2", ["model.onnx", "model_q4f16.onnx"], { "transformers.js_config": { dtype: "q4f16" } });
+    makeModel(join(dir, "own-missing"), "qwen2", ["model.onnx"], { "transformers.js_config": { dtype: "q4f16" } });
+    const registry = new ModelRegistry({ modelsDir: dir });
+    expect(registry.list().map((m) => [m.id, m.dtype, m.dtypeSource])).toEqual([
+      ["all", "fp32", "files"],
+      ["four", "q4", "files"],
+      ["half", "fp16", "files"],
+      ["own", "q4f16", "files"],
+      ["own-missing", "fp32", "files"],
+      ["uint8", "uint8", "files"],
+    ]);
+  });
+
+  it("refuses folders it cannot serve, each with its reason, and serves the rest", () => {
+    const dir = join(root, "refused");
+    makeModel(join(dir, "fine"), "phi3");
+    makeModel(join(dir, "vision"), "llava", ["model.onnx"], { vision_config: {} });
+    makeModel(join(dir, "seq2seq"), "t5", ["model.onnx"], { is_encoder_decoder: true });
+    makeModel(join(dir, "unknown"), "rwkv");
+    makeModel(join(dir, "no-onnx"), "llama", ["decoder_model_merged.onnx"]);
+    makeModel(join(dir, "no-tokenizer"), "llama");
+    rmSync(join(dir, "no-tokenizer", "tokenizer.json"));
+    const path = join(root, "refused.yaml");
+    writeFileSync(path, ["- name: wrong-dtype", "  path: refused/fine", "  dtype: q4f16", "- name: tried", "  path: refused/unknown", "  kind: text-generation"].join("\n"));
+    const registry = new ModelRegistry({ modelsDir: dir, registryPath: path });
+    expect(registry.list().map((m) => m.id)).toEqual(["fine", "tried"]);
+    expect(registry.refused()).toEqual([
+      { id: "no-onnx", reason: expect.stringContaining("no ONNX file transformers.js would load in onnx/") },
+      { id: "no-tokenizer", reason: "no tokenizer.json in the folder" },
+      { id: "seq2seq", reason: expect.stringContaining("'t5' is an encoder-decoder model") },
+      { id: "unknown", reason: expect.stringContaining("model_type 'rwkv' is not a family gpt3dev serves") },
+      { id: "vision", reason: "'llava' takes images or audio; gpt3dev serves text models only" },
+      { id: "wrong-dtype", reason: "dtype q4f16 needs onnx/model_q4f16.onnx, which is missing (present: fp32)" },
+    ]);
+    expect(registry.refused()[0]!.reason).toContain("found decoder_model_merged.onnx");
+    expect(registry.get("vision")).toBeUndefined();
+    expect(registry.refusal("vision")).toContain("images or audio");
+    expect(registry.refusal("fine")).toBeUndefined();
+  });
+
+  it("accepts every dtype name transformers.js maps to a file, and refuses others by name", () => {
+    const path = join(root, "dtype-names.json");
+    const names = ["fp32", "fp16", "q8", "int8", "uint8", "q4", "q4f16", "bnb4"];
+    writeFileSync(path, JSON.stringify(names.map((dtype) => ({ name: dtype, path: "x", dtype }))));
+    expect(readRegistryFile(path).map((e) => e.dtype)).toEqual(names);
+    writeFileSync(path, JSON.stringify([{ name: "x", path: "x", dtype: "q2" }]));
+    expect(() => readRegistryFile(path)).toThrow("models[0]: unknown dtype 'q2' (known: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)");
   });
 
   it("adds and overrides models from a YAML registry, paths relative to the file", () => {

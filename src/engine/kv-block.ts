@@ -1,0 +1,75 @@
+import { floatArray, floatTensorOf, type FloatType } from "../runtime/tensor-dtype.ts";
+import type { Tensor } from "../runtime/session.ts";
+
+/**
+ * Key/value tensors of every layer for `rows` sequences, left-padded to `width` positions: row r's real positions
+ * are the last `length(r)` of the width, and its attention mask is 0 before them.
+ */
+export interface KvBlock {
+  readonly rows: number;
+  readonly width: number;
+  readonly tensors: Readonly<Record<string, Tensor>>;
+}
+
+/** One row of an existing block that a new block takes over, with the number of real positions it holds. */
+export interface PackSource {
+  kv: KvBlock;
+  row: number;
+  length: number;
+}
+
+/**
+ * The shape of a decoder's cache: its `past_key_values.*` input names, heads, head size and element type (float32,
+ * or float16 for fp16 / q4f16 exports), as the session declares them. Creates and re-packs blocks of that shape,
+ * copying element bits, so float16 caches never pass through float32.
+ */
+export class KvLayout {
+  constructor(
+    readonly names: readonly string[],
+    readonly kvHeads: number,
+    readonly headDim: number,
+    readonly type: FloatType,
+  ) {}
+
+  empty(rows = 1): KvBlock {
+    const dims = [rows, this.kvHeads, 0, this.headDim];
+    const tensors: Record<string, Tensor> = {};
+    for (const name of this.names) tensors[name] = floatTensorOf(this.type, floatArray(this.type, 0), dims);
+    return { rows, width: 0, tensors };
+  }
+
+  /**
+   * A new block holding the given rows, in order, left-padded to the longest. A source of length 0 leaves its row
+   * all padding (zeros).
+   */
+  pack(sources: readonly PackSource[]): KvBlock {
+    const { kvHeads, headDim } = this;
+    const rows = sources.length;
+    const width = Math.max(0, ...sources.map((s) => s.length));
+    const tensors: Record<string, Tensor> = {};
+    for (const name of this.names) {
+      const data = floatArray(this.type, rows * kvHeads * width * headDim);
+      const out = bitsView(data);
+      sources.forEach((source, r) => {
+        if (source.length === 0) return;
+        const src = bitsView(source.kv.tensors[name]!.data);
+        const srcWidth = source.kv.width;
+        const span = source.length * headDim;
+        for (let h = 0; h < kvHeads; h++) {
+          const from = ((source.row * kvHeads + h) * srcWidth + srcWidth - source.length) * headDim;
+          const to = ((r * kvHeads + h) * width + width - source.length) * headDim;
+          out.set(src.subarray(from, from + span), to);
+        }
+      });
+      tensors[name] = floatTensorOf(this.type, data, [rows, kvHeads, width, headDim]);
+    }
+    return { rows, width, tensors };
+  }
+}
+
+/** The same elements as raw bits, so that copies never convert (float16 data may come as Float16Array or Uint16Array). */
+function bitsView(data: Tensor["data"]): Uint32Array | Uint16Array {
+  if (data instanceof Float32Array) return new Uint32Array(data.buffer, data.byteOffset, data.length);
+  if (data instanceof Float16Array || data instanceof Uint16Array) return new Uint16Array(data.buffer, data.byteOffset, data.length);
+  throw new Error(`a key/value cache must be float32 or float16, got ${data.constructor.name}`);
+}

@@ -1,0 +1,122 @@
+// Every ONNX file a model repository ships, served through the real server (source and compiled binary) and compared
+// with transformers.js on the same files: fp32, fp16 and q4f16 (float16 cache and logits), q4 (MatMulNBits), weights
+// in model.onnx_data; the default dtype picked from the files; folders that cannot be served, with their reason.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { makeModels } from "../../scripts/make-models.ts";
+import { referenceCompletions } from "../formats/reference.ts";
+import { serverModes, startServer, type RunningServer } from "./harness.ts";
+import { errorOf } from "./suite.ts";
+
+const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-formats-"));
+const PROMPTS = ["The morning was cold and", "She opened the door", "In the"];
+const MAX_TOKENS = 12;
+
+/** Served id → [folder, dtype]: every dtype file of tiny-llama, and its twin with external data. */
+const SERVED: Record<string, [string, string]> = {
+  "tiny-llama": ["tiny-llama", "fp32"],
+  "tiny-llama-fp16": ["tiny-llama", "fp16"],
+  "tiny-llama-q4": ["tiny-llama", "q4"],
+  "tiny-llama-q4f16": ["tiny-llama", "q4f16"],
+  "tiny-llama-external": ["tiny-llama-external", "fp32"],
+  "half-only": ["half-only", "q4f16"],
+};
+
+const expected = new Map<string, { ids: number[]; text: string }[]>();
+
+beforeAll(async () => {
+  makeModels({ outDir: OUT, ids: ["tiny-llama", "tiny-llama-external"] });
+  // A folder with nothing but the q4f16 file: the default dtype must be read from the files.
+  mkdirSync(join(OUT, "half-only", "onnx"), { recursive: true });
+  for (const f of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+    cpSync(join(OUT, "tiny-llama", f), join(OUT, "half-only", f));
+  }
+  cpSync(join(OUT, "tiny-llama", "onnx", "model_q4f16.onnx"), join(OUT, "half-only", "onnx", "model_q4f16.onnx"));
+  // A vision model's folder: refused with a reason, never loaded.
+  cpSync(join(OUT, "half-only"), join(OUT, "a-vision-model"), { recursive: true });
+  writeFileSync(join(OUT, "a-vision-model", "config.json"), JSON.stringify({ model_type: "llava", vision_config: {} }));
+  writeFileSync(
+    join(OUT, "registry.yaml"),
+    ["fp16", "q4", "q4f16"].map((dtype) => `- name: tiny-llama-${dtype}\n  path: tiny-llama\n  dtype: ${dtype}\n`).join(""),
+  );
+  for (const [id, [folder, dtype]] of Object.entries(SERVED)) {
+    expected.set(id, await referenceCompletions(join(OUT, folder), dtype, PROMPTS, MAX_TOKENS));
+  }
+});
+
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+describe("reference outputs", () => {
+  it("differ between weight formats, so that serving the wrong file would be seen", () => {
+    const texts = (id: string) => expected.get(id)!.map((r) => r.text).join("|");
+    expect(texts("tiny-llama-q4")).not.toBe(texts("tiny-llama"));
+    expect(texts("tiny-llama-q4f16")).not.toBe(texts("tiny-llama-q4"));
+    // Same weights, other storage: the same numbers.
+    expect(texts("tiny-llama-external")).toBe(texts("tiny-llama"));
+    for (const results of expected.values()) for (const r of results) expect(r.ids.length).toBeGreaterThan(0);
+  });
+});
+
+for (const mode of serverModes()) {
+  describe(`model files [${mode}]`, () => {
+    let server: RunningServer;
+    let client: OpenAI;
+    beforeAll(async () => {
+      server = await startServer({ mode, args: ["--models-dir", OUT, "--registry", join(OUT, "registry.yaml")] });
+      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it("completes greedily exactly as transformers.js does, for every dtype and with external data", async () => {
+      for (const id of Object.keys(SERVED)) {
+        for (const [i, prompt] of PROMPTS.entries()) {
+          const completion = await client.completions.create({ model: id, prompt, max_tokens: MAX_TOKENS, temperature: 0 });
+          const reference = expected.get(id)![i]!;
+          expect({ id, prompt, text: completion.choices[0]!.text }).toEqual({ id, prompt, text: reference.text });
+        }
+      }
+    });
+
+    it("batches several prompts of different lengths in one request (left-padded float16 caches) with the same output", async () => {
+      for (const id of ["tiny-llama-fp16", "tiny-llama-q4f16", "tiny-llama-q4"]) {
+        const completion = await client.completions.create({ model: id, prompt: PROMPTS, max_tokens: MAX_TOKENS, temperature: 0 });
+        const texts = [...completion.choices].sort((a, b) => a.index - b.index).map((c) => c.text);
+        expect({ id, texts }).toEqual({ id, texts: expected.get(id)!.map((r) => r.text) });
+      }
+    });
+
+    it("lists each model with the dtype it serves, the default read from the files", async () => {
+      const response = await fetch(`${server.baseURL}/v1/models`);
+      const page = (await response.json()) as { data: { id: string; dtype: string }[] };
+      const dtypes = Object.fromEntries(page.data.map((m) => [m.id, m.dtype]));
+      expect(dtypes).toEqual(Object.fromEntries(Object.entries(SERVED).map(([id, [, dtype]]) => [id, dtype])));
+      expect(server.output()).toContain("half-only (q4f16, default)");
+      expect(server.output()).toContain("tiny-llama-fp16 (fp16)");
+    });
+
+    it("names a folder it cannot serve in the start-up log and answers requests for it with 400 and the reason", async () => {
+      const reason = "'llava' takes images or audio; gpt3dev serves text models only";
+      expect(server.output()).toContain(`not serving a-vision-model: ${reason}`);
+      const response = await fetch(`${server.baseURL}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "a-vision-model", prompt: "Hi" }),
+      });
+      expect(response.status).toBe(400);
+      expect(await errorOf(response)).toEqual({
+        message: `The model 'a-vision-model' cannot be served: ${reason}.`,
+        type: "invalid_request_error",
+        param: "model",
+        code: "model_not_supported",
+      });
+      const retrieve = await fetch(`${server.baseURL}/v1/models/a-vision-model`);
+      expect(retrieve.status).toBe(400);
+      expect((await errorOf(retrieve)).message).toContain(reason);
+    });
+  });
+}
