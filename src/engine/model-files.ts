@@ -57,7 +57,9 @@ export const DECODER_FAMILIES = new Set([
 export const ENCODER_FAMILIES = new Set(["bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "nomic_bert", "modernbert", "e5"]);
 
 /**
- * Why gpt3dev cannot serve this folder, judged from its files before anything loads; undefined when it can try.
+ * Why gpt3dev cannot serve this folder's format, judged from its config and file names before anything loads;
+ * undefined when it can try. Damaged or missing files (a truncated graph, no tokenizer.json) are load failures
+ * instead, retried on the next request so a repaired folder serves without a restart.
  * `kind` set explicitly (registry) lets an unknown family through to the load, where the graph's inputs decide.
  */
 export function refusalOf(dir: string, config: Record<string, unknown>, kind: ModelKind, dtype: string | undefined, explicitKind: boolean): string | undefined {
@@ -66,7 +68,6 @@ export function refusalOf(dir: string, config: Record<string, unknown>, kind: Mo
     return `'${modelType}' takes images or audio; gpt3dev serves text models only`;
   }
   if (config.is_encoder_decoder === true) return `'${modelType}' is an encoder-decoder model; gpt3dev serves decoder-only text generation and encoders for embeddings`;
-  if (!existsSync(join(dir, "tokenizer.json"))) return "no tokenizer.json in the folder";
   const families = kind === "embeddings" ? ENCODER_FAMILIES : DECODER_FAMILIES;
   if (!explicitKind && !families.has(modelType)) {
     return `model_type '${modelType || "(none)"}' is not a family gpt3dev serves (text generation: ${[...DECODER_FAMILIES].join(", ")}; embeddings: ${[...ENCODER_FAMILIES].join(", ")})`;

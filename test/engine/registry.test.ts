@@ -60,15 +60,12 @@ describe("ModelRegistry", () => {
     makeModel(join(dir, "seq2seq"), "t5", ["model.onnx"], { is_encoder_decoder: true });
     makeModel(join(dir, "unknown"), "rwkv");
     makeModel(join(dir, "no-onnx"), "llama", ["decoder_model_merged.onnx"]);
-    makeModel(join(dir, "no-tokenizer"), "llama");
-    rmSync(join(dir, "no-tokenizer", "tokenizer.json"));
     const path = join(root, "refused.yaml");
     writeFileSync(path, ["- name: wrong-dtype", "  path: refused/fine", "  dtype: q4f16", "- name: tried", "  path: refused/unknown", "  kind: text-generation"].join("\n"));
     const registry = new ModelRegistry({ modelsDir: dir, registryPath: path });
     expect(registry.list().map((m) => m.id)).toEqual(["fine", "tried"]);
     expect(registry.refused()).toEqual([
       { id: "no-onnx", reason: expect.stringContaining("no ONNX file transformers.js would load in onnx/") },
-      { id: "no-tokenizer", reason: "no tokenizer.json in the folder" },
       { id: "seq2seq", reason: expect.stringContaining("'t5' is an encoder-decoder model") },
       { id: "unknown", reason: expect.stringContaining("model_type 'rwkv' is not a family gpt3dev serves") },
       { id: "vision", reason: "'llava' takes images or audio; gpt3dev serves text models only" },
