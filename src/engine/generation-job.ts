@@ -15,7 +15,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQue
 export type ChoiceEvent =
   /** `logprobs`: the tokens of this step (or of the echoed prompt), when the request asked for them. */
   | { kind: "text"; index: number; text: string; logprobs?: TokenLogprob[] }
-  | { kind: "finish"; index: number; reason: FinishReason };
+  | { kind: "finish"; index: number; reason: FinishReason; stopSequence?: string };
 
 /** Where a job's output goes; calls arrive between steps, in order. */
 export interface JobSink {

@@ -16,10 +16,13 @@ export interface SequenceParams {
   echo?: boolean;
 }
 
-/** A text event's `logprobs` are those of the tokens sampled in its step, whether their text shows yet or not. */
+/**
+ * A text event's `logprobs` are those of the tokens sampled in its step, whether their text shows yet or not.
+ * `stopSequence`: the stop string that ended the choice, when one did (Anthropic's `stop_sequence` reports it).
+ */
 export type SequenceEvent =
   | { kind: "text"; text: string; logprobs?: TokenLogprob[] }
-  | { kind: "finish"; reason: FinishReason };
+  | { kind: "finish"; reason: FinishReason; stopSequence?: string };
 
 /**
  * The per-choice half of generation: everything that depends on one choice's own history and settings (sampler with
@@ -89,7 +92,7 @@ export class Sequence {
     if (piece.text || logprobs) events.push(logprobs ? { kind: "text", text: piece.text, logprobs } : { kind: "text", text: piece.text });
     if (piece.stopped) {
       this.finishReason = "stop";
-      events.push({ kind: "finish", reason: "stop" });
+      events.push({ kind: "finish", reason: "stop", ...this.stopSequence() });
       return events;
     }
     if (this.generatedCount >= this.params.maxTokens) events.push(...this.finish("length"));
@@ -107,7 +110,11 @@ export class Sequence {
     const text = tail.stopped ? tail.text : tail.text + this.stops.flush();
     this.finishReason = tail.stopped ? "stop" : reason;
     const events: SequenceEvent[] = text ? [{ kind: "text", text }] : [];
-    events.push({ kind: "finish", reason: this.finishReason });
+    events.push({ kind: "finish", reason: this.finishReason, ...this.stopSequence() });
     return events;
+  }
+
+  private stopSequence(): { stopSequence?: string } {
+    return this.stops.matched === undefined ? {} : { stopSequence: this.stops.matched };
   }
 }

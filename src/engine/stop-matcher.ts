@@ -16,6 +16,8 @@ export class StopMatcher {
   private readonly stops: readonly string[];
   private held = "";
   private done = false;
+  /** The stop string that matched, once one has. */
+  matched: string | undefined;
 
   /** Up to 4 non-empty strings (validated by the caller); an empty list makes this a pass-through. */
   constructor(stops: readonly string[]) {
@@ -46,6 +48,7 @@ export class StopMatcher {
       if (end < bestEnd || (end === bestEnd && start < bestStart)) {
         bestStart = start;
         bestEnd = end;
+        this.matched = stop;
       }
     }
     if (bestStart >= 0) {

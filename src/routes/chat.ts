@@ -10,7 +10,8 @@ import {
 } from "../openai/chat.ts";
 import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
-import { envelope, exchangeOf, serveGeneration, type Head } from "./generation-response.ts";
+import { serveChat } from "./chat-service.ts";
+import { envelope, exchangeOf, type Head } from "./generation-response.ts";
 import { checkChatLimits } from "./limits.ts";
 
 export const chatRoutes = (engine: Engine, limits: Limits) =>
@@ -22,11 +23,12 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       const sampling = toEngineSampling(body);
       const messages = toChatMessages(body.messages);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
-      return serveGeneration(
+      return serveChat(
+        engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
-        (signal) => engine.createCompletion({ ...sampling, model: body.model, messages, maxTokens, signal }),
+        { ...sampling, model: body.model, messages, maxTokens },
         {
-          idPrefix: "chatcmpl",
+          idPrefix: "chatcmpl-",
           collect: (run, head) => collect(run, head, sampling.n),
           chunks: streamChunks,
         },

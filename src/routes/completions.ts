@@ -27,7 +27,7 @@ export const completionsRoutes = (engine: Engine, limits: Limits) =>
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
         (signal) => engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }),
         {
-          idPrefix: "cmpl",
+          idPrefix: "cmpl-",
           collect: (run, head) => collect(run, head, sampling.n * prompts.length),
           chunks: streamChunks,
         },

@@ -51,7 +51,7 @@ function toStopList(stop: string | string[] | null | undefined): string[] {
 }
 
 export function requestId(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().replaceAll("-", "")}`;
+  return `${prefix}${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
 export function unixSeconds(): number {

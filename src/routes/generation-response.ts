@@ -3,7 +3,7 @@ import type { CompletionRun } from "../engine/completions.ts";
 import { traceOf } from "../telemetry/request-trace.ts";
 import { requestId, unixSeconds } from "./generation-params.ts";
 import { generationTimeout } from "./limits.ts";
-import { sseResponse } from "./sse.ts";
+import { sseResponse, type SseFraming } from "./sse.ts";
 
 export interface Head {
   id: string;
@@ -13,12 +13,15 @@ export interface Head {
 
 /** How one endpoint family shapes a run: the whole response, or the chunks of its stream. */
 export interface GenerationFormat<Whole> {
+  /** With its separator: `chatcmpl-`, `resp_`, `msg_`. */
   idPrefix: string;
   collect(run: CompletionRun, head: Head): Promise<Whole>;
   chunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<object>;
+  /** How the stream's events are framed: OpenAI's `data:` lines unless the protocol says otherwise. */
+  framing?: SseFraming;
 }
 
-interface Exchange {
+export interface Exchange {
   request: Request;
   server: Server<unknown> | null;
   stream?: boolean | null;
@@ -62,11 +65,13 @@ export async function serveGeneration<Whole>(
   const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId };
   if (exchange.stream) {
     const traced = trace?.hold();
-    return sseResponse(failOnDeadline(format.chunks(run, head, exchange.includeUsage === true), deadline, timedOut), () => {
+    const chunks = failOnDeadline(format.chunks(run, head, exchange.includeUsage === true), deadline, timedOut);
+    const onClose = () => {
       abort.abort();
       run.close();
       traced?.();
-    });
+    };
+    return sseResponse(chunks, onClose, format.framing);
   }
   try {
     const whole = await format.collect(run, head);

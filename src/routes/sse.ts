@@ -10,11 +10,31 @@ const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
+/** How one protocol frames its events: each object, a failure mid-stream, and the end of the stream. */
+export interface SseFraming {
+  frame(value: object): string;
+  error(error: unknown): string;
+  end: string;
+}
+
+/** OpenAI's chat and text completions: `data: {json}` events, then `data: [DONE]`. */
+export const openAIFraming: SseFraming = {
+  frame: (value) => `data: ${JSON.stringify(value)}\n\n`,
+  error: (error) => `data: ${JSON.stringify(toOpenAIError(error).toBody())}\n\n`,
+  end: "data: [DONE]\n\n",
+};
+
+/** The newer protocols name each event after its `type` field (`event: <type>`), with no end marker. */
+export function typedEventFraming(error: (error: unknown) => { type: string }): SseFraming {
+  const frame = (value: object) => `event: ${(value as { type: string }).type}\ndata: ${JSON.stringify(value)}\n\n`;
+  return { frame, error: (e) => frame(error(e)), end: "" };
+}
+
 /**
- * Frames objects as OpenAI does (`data: {json}\n\n` … `data: [DONE]\n\n`). A failure mid-stream becomes one error
- * frame. `onClose` runs exactly once: when the stream ends or the client goes away.
+ * Frames objects as a stream of server-sent events. A failure mid-stream becomes one error event. `onClose` runs
+ * exactly once: when the stream ends or the client goes away.
  */
-export function sseResponse(chunks: AsyncGenerator<object>, onClose: () => void): Response {
+export function sseResponse(chunks: AsyncGenerator<object>, onClose: () => void, framing: SseFraming = openAIFraming): Response {
   let closed = false;
   const close = () => {
     if (closed) return;
@@ -26,14 +46,14 @@ export function sseResponse(chunks: AsyncGenerator<object>, onClose: () => void)
       try {
         const next = await chunks.next();
         if (next.done) {
-          controller.enqueue(encoder.encode("data: [DONE]\n\n"));
+          if (framing.end) controller.enqueue(encoder.encode(framing.end));
           controller.close();
           close();
           return;
         }
-        controller.enqueue(encoder.encode(`data: ${JSON.stringify(next.value)}\n\n`));
+        controller.enqueue(encoder.encode(framing.frame(next.value)));
       } catch (error) {
-        controller.enqueue(encoder.encode(`data: ${JSON.stringify(toOpenAIError(error).toBody())}\n\n`));
+        controller.enqueue(encoder.encode(framing.error(error)));
         controller.close();
         close();
       }

@@ -144,3 +144,23 @@ describe("StopMatcher", () => {
     }
   });
 });
+
+describe("StopMatcher.matched", () => {
+  test("names the stop string that ended the text, whatever the chunking", () => {
+    const text = "one two three four";
+    for (let cut = 1; cut < text.length; cut++) {
+      const m = new StopMatcher(["four", "thr", "o t"]);
+      m.push(text.slice(0, cut));
+      m.push(text.slice(cut));
+      // "o t" (in "two three") ends at index 7, before "thr" ends at 11.
+      expect(m.matched).toBe("o t");
+    }
+  });
+
+  test("stays undefined when no stop occurred", () => {
+    const m = new StopMatcher(["zz"]);
+    m.push("abz");
+    m.flush();
+    expect(m.matched).toBeUndefined();
+  });
+});

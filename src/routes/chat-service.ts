@@ -1,0 +1,28 @@
+import type { Limits } from "../config.ts";
+import type { CompletionRequest } from "../engine/completions.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { ChatMessage } from "../engine/tokenizer.ts";
+import { serveGeneration, type Exchange, type GenerationFormat } from "./generation-response.ts";
+import { checkPromptLength } from "./limits.ts";
+
+/**
+ * A chat request in engine terms. Every chat-shaped protocol (chat completions, Responses, Anthropic Messages)
+ * converts its wire request into this once; from here on they share one path: template, sampler, scheduler,
+ * cancellation and the request deadline.
+ */
+export type ChatRequest = Omit<Extract<CompletionRequest, { messages: readonly ChatMessage[] }>, "signal">;
+
+/** Runs a chat request and answers it whole or streamed, in the shape `format` gives it. */
+export function serveChat<Whole>(
+  engine: Engine,
+  exchange: Exchange,
+  request: ChatRequest,
+  format: GenerationFormat<Whole>,
+): Promise<Whole | Response> {
+  return serveGeneration(exchange, (signal) => engine.createCompletion({ ...request, signal }), format);
+}
+
+/** A conversation counts as one prompt for `--max-prompt-chars`: the characters of every message, summed. */
+export function checkConversationLength(messages: readonly ChatMessage[], param: string, limits: Limits): void {
+  checkPromptLength(messages.reduce((sum, m) => sum + m.content.length, 0), param, limits);
+}
