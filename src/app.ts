@@ -2,6 +2,7 @@ import { Elysia, type AnyElysia } from "elysia";
 import packageJson from "../package.json" with { type: "json" };
 import type { Limits } from "./config.ts";
 import type { Engine } from "./engine/engine.ts";
+import { speaksAnthropic, toAnthropicError } from "./anthropic-errors.ts";
 import { OpenAIError, toOpenAIError } from "./errors.ts";
 import type { ApiKeys } from "./http/api-keys.ts";
 import { authPlugin } from "./http/auth.ts";
@@ -11,7 +12,9 @@ import { chatRoutes } from "./routes/chat.ts";
 import { completionsRoutes } from "./routes/completions.ts";
 import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { messagesRoutes } from "./routes/messages.ts";
 import { modelsRoutes } from "./routes/models.ts";
+import { responsesRoutes } from "./routes/responses.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { DOCS_PUBLIC_PATHS, docsRoutes } from "./routes/docs.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
@@ -38,16 +41,15 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(requestLogPlugin(telemetry))
     .onError(({ code, error, request, route }) => {
       const { pathname } = new URL(request.url);
-      const openaiError =
-        code === "NOT_FOUND"
-          ? new OpenAIError(404, `Invalid URL (${request.method} ${pathname})`)
-          : toOpenAIError(error, code);
-      markFailed(request, openaiError.status, route);
+      const failure = code === "NOT_FOUND" ? new OpenAIError(404, `Invalid URL (${request.method} ${pathname})`) : error;
+      // Each protocol answers in its own envelope: Anthropic's on its Messages routes, OpenAI's everywhere else.
+      const mapped = speaksAnthropic(pathname) ? toAnthropicError(failure, code) : toOpenAIError(failure, code);
+      markFailed(request, mapped.status, route);
       // Logs the failure, never the request body (prompts stay private).
-      if (openaiError.status >= 500) {
+      if (mapped.status >= 500) {
         telemetry.logger.error(`${request.method} ${pathname} failed`, { error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       }
-      return Response.json(openaiError.toBody(), { status: openaiError.status, headers: openaiError.headers });
+      return Response.json(mapped.toBody(), { status: mapped.status, headers: mapped.headers });
     })
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))
@@ -57,6 +59,8 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(modelsRoutes(engine))
     .use(completionsRoutes(engine, limits))
     .use(chatRoutes(engine, limits))
+    .use(responsesRoutes(engine, limits))
+    .use(messagesRoutes(engine, limits))
     .use(tokenizeRoutes(engine, limits))
     .use(embeddingsRoutes(engine, limits))
     .use(metricsRoutes(telemetry.metrics))

@@ -17,8 +17,8 @@ export interface GenerationFormat<Whole> {
   idPrefix: string;
   collect(run: CompletionRun, head: Head): Promise<Whole>;
   chunks(run: CompletionRun, head: Head, includeUsage: boolean): AsyncGenerator<object>;
-  /** How the stream's events are framed: OpenAI's `data:` lines unless the protocol says otherwise. */
-  framing?: SseFraming;
+  /** Frames one stream's events (a new framing per stream): OpenAI's `data:` lines unless the protocol says otherwise. */
+  framing?: () => SseFraming;
 }
 
 export interface Exchange {
@@ -71,7 +71,7 @@ export async function serveGeneration<Whole>(
       run.close();
       traced?.();
     };
-    return sseResponse(chunks, onClose, format.framing);
+    return sseResponse(chunks, onClose, format.framing?.());
   }
   try {
     const whole = await format.collect(run, head);

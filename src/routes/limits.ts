@@ -6,18 +6,19 @@ function limitExceeded(param: string, message: string, flag: string): OpenAIErro
   return new OpenAIError(400, `${message} (this server's limit; --${flag}).`, "invalid_request_error", param, "limit_exceeded");
 }
 
-function checkAtMost(value: number | null | undefined, max: number, param: string, flag: string): void {
+export function checkAtMost(value: number | null | undefined, max: number, param: string, flag: string): void {
   if (value != null && value > max) throw limitExceeded(param, `'${param}' must be at most ${max}, got ${value}`, flag);
 }
 
-function checkStop(stop: string | string[] | null | undefined, limits: Limits): void {
+/** `name`: the protocol's field (`stop`, Anthropic's `stop_sequences`). */
+export function checkStop(stop: string | string[] | null | undefined, limits: Limits, name = "stop"): void {
   if (stop == null) return;
   const list = typeof stop === "string" ? [stop] : stop;
   if (list.length > limits.maxStopSequences) {
-    throw limitExceeded("stop", `At most ${limits.maxStopSequences} stop sequences are accepted, got ${list.length}`, "max-stop-sequences");
+    throw limitExceeded(name, `At most ${limits.maxStopSequences} stop sequences are accepted, got ${list.length}`, "max-stop-sequences");
   }
   list.forEach((s, i) => {
-    const param = typeof stop === "string" ? "stop" : `stop[${i}]`;
+    const param = typeof stop === "string" ? name : `${name}[${i}]`;
     if (s.length > limits.maxStopChars) {
       throw limitExceeded(param, `A stop sequence may be at most ${limits.maxStopChars} characters long, got ${s.length}`, "max-stop-chars");
     }

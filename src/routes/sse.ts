@@ -24,10 +24,22 @@ export const openAIFraming: SseFraming = {
   end: "data: [DONE]\n\n",
 };
 
-/** The newer protocols name each event after its `type` field (`event: <type>`), with no end marker. */
-export function typedEventFraming(error: (error: unknown) => { type: string }): SseFraming {
-  const frame = (value: object) => `event: ${(value as { type: string }).type}\ndata: ${JSON.stringify(value)}\n\n`;
-  return { frame, error: (e) => frame(error(e)), end: "" };
+/**
+ * The newer protocols name each event after its `type` field (`event: <type>`), with no end marker. `numbered`:
+ * every event, the error one included, gets the stream's next `sequence_number` (OpenAI Responses).
+ */
+export function typedEventFraming(
+  error: (error: unknown) => { type: string },
+  options: { numbered?: boolean } = {},
+): () => SseFraming {
+  return () => {
+    let next = 0;
+    const frame = (value: object) => {
+      const event = options.numbered ? { ...value, sequence_number: next++ } : value;
+      return `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`;
+    };
+    return { frame, error: (e) => frame(error(e)), end: "" };
+  };
 }
 
 /**
