@@ -18,6 +18,7 @@ import { responsesRoutes } from "./routes/responses.ts";
 import { tokenizeRoutes } from "./routes/tokenize.ts";
 import { DOCS_PUBLIC_PATHS, docsRoutes } from "./routes/docs.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { PLAYGROUND_PUBLIC_PATHS, playgroundRoutes } from "./routes/playground.ts";
 import { markFailed, requestLogPlugin } from "./telemetry/request-log.ts";
 import { Telemetry } from "./telemetry/telemetry.ts";
 
@@ -35,7 +36,7 @@ export interface AppDeps {
 /** The whole HTTP surface; never listens by itself, so tests can call `app.handle(request)`. */
 export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry = new Telemetry(), metricsPublic = false }: AppDeps) {
   telemetry.metrics.readEngineStats(() => engine.statsIfRunning());
-  const publicPaths = [...DOCS_PUBLIC_PATHS, ...(metricsPublic ? ["/metrics"] : [])];
+  const publicPaths = [...PLAYGROUND_PUBLIC_PATHS, ...DOCS_PUBLIC_PATHS, ...(metricsPublic ? ["/metrics"] : [])];
   let root: AnyElysia | undefined;
   const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_BODY_BACKSTOP_BYTES } })
     .use(requestLogPlugin(telemetry))
@@ -64,6 +65,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(tokenizeRoutes(engine, limits))
     .use(embeddingsRoutes(engine, limits))
     .use(metricsRoutes(telemetry.metrics))
+    .use(playgroundRoutes())
     // Documents every route above (and any added later), read when /openapi.json is first asked for.
     .use(docsRoutes(() => root!, packageJson.version));
   root = app;
