@@ -42,3 +42,8 @@ export function floatTensor(values: Float32Array, dims: readonly number[]): Tens
 export function emptyFloatTensor(dims: readonly number[]): Tensor {
   return floatTensor(new Float32Array(0), dims);
 }
+
+/** A CPU tensor of the given element type over `data` (e.g. a copy of another tensor's data). */
+export function tensorLike(type: Tensor["type"], data: Float32Array | Uint16Array, dims: readonly number[]): Tensor {
+  return new ort.Tensor(type as "float32", data as Float32Array, dims);
+}
