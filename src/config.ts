@@ -133,6 +133,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "256",
   },
   {
+    flag: "prefix-cache-mb",
+    env: "GPT3DEV_PREFIX_CACHE_MB",
+    type: "string",
+    description: "memory per loaded model for the keys and values of recent prompts, reused by prompts that start the same way; 0 turns it off",
+    defaultText: "256",
+  },
+  {
     flag: "shutdown-grace-seconds",
     env: "GPT3DEV_SHUTDOWN_GRACE_SECONDS",
     type: "string",
@@ -276,6 +283,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),
         prefillChunk: integer("prefill-chunk", get("prefill-chunk") ?? "256", 1, 65_536),
+        prefixCacheBytes: integer("prefix-cache-mb", get("prefix-cache-mb") ?? "256", 0, 1 << 20) * 2 ** 20,
       },
       shutdownGraceSeconds: integer("shutdown-grace-seconds", get("shutdown-grace-seconds") ?? "30", 0, 86400),
       apiKeys: list("api-key"),

@@ -15,7 +15,7 @@ describe("parseCli", () => {
       maxLoadedModels: 2,
       intraOpThreads: 0,
       graphOptimization: "all",
-      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256 },
+      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20 },
       shutdownGraceSeconds: 30,
       apiKeys: [],
       apiKeyFile: undefined,
@@ -71,9 +71,13 @@ describe("parseCli", () => {
       GPT3DEV_MAX_QUEUE: "0",
       GPT3DEV_PREFILL_CHUNK: "32",
       GPT3DEV_MAX_BATCH: "16",
+      GPT3DEV_PREFIX_CACHE_MB: "0",
     });
     if (result.kind !== "run") throw new Error("expected run");
-    expect(result.config.scheduler).toEqual({ maxBatch: 4, maxQueue: 0, prefillChunk: 32 });
+    expect(result.config.scheduler).toEqual({ maxBatch: 4, maxQueue: 0, prefillChunk: 32, prefixCacheBytes: 0 });
+    const sized = parseCli(["--prefix-cache-mb", "64"], {});
+    if (sized.kind !== "run") throw new Error("expected run");
+    expect(sized.config.scheduler.prefixCacheBytes).toBe(64 * 1024 * 1024);
     expect(result.config.graphOptimization).toBe("basic");
     expect(() => parseCli(["--max-batch", "0"], {})).toThrow("--max-batch: expected an integer from 1 to 256");
     expect(() => parseCli([], { GPT3DEV_GRAPH_OPTIMIZATION: "max" })).toThrow(

@@ -8,8 +8,8 @@ export interface CompletionRun {
   readonly promptTokens: number;
   /** Valid once `events()` has finished. */
   readonly completionTokens: number;
-  /** Prompt tokens served from a prefix cache rather than prefilled (absent: none). */
-  readonly cachedTokens?: number;
+  /** Prompt tokens reused from the prefix cache (included in `promptTokens`); valid once `events()` has finished. */
+  readonly cachedTokens: number;
   /**
    * Choice `i * n + j` is the j-th sample of prompt i, as OpenAI numbers them. Choices run side by side, so their
    * events interleave. Ends early, without finish events, when the request's signal aborts.
@@ -22,7 +22,7 @@ export interface CompletionRun {
 /** Where the producer side of a run (the scheduler, or the worker's messages) delivers. */
 export interface RunFeed {
   events(events: readonly CompletionEvent[]): void;
-  done(completionTokens: number): void;
+  done(completionTokens: number, cachedTokens?: number): void;
   fail(error: unknown): void;
 }
 
@@ -38,6 +38,7 @@ export function createRun(
   let queue: CompletionEvent[] = [];
   let wake: (() => void) | undefined;
   let completionTokens = 0;
+  let cachedTokens = 0;
   let state: "running" | "done" | "failed" | "stopped" = "running";
   let failure: unknown;
   const notify = () => {
@@ -59,9 +60,10 @@ export function createRun(
       queue.push(...events);
       notify();
     },
-    done(tokens) {
+    done(tokens, cached = 0) {
       if (state !== "running") return;
       completionTokens = tokens;
+      cachedTokens = cached;
       state = "done";
       notify();
     },
@@ -76,6 +78,9 @@ export function createRun(
     ...info,
     get completionTokens() {
       return completionTokens;
+    },
+    get cachedTokens() {
+      return cachedTokens;
     },
     close: stop,
     async *events() {

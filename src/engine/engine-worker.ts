@@ -72,9 +72,9 @@ async function complete(id: number, request: CompletionRequest): Promise<void> {
       { ...request, signal: canceller.signal },
       {
         events: (events) => post({ type: "events", id, events: [...events] }),
-        done: (completionTokens) => {
+        done: (completionTokens, cachedTokens = 0) => {
           end();
-          post({ type: "done", id, completionTokens });
+          post({ type: "done", id, completionTokens, cachedTokens });
         },
         fail: (error) => {
           end();

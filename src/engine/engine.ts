@@ -227,7 +227,7 @@ export class Engine {
         this.runs.get(id)?.events(message.events);
         return;
       case "done":
-        this.runs.get(id)?.done(message.completionTokens);
+        this.runs.get(id)?.done(message.completionTokens, message.cachedTokens);
         this.runs.delete(id);
         return;
       case "failed":

@@ -8,9 +8,16 @@ export interface SchedulerOptions {
   maxQueue: number;
   /** Prompt tokens per prefill run; longer prompts are split and interleaved with decode steps. */
   prefillChunk: number;
+  /** Memory for the keys and values of recent prompts, reused by later prompts that start the same way; 0 or absent: off. */
+  prefixCacheBytes?: number;
 }
 
-export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = { maxBatch: 8, maxQueue: 64, prefillChunk: 256 };
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
+  maxBatch: 8,
+  maxQueue: 64,
+  prefillChunk: 256,
+  prefixCacheBytes: 256 * 2 ** 20,
+};
 
 export type ChoiceEvent =
   /** `logprobs`: the tokens of this step (or of the echoed prompt), when the request asked for them. */
@@ -20,8 +27,8 @@ export type ChoiceEvent =
 /** Where a job's output goes; calls arrive between steps, in order. */
 export interface JobSink {
   events(events: ChoiceEvent[]): void;
-  /** Every choice finished (or the job was cancelled). */
-  done(completionTokens: number): void;
+  /** Every choice finished (or the job was cancelled); `cachedTokens` of the prompts came from the prefix cache. */
+  done(completionTokens: number, cachedTokens?: number): void;
   fail(error: unknown): void;
 }
 
@@ -44,6 +51,8 @@ export interface SchedulerStats {
   /** Tokens sampled so far (every choice's completion tokens). */
   generatedTokens: number;
   prefillTokens: number;
+  /** Prompt tokens reused from the prefix cache instead of prefilled. */
+  cachedTokens: number;
   /** Times the batch cache was rebuilt because rows joined or left. */
   packs: number;
   /** Choices stopped by cancellation before they finished (a failed request's choices included). */

@@ -79,9 +79,9 @@ export class ModelHost {
         ...plan.job,
         sink: {
           events: (events) => feed.events(events),
-          done: (tokens) => {
+          done: (tokens, cached) => {
             release();
-            feed.done(tokens);
+            feed.done(tokens, cached);
           },
           fail: (error) => {
             release();

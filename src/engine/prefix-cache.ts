@@ -3,6 +3,9 @@ export interface KvSegment {
   readonly bytes: number;
 }
 
+/** Tokens per block of the server's prefix caches (vLLM's default block size). */
+export const PREFIX_BLOCK_TOKENS = 16;
+
 export interface PrefixCacheOptions {
   /** Memory the cached segments may take together; the least recently used blocks go beyond it. 0 disables the cache. */
   budgetBytes: number;

@@ -40,13 +40,15 @@ export interface Job<K> {
   open: number;
   cancelled: boolean;
   pending: ChoiceEvent[];
+  /** Prompt tokens taken from the prefix cache instead of prefilled. */
+  cachedTokens: number;
 }
 
 /** A sink that drops everything: a failed job's real sink has already been told. */
 const DETACHED: JobSink = { events() {}, done() {}, fail() {} };
 
 export function createJob<K>(request: GenerationJob): Job<K> {
-  const job: Job<K> = { sink: request.sink, choices: [], admitted: 0, open: request.choices.length, cancelled: false, pending: [] };
+  const job: Job<K> = { sink: request.sink, choices: [], admitted: 0, open: request.choices.length, cancelled: false, pending: [], cachedTokens: 0 };
   const groups = request.prompts.map((ids): PromptGroup<K> => ({ ids, kv: undefined, row: 0, prefilled: 0, choices: [] }));
   request.choices.forEach(({ prompt, params }, index) => {
     const group = groups[prompt]!;

@@ -3,6 +3,7 @@ import { DecodeBatch } from "./decode-batch.ts";
 import { GenerationError, QueueFullError } from "./errors.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { nextPrefillRun, type PrefillChunk } from "./prefill-plan.ts";
+import type { PromptPrefixes } from "./prefix-reuse.ts";
 import { awaitsPrefill, createJob, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
 import { Sequence, type SequenceEvent } from "./sequence.ts";
 import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
@@ -29,7 +30,7 @@ export class Scheduler<K extends KvShape> {
   private closed = false;
   private readonly maxRows: number;
   private readonly reporter: LogprobReporter;
-  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
+  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cachedTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
   /** Told the batch size of every decode step (for metrics); plain numbers only. */
   onStep?: (rows: number) => void;
 
@@ -40,6 +41,8 @@ export class Scheduler<K extends KvShape> {
     private readonly options: SchedulerOptions,
     /** Named in the errors of failed requests. */
     private readonly modelId = "(unnamed)",
+    /** Prompts start after the longest prefix an earlier request left in this cache (none: every prompt runs whole). */
+    private readonly prefixes?: PromptPrefixes<K>,
   ) {
     this.reporter = new LogprobReporter(tokenizer);
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
@@ -105,7 +108,7 @@ export class Scheduler<K extends KvShape> {
     const job = choice.job;
     if (--job.open > 0) return;
     this.outbox.deliver(job);
-    job.sink.done(generatedTokens(job));
+    job.sink.done(generatedTokens(job), job.cachedTokens);
   }
 
   private wake(): void {
@@ -122,6 +125,7 @@ export class Scheduler<K extends KvShape> {
           await this.prefillPhase();
           // First tokens go out now, not after the decode step that follows (time to first token).
           this.outbox.flush();
+          this.prefixes?.store();
           await this.decodePhase();
           this.outbox.flush();
         } catch (error) {
@@ -142,6 +146,7 @@ export class Scheduler<K extends KvShape> {
     this.prefilling.length = 0;
     this.joining.length = 0;
     this.batch.clear();
+    this.prefixes?.discard();
     this.occupied = 0;
   }
 
@@ -155,8 +160,16 @@ export class Scheduler<K extends KvShape> {
       this.occupied++;
       const group = choice.group;
       if (group.logits) this.start(choice);
-      else if (!this.prefilling.includes(group)) this.prefilling.push(group);
+      else if (!this.prefilling.includes(group)) this.beginPrefill(group, job);
     }
+  }
+
+  /** A prompt waits for its prefill, after the longest prefix it can reuse from the prefix cache. */
+  private beginPrefill(group: PromptGroup<K>, job: Job<K>): void {
+    const reused = this.prefixes?.resume(group) ?? 0;
+    job.cachedTokens += reused;
+    this.counters.cachedTokens += reused;
+    this.prefilling.push(group);
   }
 
   /**
@@ -209,6 +222,7 @@ export class Scheduler<K extends KvShape> {
       this.counters.prefillTokens += ids.length;
       if (group.prefilled < group.ids.length) return;
       group.logits = out.logits.subarray(r * vocab, (r + 1) * vocab);
+      this.prefixes?.remember(group.ids, out.kv, r);
       this.forgetPrefill(group);
       for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
     });

@@ -1,8 +1,11 @@
 import type { SessionSettings } from "../runtime/session.ts";
 import { Decoder, type KvBlock } from "./decoder.ts";
+import { copyKvIn, copyKvOut } from "./kv-segment.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions } from "./generation-job.ts";
+import { PrefixCache, PREFIX_BLOCK_TOKENS } from "./prefix-cache.ts";
+import { PrefixReuse } from "./prefix-reuse.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Tokenizer } from "./tokenizer.ts";
 
@@ -19,7 +22,12 @@ export class TextModel {
     readonly eosIds: ReadonlySet<number>,
     scheduling: SchedulerOptions,
   ) {
-    this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id);
+    const budgetBytes = scheduling.prefixCacheBytes ?? 0;
+    const prefixes =
+      budgetBytes > 0
+        ? new PrefixReuse(new PrefixCache({ budgetBytes, blockTokens: PREFIX_BLOCK_TOKENS }), { copyOut: copyKvOut, copyIn: copyKvIn })
+        : undefined;
+    this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id, prefixes);
   }
 
   static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions): Promise<TextModel> {

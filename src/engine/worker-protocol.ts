@@ -28,7 +28,7 @@ export type WorkerMessage =
   | { type: "rejected"; id: number; error: WireError }
   | { type: "started"; id: number; modelId: string; promptTokens: number }
   | { type: "events"; id: number; events: CompletionEvent[] }
-  | { type: "done"; id: number; completionTokens: number }
+  | { type: "done"; id: number; completionTokens: number; cachedTokens: number }
   | { type: "failed"; id: number; error: WireError }
   /** Not an answer to anything: what the engine reports about itself (steps, model loads). */
   | { type: "observed"; event: EngineEvent };

@@ -51,6 +51,8 @@ export const CompletionUsage = t.Object({
   prompt_tokens: t.Integer(),
   completion_tokens: t.Integer(),
   total_tokens: t.Integer(),
+  /** Prompt tokens whose keys and values came from the prefix cache instead of a prefill. */
+  prompt_tokens_details: t.Optional(t.Object({ cached_tokens: t.Integer() })),
 });
 export type CompletionUsage = typeof CompletionUsage.static;
 

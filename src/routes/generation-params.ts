@@ -63,5 +63,6 @@ export function usageOf(run: CompletionRun): CompletionUsage {
     prompt_tokens: run.promptTokens,
     completion_tokens: run.completionTokens,
     total_tokens: run.promptTokens + run.completionTokens,
+    prompt_tokens_details: { cached_tokens: run.cachedTokens },
   };
 }

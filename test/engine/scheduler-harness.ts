@@ -20,6 +20,8 @@ export interface Outcome {
   ids: number[][];
   finish: string[];
   tokens: number;
+  /** Prompt tokens the scheduler took from its prefix cache. */
+  cached: number;
   events: ChoiceEvent[];
 }
 
@@ -42,7 +44,7 @@ export function submit(
     }),
   );
   return new Promise((resolve, reject) => {
-    const outcome: Outcome = { ids: choices.map(() => []), finish: [], tokens: 0, events: [] };
+    const outcome: Outcome = { ids: choices.map(() => []), finish: [], tokens: 0, cached: 0, events: [] };
     let cancel = () => {};
     const handle = scheduler.submit({
       prompts: request.prompts,
@@ -56,8 +58,9 @@ export function submit(
           }
           onEvents?.(events, cancel);
         },
-        done(tokens) {
+        done(tokens, cached = 0) {
           outcome.tokens = tokens;
+          outcome.cached = cached;
           resolve(outcome);
         },
         fail: reject,
