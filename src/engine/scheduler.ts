@@ -30,7 +30,7 @@ export class Scheduler<K extends KvShape> {
   private closed = false;
   private readonly maxRows: number;
   private readonly reporter: LogprobReporter;
-  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cachedTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
+  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
   /** Told the batch size of every decode step (for metrics); plain numbers only. */
   onStep?: (rows: number) => void;
 
@@ -68,7 +68,8 @@ export class Scheduler<K extends KvShape> {
 
   stats(): SchedulerStats {
     const prefilling = this.prefilling.reduce((n, g) => n + g.choices.filter((c) => c.state === "prefill").length, 0);
-    return { rows: this.batch.rows.length, prefilling, queued: this.queue.length, packs: this.batch.packs, ...this.counters };
+    const cachedTokens = this.prefixes?.stats().hitTokens ?? 0;
+    return { rows: this.batch.rows.length, prefilling, queued: this.queue.length, packs: this.batch.packs, cachedTokens, ...this.counters };
   }
 
   /**
@@ -160,16 +161,12 @@ export class Scheduler<K extends KvShape> {
       this.occupied++;
       const group = choice.group;
       if (group.logits) this.start(choice);
-      else if (!this.prefilling.includes(group)) this.beginPrefill(group, job);
+      else if (!this.prefilling.includes(group)) {
+        // The prompt's prefill starts after the longest prefix it can take from the prefix cache.
+        job.cachedTokens += this.prefixes?.resume(group) ?? 0;
+        this.prefilling.push(group);
+      }
     }
-  }
-
-  /** A prompt waits for its prefill, after the longest prefix it can reuse from the prefix cache. */
-  private beginPrefill(group: PromptGroup<K>, job: Job<K>): void {
-    const reused = this.prefixes?.resume(group) ?? 0;
-    job.cachedTokens += reused;
-    this.counters.cachedTokens += reused;
-    this.prefilling.push(group);
   }
 
   /**
