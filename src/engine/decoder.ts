@@ -210,7 +210,10 @@ export class Decoder implements BatchModel<KvBlock> {
       attention_mask: int64Tensor(mask, [dims[0], mask.length / dims[0]]),
     };
     for (const [name, tensor] of Object.entries(past.tensors)) feeds[name] = forBinding(tensor);
-    if (this.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, dims);
+    if (this.io.hasPositionIds) {
+      const offset = this.config.positionOffset;
+      feeds.position_ids = int64Tensor(offset === 0 ? positions : positions.map((p) => p + offset), dims);
+    }
     if (this.io.logitsToKeep) feeds[this.io.logitsToKeep] = int64Tensor([keep], []);
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits;

@@ -10,7 +10,15 @@ export interface DecoderConfig {
   vocabSize: number;
   contextLength: number;
   eosIds: number[];
+  /**
+   * Added to every position id: Gemma 3 exports get positions counted from 1 (transformers.js feeds them so, the
+   * `start_index` of its create_position_ids), every other family from 0. Rotary attention depends on position
+   * differences only, so this keeps the numbers equal to transformers.js's rather than changing tokens.
+   */
+  positionOffset: number;
 }
+
+const POSITIONS_FROM_ONE = new Set(["gemma3_text", "gemma3", "paligemma"]);
 
 type Json = Record<string, unknown>;
 
@@ -44,8 +52,10 @@ export function readDecoderConfig(dir: string): DecoderConfig {
   const heads = require(["num_attention_heads", "n_head", "num_heads"]);
   const hidden = require(["hidden_size", "n_embd", "d_model"]);
   const eosIds = [...new Set([...idList(generation.eos_token_id), ...idList(config.eos_token_id)])];
+  const modelType = typeof config.model_type === "string" ? config.model_type : "unknown";
   return {
-    modelType: typeof config.model_type === "string" ? config.model_type : "unknown",
+    modelType,
+    positionOffset: POSITIONS_FROM_ONE.has(modelType) ? 1 : 0,
     numLayers: require(["num_hidden_layers", "n_layer", "num_layers"]),
     kvHeads: firstNumber(config, ["num_key_value_heads"]) ?? heads,
     headDim: firstNumber(config, ["head_dim"]) ?? hidden / heads,
