@@ -15,6 +15,8 @@ export interface Config {
   intraOpThreads: number;
   /** ONNX Runtime graph rewrites applied when a model loads. */
   graphOptimization: GraphOptimizationLevel;
+  /** Where rewritten model graphs are kept (src/runtime/graph-rewrite/); undefined: models are opened as they are. */
+  cacheDir?: string;
   /** Continuous batching, per loaded text model. */
   scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
@@ -110,6 +112,13 @@ export const OPTIONS: readonly Option[] = [
     type: "string",
     description: "ONNX Runtime graph optimisation level: disabled, basic, extended or all",
     defaultText: "all",
+  },
+  {
+    flag: "cache-dir",
+    env: "GPT3DEV_CACHE_DIR",
+    type: "string",
+    description: "folder for model graphs rewritten at load time to use less memory; 'none' opens models as they are",
+    defaultText: "$CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/gpt3dev or ~/.cache/gpt3dev",
   },
   {
     flag: "max-batch",
@@ -279,6 +288,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
+      cacheDir: cacheDir(get("cache-dir"), env),
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),
@@ -308,6 +318,18 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       },
     },
   };
+}
+
+/**
+ * The cache folder: the flag's value ('none' turns it off), else the one systemd made for the unit
+ * (`CacheDirectory=` sets $CACHE_DIRECTORY), else the XDG cache folder, else ~/.cache.
+ */
+function cacheDir(value: string | undefined, env: Record<string, string | undefined>): string | undefined {
+  if (value === "none") return undefined;
+  if (value) return resolve(value);
+  if (env.CACHE_DIRECTORY) return resolve(env.CACHE_DIRECTORY.split(":")[0]!);
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
+  return base ? join(base, "gpt3dev") : undefined;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

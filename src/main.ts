@@ -32,6 +32,7 @@ function start(config: Config): void {
     maxLoadedModels: config.maxLoadedModels,
     intraOpThreads: config.intraOpThreads,
     graphOptimizationLevel: config.graphOptimization,
+    cacheDir: config.cacheDir,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
   });

@@ -3,6 +3,22 @@ import { resolve } from "node:path";
 import { ConfigError, helpText, OPTIONS, parseCli } from "../src/config.ts";
 
 describe("parseCli", () => {
+  it("puts rewritten graphs in the flag's folder, else systemd's cache folder, else the XDG or home cache; 'none' turns it off", () => {
+    const dir = (argv: string[], env: Record<string, string>) => {
+      const result = parseCli(argv, env);
+      if (result.kind !== "run") throw new Error("expected run");
+      return result.config.cacheDir;
+    };
+    const env = { HOME: "/home/u", XDG_CACHE_HOME: "/xdg", CACHE_DIRECTORY: "/var/cache/gpt3dev" };
+    expect(dir(["--cache-dir", "/c"], env)).toBe("/c");
+    expect(dir([], { ...env, GPT3DEV_CACHE_DIR: "/e" })).toBe("/e");
+    expect(dir([], env)).toBe("/var/cache/gpt3dev");
+    expect(dir([], { HOME: "/home/u", XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/gpt3dev");
+    expect(dir([], { HOME: "/home/u" })).toBe("/home/u/.cache/gpt3dev");
+    expect(dir(["--cache-dir", "none"], env)).toBeUndefined();
+    expect(dir([], {})).toBeUndefined();
+  });
+
   it("uses the documented defaults", () => {
     const result = parseCli([], {});
     if (result.kind !== "run") throw new Error("expected run");

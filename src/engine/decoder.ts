@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { openDecoderSession } from "../runtime/decoder-session.ts";
+import { int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import { float32Range, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
 import { UnsupportedFormatError } from "./errors.ts";
@@ -91,7 +92,7 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
-    const session = await createSession(join(dir, "onnx", onnxFile), settings);
+    const { session } = await openDecoderSession(join(dir, "onnx", onnxFile), settings);
     try {
       return new Decoder(session, config);
     } catch (error) {

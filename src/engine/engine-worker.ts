@@ -4,6 +4,7 @@
  * Configuration arrives in the "init" message: `process.env` set at run time on the main thread is not visible here.
  */
 import type { CompletionRequest } from "./completions.ts";
+import { releaseFreeHeap } from "../runtime/heap.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import { ModelHost } from "./model-host.ts";
 import { toWireError, type CallMethod, type FromWorker, type ToWorker, type WorkerMessage } from "./worker-protocol.ts";
@@ -14,7 +15,11 @@ let host: ModelHost | undefined;
 /** One per run from "complete" until its "done", "failed" or "rejected": "cancel" aborts it, wherever it is. */
 const cancellers = new Map<number, AbortController>();
 
-const collector = new IdleCollector();
+// After the collection, the C heap's free pages (ONNX Runtime's freed tensors) go back to the system too.
+const collector = new IdleCollector(100, () => {
+  Bun.gc(true);
+  releaseFreeHeap();
+});
 /** Calls and runs in flight; at zero the collector may reclaim what they left behind. */
 let inFlight = 0;
 function begin(): void {

@@ -29,6 +29,8 @@ export interface EngineOptions {
   /** ONNX Runtime intra-op threads per session (0 = one per core). */
   intraOpThreads: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Folder for decoder graphs rewritten at load time; unset: model files are opened as they are. */
+  cacheDir?: string;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -62,7 +64,11 @@ export class Engine {
   constructor(private readonly options: EngineOptions) {
     this.settings = {
       maxLoadedModels: options.maxLoadedModels,
-      session: { intraOpThreads: options.intraOpThreads, graphOptimizationLevel: options.graphOptimizationLevel },
+      session: {
+        intraOpThreads: options.intraOpThreads,
+        graphOptimizationLevel: options.graphOptimizationLevel,
+        cacheDir: options.cacheDir,
+      },
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };
   }

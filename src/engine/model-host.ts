@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { releaseFreeHeap } from "../runtime/heap.ts";
 import type { SessionSettings } from "../runtime/session.ts";
 import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { RunFeed } from "./completion-run.ts";
@@ -170,6 +171,8 @@ export class ModelHost {
         spec.kind === "embeddings"
           ? await EmbeddingModel.load(spec, this.settings.session)
           : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
+      // Loading frees the weights ONNX Runtime read or pre-packed; without this the C heap keeps them mapped.
+      releaseFreeHeap();
       if (model.kind === "text-generation") model.scheduler.onStep = (rows) => this.observe({ kind: "step", model: id, rows });
       report(true);
       return model;

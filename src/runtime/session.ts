@@ -10,6 +10,8 @@ export interface SessionSettings {
   intraOpThreads?: number;
   /** Graph rewrites applied when the session loads (default "all"). */
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /** Folder for decoder graphs rewritten at load time (src/runtime/graph-rewrite/); unset: files open as they are. */
+  cacheDir?: string;
 }
 
 /**

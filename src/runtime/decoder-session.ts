@@ -1,0 +1,22 @@
+import { join } from "node:path";
+import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
+import type { RewriteName } from "./graph-rewrite/rewrites.ts";
+import { createSession, type Session, type SessionSettings } from "./session.ts";
+
+export interface DecoderSession {
+  session: Session;
+  /** Load-time rewrites the opened graph carries (see src/runtime/graph-rewrite/rewrites.ts). */
+  rewrites: RewriteName[];
+}
+
+/**
+ * Opens a decoder's ONNX file, rewritten first when `settings.cacheDir` is set: the tied LM head multiplies by the
+ * embedding table itself instead of a folded transposed copy, and logits are computed only for the positions the
+ * caller keeps (`num_logits_to_keep`). A cache problem never stops the load: the file then opens as it is.
+ */
+export async function openDecoderSession(path: string, settings: SessionSettings): Promise<DecoderSession> {
+  if (!settings.cacheDir) return { session: await createSession(path, settings), rewrites: [] };
+  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"));
+  if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
+  return { session: await createSession(prepared.path, settings), rewrites: prepared.rewrites };
+}

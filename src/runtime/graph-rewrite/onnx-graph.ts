@@ -1,0 +1,156 @@
+// An ONNX model seen through its protobuf envelope: the graph's nodes and inputs/outputs decoded (small), its
+// initializers summarised (name, type, dims) and left as byte ranges of the file. A rewrite edits the node list and
+// the declarations; `encodeModel` writes the result as a list of byte chunks, the untouched weights being slices of
+// the source, so rewriting a 500 MB model never holds a second copy of it in memory.
+import { onnx } from "onnx-proto";
+import { fields, lengthDelimited, lengthPrefix, readInts, readVarint, utf8, type Field } from "./protobuf.ts";
+
+// Field numbers of onnx.proto (ModelProto, GraphProto, TensorProto).
+const MODEL_GRAPH = 7;
+const MODEL_OPSET = 8;
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+const TENSOR_DIMS = 1;
+const TENSOR_TYPE = 2;
+const TENSOR_NAME = 8;
+const TENSOR_EXTERNAL = 13;
+const TENSOR_LOCATION = 14;
+
+export interface Initializer {
+  name: string;
+  dataType: number;
+  dims: number[];
+  /** Files (relative to the model) holding its data when it is stored outside the model file. */
+  externalFiles: string[];
+}
+
+/** A node of the graph; `field` is where its bytes are in the source while it is unchanged. */
+export interface NodeEntry {
+  node: onnx.INodeProto;
+  field?: Field;
+}
+
+export interface OnnxModel {
+  bytes: Uint8Array;
+  /** Default-domain opset and every other domain's version. */
+  opsets: Map<string, number>;
+  nodes: NodeEntry[];
+  initializers: Map<string, Initializer>;
+  inputs: onnx.IValueInfoProto[];
+  outputs: onnx.IValueInfoProto[];
+  // Edits, written by encodeModel.
+  addedInitializers: onnx.ITensorProto[];
+  addedInputs: onnx.IValueInfoProto[];
+  addedOpsets: onnx.IOperatorSetIdProto[];
+  changedOutputs: Set<string>;
+  /** Where things are in the source. */
+  layout: { model: Field[]; graph: Field; graphFields: Field[] };
+}
+
+function readInitializer(bytes: Uint8Array, f: Field): Initializer {
+  const init: Initializer = { name: "", dataType: 0, dims: [], externalFiles: [] };
+  let external = false;
+  for (const t of fields(bytes, f.body, f.end)) {
+    if (t.field === TENSOR_NAME) init.name = utf8(bytes, t);
+    else if (t.field === TENSOR_TYPE) init.dataType = readVarint(bytes, t.body)[0];
+    else if (t.field === TENSOR_DIMS) init.dims.push(...readInts(bytes, t));
+    else if (t.field === TENSOR_LOCATION) external = readVarint(bytes, t.body)[0] === 1;
+    else if (t.field === TENSOR_EXTERNAL) {
+      const entry = onnx.StringStringEntryProto.decode(bytes.subarray(t.body, t.end));
+      if (entry.key === "location") init.externalFiles.push(entry.value);
+    }
+  }
+  if (!external) init.externalFiles = [];
+  return init;
+}
+
+/** Reads the envelope of an ONNX model held in `bytes` (typically the mapped file). */
+export function readModel(bytes: Uint8Array): OnnxModel {
+  const model = [...fields(bytes)];
+  const graph = model.find((f) => f.field === MODEL_GRAPH);
+  if (!graph) throw new Error("not an ONNX model: no graph");
+  const opsets = new Map<string, number>();
+  for (const f of model) {
+    if (f.field !== MODEL_OPSET) continue;
+    const id = onnx.OperatorSetIdProto.decode(bytes.subarray(f.body, f.end));
+    opsets.set(id.domain === "ai.onnx" ? "" : id.domain, Number(id.version));
+  }
+  const graphFields = [...fields(bytes, graph.body, graph.end)];
+  const result: OnnxModel = {
+    bytes,
+    opsets,
+    nodes: [],
+    initializers: new Map(),
+    inputs: [],
+    outputs: [],
+    addedInitializers: [],
+    addedInputs: [],
+    addedOpsets: [],
+    changedOutputs: new Set(),
+    layout: { model, graph, graphFields },
+  };
+  for (const f of graphFields) {
+    const body = bytes.subarray(f.body, f.end);
+    if (f.field === GRAPH_NODE) result.nodes.push({ node: onnx.NodeProto.decode(body), field: f });
+    else if (f.field === GRAPH_INITIALIZER) {
+      const init = readInitializer(bytes, f);
+      result.initializers.set(init.name, init);
+    } else if (f.field === GRAPH_INPUT) result.inputs.push(onnx.ValueInfoProto.decode(body));
+    else if (f.field === GRAPH_OUTPUT) result.outputs.push(onnx.ValueInfoProto.decode(body));
+  }
+  return result;
+}
+
+/** Files the model's initializers are stored in besides the model file itself. */
+export function externalFiles(model: OnnxModel): string[] {
+  return [...new Set([...model.initializers.values()].flatMap((i) => i.externalFiles))];
+}
+
+/** The edited model as chunks to write in order: unchanged nodes and every weight are slices of the source. */
+export function encodeModel(model: OnnxModel): Uint8Array[] {
+  const { bytes, layout } = model;
+  const graph: Uint8Array[] = [];
+  const slice = (f: Field) => bytes.subarray(f.start, f.end);
+  let nodesWritten = false;
+  for (const f of layout.graphFields) {
+    if (f.field === GRAPH_NODE) {
+      if (nodesWritten) continue;
+      nodesWritten = true;
+      for (const entry of model.nodes) {
+        graph.push(entry.field ? slice(entry.field) : lengthDelimited(GRAPH_NODE, onnx.NodeProto.encode(entry.node).finish()));
+      }
+    } else if (f.field === GRAPH_OUTPUT) {
+      const info = onnx.ValueInfoProto.decode(bytes.subarray(f.body, f.end));
+      const changed = model.changedOutputs.has(info.name) ? model.outputs.find((o) => o.name === info.name) : undefined;
+      graph.push(changed ? lengthDelimited(GRAPH_OUTPUT, onnx.ValueInfoProto.encode(changed).finish()) : slice(f));
+    } else graph.push(slice(f));
+  }
+  for (const t of model.addedInitializers) graph.push(lengthDelimited(GRAPH_INITIALIZER, onnx.TensorProto.encode(t).finish()));
+  for (const v of model.addedInputs) graph.push(lengthDelimited(GRAPH_INPUT, onnx.ValueInfoProto.encode(v).finish()));
+  const graphLength = graph.reduce((n, c) => n + c.length, 0);
+  const out: Uint8Array[] = [];
+  for (const f of layout.model) {
+    if (f.field === MODEL_GRAPH) out.push(lengthPrefix(MODEL_GRAPH, graphLength), ...graph);
+    else out.push(slice(f));
+  }
+  for (const o of model.addedOpsets) out.push(lengthDelimited(MODEL_OPSET, onnx.OperatorSetIdProto.encode(o).finish()));
+  return out;
+}
+
+/** A node's attribute of type INTS, or undefined. */
+export function intsAttribute(node: onnx.INodeProto, name: string): number[] | undefined {
+  const attr = node.attribute?.find((a) => a.name === name);
+  return attr?.ints?.map(Number);
+}
+
+/** An int64 initializer with the given values (little-endian raw data). */
+export function int64Initializer(name: string, values: readonly bigint[], dims: number[]): onnx.ITensorProto {
+  return {
+    name,
+    dataType: onnx.TensorProto.DataType.INT64,
+    dims,
+    rawData: new Uint8Array(BigInt64Array.from(values).buffer),
+  };
+}

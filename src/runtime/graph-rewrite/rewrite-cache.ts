@@ -1,0 +1,98 @@
+// Load-time graph rewrites, done once per model file: the rewritten model is kept in a cache folder under the
+// source file's SHA-256 (and the rewrite version), so a restart or a second replica opens it without rewriting.
+// A model none of the rewrites applies to is opened from where it is (the cache only records that).
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
+import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
+
+/** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
+export const REWRITE_VERSION = 1;
+
+export interface PreparedModel {
+  /** The file to open: the cached rewrite, or the source when nothing applied (or rewriting failed). */
+  path: string;
+  rewrites: RewriteName[];
+  /** Why the source is opened unchanged although rewrites may apply (cache not writable, unreadable graph). */
+  warning?: string;
+}
+
+interface CacheRecord {
+  version: number;
+  source: string;
+  rewrites: RewriteName[];
+}
+
+/** SHA-256 of a file, read in 16 MiB pieces (about half a second for a 500 MB model). */
+export function fileHash(path: string): string {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const piece = new Uint8Array(16 << 20);
+  const fd = openSync(path, "r");
+  try {
+    for (let n = readSync(fd, piece); n > 0; n = readSync(fd, piece)) hasher.update(piece.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hasher.digest("hex");
+}
+
+function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
+  const fd = openSync(path, "w");
+  try {
+    for (const chunk of chunks) {
+      let done = 0;
+      while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The decoder file ONNX Runtime should open for `source`: rewritten into `cacheDir` on first use, from the cache
+ * afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
+ */
+export function prepareDecoderFile(source: string, cacheDir: string): PreparedModel {
+  const src = resolve(source);
+  let entry: string;
+  try {
+    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}`);
+  } catch (error) {
+    return { path: src, rewrites: [], warning: `could not read ${src}: ${String(error)}` };
+  }
+  const recordPath = join(entry, "rewrites.json");
+  if (existsSync(recordPath)) {
+    try {
+      const record = JSON.parse(readFileSync(recordPath, "utf8")) as CacheRecord;
+      if (record.rewrites.length === 0) return { path: src, rewrites: [] };
+      const cached = join(entry, "model.onnx");
+      if (existsSync(cached)) return { path: cached, rewrites: record.rewrites };
+    } catch {
+      // A broken record is rewritten below.
+    }
+  }
+  try {
+    const bytes = Bun.mmap(src, { shared: true });
+    const model = readModel(bytes);
+    const rewrites = rewriteDecoder(model);
+    mkdirSync(entry, { recursive: true });
+    if (rewrites.length > 0) {
+      // External weights stay where they are: the rewritten graph finds them through links beside it.
+      for (const file of externalFiles(model)) {
+        const link = join(entry, file);
+        rmSync(link, { force: true });
+        mkdirSync(dirname(link), { recursive: true });
+        symlinkSync(join(dirname(src), file), link);
+      }
+      const temp = join(entry, `model.onnx.${process.pid}.tmp`);
+      writeChunks(temp, encodeModel(model));
+      renameSync(temp, join(entry, "model.onnx"));
+    }
+    const record: CacheRecord = { version: REWRITE_VERSION, source: src, rewrites };
+    writeFileSync(recordPath, `${JSON.stringify(record, null, 2)}\n`);
+    return { path: rewrites.length > 0 ? join(entry, "model.onnx") : src, rewrites };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { path: src, rewrites: [], warning: `graph rewrites skipped (${reason})` };
+  }
+}

@@ -1,0 +1,142 @@
+// Graph rewrites applied when a decoder loads, each a no-op on exports that do not have its pattern:
+//
+// - tied LM head: GPT-2-style exports compute logits as MatMul(x, Transpose(wte)) with `wte` also read by the
+//   embedding Gather. ONNX Runtime constant-folds the Transpose into a second, transposed copy of the table (147 MiB
+//   for GPT-2 small in fp32). The rewrite multiplies by `wte` itself, transposed inside the kernel
+//   (com.microsoft FusedMatMul, transB = 1), which ONNX Runtime does not fold.
+// - last logits: exports without a `num_logits_to_keep` input compute the LM head for every position of a prompt
+//   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
+//   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
+import { onnx } from "onnx-proto";
+import { int64Initializer, intsAttribute, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+
+export type RewriteName = "tied-lm-head" | "last-logits";
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const MS_DOMAIN = "com.microsoft";
+const PREFIX = "gpt3dev_rewrite";
+/** Names of the input that limits logits to the last positions, as exports spell it. */
+export const LOGITS_TO_KEEP_INPUTS = ["num_logits_to_keep", "logits_to_keep"] as const;
+
+/** Which node reads which value: value name → nodes with the input index. */
+function consumers(nodes: readonly NodeEntry[]): Map<string, { entry: NodeEntry; index: number }[]> {
+  const map = new Map<string, { entry: NodeEntry; index: number }[]>();
+  for (const entry of nodes) {
+    entry.node.input?.forEach((name, index) => {
+      if (!name) return;
+      const list = map.get(name) ?? [];
+      list.push({ entry, index });
+      map.set(name, list);
+    });
+  }
+  return map;
+}
+
+function isDefaultDomain(node: onnx.INodeProto): boolean {
+  return !node.domain || node.domain === "ai.onnx";
+}
+
+function useDomain(model: OnnxModel, domain: string): void {
+  if (model.opsets.has(domain)) return;
+  model.opsets.set(domain, 1);
+  model.addedOpsets.push({ domain, version: 1 });
+}
+
+/** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
+export function shareTiedHead(model: OnnxModel): boolean {
+  const readers = consumers(model.nodes);
+  let changed = false;
+  for (const entry of [...model.nodes]) {
+    const t = entry.node;
+    if (t.opType !== "Transpose" || !isDefaultDomain(t)) continue;
+    const w = model.initializers.get(t.input?.[0] ?? "");
+    if (!w || w.dims.length !== 2 || w.dataType !== FLOAT) continue;
+    const perm = intsAttribute(t, "perm");
+    if (perm && !(perm[0] === 1 && perm[1] === 0)) continue;
+    const out = t.output?.[0] ?? "";
+    const uses = readers.get(out) ?? [];
+    if (uses.length === 0 || !uses.every((u) => u.index === 1 && u.entry.node.opType === "MatMul" && isDefaultDomain(u.entry.node))) continue;
+    // Only a table read elsewhere is duplicated by folding; a lone weight is just stored transposed once.
+    if ((readers.get(w.name) ?? []).length < 2) continue;
+    useDomain(model, MS_DOMAIN);
+    for (const { entry: m } of uses) {
+      m.node = {
+        name: m.node.name,
+        opType: "FusedMatMul",
+        domain: MS_DOMAIN,
+        input: [m.node.input![0]!, w.name],
+        output: m.node.output,
+        attribute: [
+          { name: "transA", type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+          { name: "transB", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+          { name: "alpha", type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 },
+        ],
+      };
+      m.field = undefined;
+    }
+    model.nodes.splice(model.nodes.indexOf(entry), 1);
+    changed = true;
+  }
+  return changed;
+}
+
+const HEAD_OPS = new Set(["MatMul", "FusedMatMul", "MatMulInteger", "MatMulNBits"]);
+const ELEMENTWISE = new Set(["Identity", "Add", "Sub", "Mul", "Div", "Cast", "Tanh"]);
+
+/** The node computing the LM head: found from `logits` back through element-wise ops (bias, casts, scales). */
+function findHead(model: OnnxModel): NodeEntry | undefined {
+  const producer = new Map<string, NodeEntry>();
+  for (const entry of model.nodes) for (const out of entry.node.output ?? []) producer.set(out, entry);
+  const search = (value: string, depth: number): NodeEntry | undefined => {
+    const entry = producer.get(value);
+    if (!entry || depth > 6) return undefined;
+    if (HEAD_OPS.has(entry.node.opType ?? "")) return entry;
+    if (!ELEMENTWISE.has(entry.node.opType ?? "")) return undefined;
+    for (const input of entry.node.input ?? []) {
+      const found = search(input, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return search("logits", 0);
+}
+
+/** Adds `num_logits_to_keep` (keep the last n positions, 0 = all) and slices the LM head's input to them. */
+export function keepLastLogits(model: OnnxModel): boolean {
+  const inputNames = new Set(model.inputs.map((i) => i.name));
+  if (LOGITS_TO_KEEP_INPUTS.some((name) => inputNames.has(name))) return false;
+  if ((model.opsets.get("") ?? 0) < 10) return false; // Slice takes its bounds as inputs from opset 10
+  const logits = model.outputs.find((o) => o.name === "logits");
+  const shape = logits?.type?.tensorType?.shape?.dim;
+  if (!logits || !shape || shape.length !== 3) return false;
+  const head = findHead(model);
+  if (!head) return false;
+  const x = head.node.input?.[0];
+  if (!x) return false;
+  const keep = LOGITS_TO_KEEP_INPUTS[0];
+  const n = (s: string) => `${PREFIX}/last_logits/${s}`;
+  model.addedInputs.push({ name: keep, type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [] } } } });
+  model.addedInitializers.push(
+    int64Initializer(n("one"), [1n], [1]),
+    int64Initializer(n("end"), [9223372036854775807n], [1]),
+  );
+  const sliced: NodeEntry[] = [
+    { node: { name: n("neg"), opType: "Neg", input: [keep], output: [n("start_scalar")] } },
+    { node: { name: n("start"), opType: "Reshape", input: [n("start_scalar"), n("one")], output: [n("start")] } },
+    { node: { name: n("slice"), opType: "Slice", input: [x, n("start"), n("end"), n("one")], output: [n("hidden")] } },
+  ];
+  head.node.input = [n("hidden"), ...head.node.input!.slice(1)];
+  head.field = undefined;
+  model.nodes.splice(model.nodes.indexOf(head), 0, ...sliced);
+  shape[1] = { dimParam: "logits_positions" };
+  model.changedOutputs.add("logits");
+  return true;
+}
+
+/** Applies every rewrite whose pattern the model has; returns the names of those applied. */
+export function rewriteDecoder(model: OnnxModel): RewriteName[] {
+  const applied: RewriteName[] = [];
+  if (shareTiedHead(model)) applied.push("tied-lm-head");
+  if (keepLastLogits(model)) applied.push("last-logits");
+  return applied;
+}

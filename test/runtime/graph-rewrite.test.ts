@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { readModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
+import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
+import { ort } from "../../src/runtime/onnx.ts";
+
+const MODELS = resolve(import.meta.dir, "../../models");
+const cacheDir = mkdtempSync(join(tmpdir(), "gpt3dev-rewrite-"));
+afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+const CASES = [
+  { file: "tiny-gpt2/onnx/model.onnx", rewrites: ["tied-lm-head", "last-logits"] },
+  { file: "tiny-gpt2/onnx/model_quantized.onnx", rewrites: ["last-logits"] },
+  { file: "tiny-llama/onnx/model.onnx", rewrites: ["last-logits"] },
+  { file: "tiny-llama/onnx/model_quantized.onnx", rewrites: ["last-logits"] },
+];
+
+/** Two left-padded rows of three positions (the second has one padding position), empty cache. */
+function feeds(session: ort.InferenceSession, keep?: number): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = {};
+  const metadata = session.inputMetadata as unknown as Array<{ name: string; shape: Array<number | string> }>;
+  for (const m of metadata) {
+    if (!m.name.startsWith("past_key_values")) continue;
+    f[m.name] = new ort.Tensor("float32", new Float32Array(0), [2, m.shape[1] as number, 0, m.shape[3] as number]);
+  }
+  const int64 = (values: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), dims);
+  f.input_ids = int64([5, 6, 7, 0, 9, 10], [2, 3]);
+  f.attention_mask = int64([1, 1, 1, 0, 1, 1], [2, 3]);
+  if (session.inputNames.includes("position_ids")) f.position_ids = int64([0, 1, 2, 0, 0, 1], [2, 3]);
+  if (keep !== undefined) f.num_logits_to_keep = int64([keep], []);
+  return f;
+}
+
+/** Positions [from, 3) of each row of all-position logits [2, 3, vocab]. */
+function lastPositions(logits: ort.Tensor, from: number): Float32Array {
+  const vocab = logits.dims[2] as number;
+  const data = logits.data as Float32Array;
+  const keep = 3 - from;
+  const out = new Float32Array(2 * keep * vocab);
+  for (let r = 0; r < 2; r++) out.set(data.subarray((r * 3 + from) * vocab, (r * 3 + 3) * vocab), r * keep * vocab);
+  return out;
+}
+
+describe("load-time graph rewrites", () => {
+  for (const { file, rewrites } of CASES) {
+    test(`${file}: ${rewrites.join(" + ")}, logits and cache identical to the original's`, async () => {
+      const source = join(MODELS, file);
+      const prepared = prepareDecoderFile(source, cacheDir);
+      expect(prepared.warning).toBeUndefined();
+      expect(prepared.rewrites).toEqual(rewrites as never);
+      expect(prepared.path).not.toBe(source);
+      const original = await ort.InferenceSession.create(source);
+      const rewritten = await ort.InferenceSession.create(prepared.path);
+      try {
+        expect(original.inputNames).not.toContain("num_logits_to_keep");
+        expect(rewritten.inputNames).toContain("num_logits_to_keep");
+        const full = await original.run(feeds(original));
+        for (const keep of [1, 2, 0, 3]) {
+          const out = await rewritten.run(feeds(rewritten, keep));
+          const kept = keep === 0 ? 3 : keep;
+          expect(out.logits!.dims).toEqual([2, kept, full.logits!.dims[2]!]);
+          expect(Array.from(out.logits!.data as Float32Array)).toEqual(Array.from(lastPositions(full.logits!, 3 - kept)));
+          for (const name of original.outputNames.filter((n) => n.startsWith("present"))) {
+            expect(Array.from(out[name]!.data as Float32Array)).toEqual(Array.from(full[name]!.data as Float32Array));
+          }
+        }
+      } finally {
+        await original.release();
+        await rewritten.release();
+      }
+    });
+  }
+
+  test("the tied LM head reads the embedding table itself: no Transpose of it is left to fold", () => {
+    const prepared = prepareDecoderFile(join(MODELS, "tiny-gpt2/onnx/model.onnx"), cacheDir);
+    const before = readModel(Bun.mmap(join(MODELS, "tiny-gpt2/onnx/model.onnx")));
+    const after = readModel(Bun.mmap(prepared.path));
+    const transposes = (m: typeof before) => m.nodes.filter((e) => e.node.opType === "Transpose" && e.node.input?.[0] === "transformer.wte.weight");
+    expect(transposes(before)).toHaveLength(1);
+    expect(transposes(after)).toHaveLength(0);
+    const head = after.nodes.find((e) => e.node.opType === "FusedMatMul")!.node;
+    expect(head.input?.[1]).toBe("transformer.wte.weight");
+    expect(Number(head.attribute?.find((a) => a.name === "transB")?.i)).toBe(1);
+    expect(after.opsets.get("com.microsoft")).toBe(1);
+    // Weights are copied byte for byte: the file grows by the few new nodes only.
+    const grown = statSync(prepared.path).size - statSync(join(MODELS, "tiny-gpt2/onnx/model.onnx")).size;
+    expect(grown).toBeGreaterThan(0);
+    expect(grown).toBeLessThan(1024);
+  });
+
+  test("the cache is used as it is the second time; a graph that needs nothing opens from where it is", () => {
+    const source = join(MODELS, "tiny-llama/onnx/model.onnx");
+    const first = prepareDecoderFile(source, cacheDir);
+    const written = statSync(first.path).mtimeMs;
+    const again = prepareDecoderFile(source, cacheDir);
+    expect(again).toEqual(first);
+    expect(statSync(again.path).mtimeMs).toBe(written);
+    const twice = prepareDecoderFile(first.path, cacheDir);
+    expect(twice).toEqual({ path: first.path, rewrites: [] });
+  });
+
+  test("an unusable cache folder leaves the model as it is, with a warning saying why", () => {
+    const blocker = join(cacheDir, "not-a-folder");
+    writeFileSync(blocker, "");
+    const source = join(MODELS, "tiny-gpt2/onnx/model.onnx");
+    const prepared = prepareDecoderFile(source, join(blocker, "graphs"));
+    expect(prepared.path).toBe(source);
+    expect(prepared.rewrites).toEqual([]);
+    expect(prepared.warning).toContain("graph rewrites skipped");
+  });
+});
