@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SchedulerOptions } from "./engine/generation-job.ts";
+import { availableMemoryBytes, parseMemorySize } from "./engine/kv-budget.ts";
 import type { GraphOptimizationLevel } from "./runtime/session.ts";
 
 /** Every setting of the server, with its flag, env twin and default in one place. */
@@ -149,6 +150,14 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "256",
   },
   {
+    flag: "kv-cache-memory",
+    env: "GPT3DEV_KV_CACHE_MEMORY",
+    type: "string",
+    description:
+      "key/value cache each loaded model's running sequences may hold (prompt + max_tokens reserved per sequence; the rest queue): bytes (512MiB, 2G) or a share of RAM (25%); 'none' for no limit",
+    defaultText: "25%",
+  },
+  {
     flag: "shutdown-grace-seconds",
     env: "GPT3DEV_SHUTDOWN_GRACE_SECONDS",
     type: "string",
@@ -294,6 +303,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),
         prefillChunk: integer("prefill-chunk", get("prefill-chunk") ?? "256", 1, 65_536),
         prefixCacheBytes: integer("prefix-cache-mb", get("prefix-cache-mb") ?? "256", 0, 1 << 20) * 2 ** 20,
+        kvCacheBytes: memorySize("kv-cache-memory", get("kv-cache-memory") ?? "25%"),
       },
       shutdownGraceSeconds: integer("shutdown-grace-seconds", get("shutdown-grace-seconds") ?? "30", 0, 86400),
       apiKeys: list("api-key"),
@@ -330,6 +340,14 @@ function cacheDir(value: string | undefined, env: Record<string, string | undefi
   if (env.CACHE_DIRECTORY) return resolve(env.CACHE_DIRECTORY.split(":")[0]!);
   const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : undefined);
   return base ? join(base, "gpt3dev") : undefined;
+}
+
+/** Bytes or a share of the memory this process may use ('none': undefined, no limit). */
+function memorySize(flag: string, text: string): number | undefined {
+  if (text.trim() === "none") return undefined;
+  const bytes = parseMemorySize(text, availableMemoryBytes());
+  if (bytes === undefined) throw new ConfigError(`--${flag}: expected bytes (e.g. 536870912, 512MiB, 2G), a share of RAM (e.g. 25%) or none, got '${text}'`);
+  return bytes;
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

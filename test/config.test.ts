@@ -19,6 +19,21 @@ describe("parseCli", () => {
     expect(dir([], {})).toBeUndefined();
   });
 
+  it("reads --kv-cache-memory as bytes or a share of RAM, 'none' for no limit, and names the flag when it is wrong", () => {
+    const kv = (argv: string[], env: Record<string, string> = {}) => {
+      const result = parseCli(argv, env);
+      if (result.kind !== "run") throw new Error("expected run");
+      return result.config.scheduler.kvCacheBytes;
+    };
+    expect(kv(["--kv-cache-memory", "512MiB"])).toBe(512 * 1024 ** 2);
+    expect(kv([], { GPT3DEV_KV_CACHE_MEMORY: "2G" })).toBe(2 * 1024 ** 3);
+    expect(kv(["--kv-cache-memory", "none"])).toBeUndefined();
+    const quarter = kv([])!;
+    expect(kv(["--kv-cache-memory", "50%"])).toBe(Math.floor((quarter * 100) / 25 / 2));
+    expect(() => kv(["--kv-cache-memory", "lots"])).toThrow("--kv-cache-memory: expected bytes");
+    expect(() => kv([], { GPT3DEV_KV_CACHE_MEMORY: "0" })).toThrow("--kv-cache-memory");
+  });
+
   it("uses the documented defaults", () => {
     const result = parseCli([], {});
     if (result.kind !== "run") throw new Error("expected run");
@@ -31,7 +46,7 @@ describe("parseCli", () => {
       maxLoadedModels: 2,
       intraOpThreads: 0,
       graphOptimization: "all",
-      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20 },
+      scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
       apiKeys: [],
       apiKeyFile: undefined,
@@ -90,7 +105,7 @@ describe("parseCli", () => {
       GPT3DEV_PREFIX_CACHE_MB: "0",
     });
     if (result.kind !== "run") throw new Error("expected run");
-    expect(result.config.scheduler).toEqual({ maxBatch: 4, maxQueue: 0, prefillChunk: 32, prefixCacheBytes: 0 });
+    expect(result.config.scheduler).toEqual({ maxBatch: 4, maxQueue: 0, prefillChunk: 32, prefixCacheBytes: 0, kvCacheBytes: expect.any(Number) });
     const sized = parseCli(["--prefix-cache-mb", "64"], {});
     if (sized.kind !== "run") throw new Error("expected run");
     expect(sized.config.scheduler.prefixCacheBytes).toBe(64 * 1024 * 1024);

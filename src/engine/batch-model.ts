@@ -28,6 +28,8 @@ export interface BatchModel<K extends KvShape> {
   readonly vocabSize: number;
   /** False when left padding would change the output: the scheduler then runs one sequence at a time. */
   readonly supportsPadding: boolean;
+  /** Cache bytes per position of one sequence (keys and values of every layer); unknown: the budget counts nothing. */
+  readonly kvBytesPerPosition?: number;
   emptyKv(): K;
   prefill(ids: readonly number[], past: K): Promise<StepOutput<K>>;
   /**

@@ -101,6 +101,11 @@ export class Decoder implements BatchModel<KvBlock> {
     }
   }
 
+  /** Cache bytes per position of one sequence: every past tensor holds kvHeads × headDim float32 per position. */
+  get kvBytesPerPosition(): number {
+    return this.pastNames.length * this.config.kvHeads * this.config.headDim * Float32Array.BYTES_PER_ELEMENT;
+  }
+
   get vocabSize(): number {
     return this.config.vocabSize;
   }

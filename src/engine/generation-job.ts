@@ -10,6 +10,11 @@ export interface SchedulerOptions {
   prefillChunk: number;
   /** Memory for the keys and values of recent prompts, reused by later prompts that start the same way; 0 or absent: off. */
   prefixCacheBytes?: number;
+  /**
+   * Bytes the running sequences' key/value cache may hold (each reserves prompt + max_tokens positions when admitted;
+   * the rest wait). Unset: no limit.
+   */
+  kvCacheBytes?: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -61,4 +66,10 @@ export interface SchedulerStats {
   failed: number;
   /** Most rows ever decoded in one step. */
   peakRows: number;
+  /** Bytes of the batch's key/value cache now (rows × width, padding included). */
+  kvCacheBytes: number;
+  /** Bytes the admitted sequences reserved (rows × longest prompt + max_tokens). */
+  kvCacheReservedBytes: number;
+  /** `--kv-cache-memory` per loaded model, null when unlimited. */
+  kvCacheLimitBytes: number | null;
 }

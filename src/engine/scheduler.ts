@@ -1,6 +1,7 @@
 import type { BatchModel, KvShape, RowSource, StepOutput } from "./batch-model.ts";
 import { DecodeBatch } from "./decode-batch.ts";
 import { GenerationError, QueueFullError } from "./errors.ts";
+import { KvBudget } from "./kv-budget.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { nextPrefillRun, type PrefillChunk } from "./prefill-plan.ts";
 import type { PromptPrefixes } from "./prefix-reuse.ts";
@@ -23,6 +24,8 @@ export class Scheduler<K extends KvShape> {
   private readonly joining: Choice<K>[] = [];
   private readonly outbox = new EventOutbox<K>((job, error) => this.failJobs([job], error));
   private readonly batch: DecodeBatch<K>;
+  /** What the admitted sequences may come to hold in the cache (`--kv-cache-memory`). */
+  private readonly budget: KvBudget<Choice<K>>;
   private occupied = 0;
   private running = false;
   /** Settles when the loop has stopped: no run of the model is in flight or scheduled then. */
@@ -47,6 +50,7 @@ export class Scheduler<K extends KvShape> {
     this.reporter = new LogprobReporter(tokenizer);
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
     this.batch = new DecodeBatch(model, (rows, error) => this.failJobs(rows.map((c) => c.job), error));
+    this.budget = new KvBudget(options.kvCacheBytes ?? Number.POSITIVE_INFINITY, model.kvBytesPerPosition ?? 0);
   }
 
   /**
@@ -68,8 +72,18 @@ export class Scheduler<K extends KvShape> {
 
   stats(): SchedulerStats {
     const prefilling = this.prefilling.reduce((n, g) => n + g.choices.filter((c) => c.state === "prefill").length, 0);
-    const cachedTokens = this.prefixes?.stats().hitTokens ?? 0;
-    return { rows: this.batch.rows.length, prefilling, queued: this.queue.length, packs: this.batch.packs, cachedTokens, ...this.counters };
+    const kv = this.batch.kv;
+    return {
+      rows: this.batch.rows.length,
+      prefilling,
+      queued: this.queue.length,
+      packs: this.batch.packs,
+      cachedTokens: this.prefixes?.stats().hitTokens ?? 0,
+      ...this.counters,
+      kvCacheBytes: kv ? kv.rows * kv.width * this.budget.bytesPerPosition : 0,
+      kvCacheReservedBytes: this.budget.reservedBytes,
+      kvCacheLimitBytes: Number.isFinite(this.budget.limitBytes) ? this.budget.limitBytes : null,
+    };
   }
 
   /**
@@ -104,6 +118,7 @@ export class Scheduler<K extends KvShape> {
   /** A choice leaves: its batch row (if any) goes at the next pack, and its request completes with its last choice. */
   private end(choice: Choice<K>): void {
     if (choice.state === "prefill" || choice.state === "active") this.occupied--;
+    this.budget.release(choice);
     choice.state = "done";
     choice.source = undefined;
     const job = choice.job;
@@ -148,13 +163,24 @@ export class Scheduler<K extends KvShape> {
     this.joining.length = 0;
     this.batch.clear();
     this.prefixes?.discard();
+    this.budget.clear();
     this.occupied = 0;
   }
 
+  /**
+   * Takes waiting choices, first come first served, while the batch has a free row and the cache budget room for the
+   * positions the choice may come to hold; the first that does not fit waits (and everything behind it).
+   */
   private admit(): void {
     while (this.queue.length > 0 && this.occupied < this.maxRows) {
       const job = this.queue[0]!;
-      const choice = job.choices[job.admitted++]!;
+      const choice = job.choices[job.admitted]!;
+      if (choice.state === "queued") {
+        const positions = choice.group.ids.length + choice.params.maxTokens;
+        if (!this.budget.fits(positions)) return;
+        this.budget.take(choice, positions);
+      }
+      job.admitted++;
       if (job.admitted === job.choices.length) this.queue.shift();
       if (choice.state !== "queued") continue;
       choice.state = "prefill";
