@@ -101,9 +101,10 @@ export class Decoder implements BatchModel<KvBlock> {
     }
   }
 
-  /** Cache bytes per position of one sequence: every past tensor holds kvHeads × headDim float32 per position. */
+  /** Cache bytes per position of one sequence: every past tensor holds kvHeads × headDim elements per position. */
   get kvBytesPerPosition(): number {
-    return this.pastNames.length * this.config.kvHeads * this.config.headDim * Float32Array.BYTES_PER_ELEMENT;
+    const { names, kvHeads, headDim, type } = this.io.cache;
+    return names.length * kvHeads * headDim * (type === "float16" ? 2 : 4);
   }
 
   get vocabSize(): number {

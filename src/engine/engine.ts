@@ -130,6 +130,11 @@ export class Engine {
     return this.worker ? this.stats() : undefined;
   }
 
+  /** What each loaded model costs in memory; nothing is loaded (and no worker is started) before the first use. */
+  async loadedMemory(): Promise<EngineStats["memory"]> {
+    return (await this.statsIfRunning())?.memory ?? {};
+  }
+
   /** Unloads every model and stops the worker. */
   async close(): Promise<void> {
     if (!this.worker) return;

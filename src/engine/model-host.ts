@@ -32,6 +32,19 @@ export interface EngineStats {
   loaded: string[];
   /** Per loaded text model, what its scheduler did so far. */
   models: Record<string, SchedulerStats>;
+  /** Per loaded model, what it costs in memory. */
+  memory: Record<string, ModelMemory>;
+}
+
+export interface ModelMemory {
+  /** Size of the model's ONNX file(s) on disk (the file the dtype picks and its external data). */
+  fileBytes: number;
+  /** How much the process's RSS grew while the model loaded (approximate when other work ran meanwhile). */
+  loadRssBytes: number;
+  /** Text models: the key/value cache its batch holds now, reserved by admitted sequences, and its limit. */
+  kvCacheBytes?: number;
+  kvCacheReservedBytes?: number;
+  kvCacheLimitBytes?: number | null;
 }
 
 type LoadedModel = TextModel | EmbeddingModel;
@@ -44,6 +57,7 @@ type ModelOfKind<K extends LoadedModel["kind"]> = Extract<LoadedModel, { kind: K
 export class ModelHost {
   private readonly specs: ReadonlyMap<string, ModelSpec>;
   private readonly cache: ModelCache<LoadedModel>;
+  private readonly loadFacts = new Map<string, ModelMemory>();
 
   constructor(
     specs: readonly ModelSpec[],
@@ -115,11 +129,18 @@ export class ModelHost {
 
   stats(): EngineStats {
     const models: Record<string, SchedulerStats> = {};
+    const memory: Record<string, ModelMemory> = {};
     for (const id of this.cache.loadedIds()) {
       const model = this.cache.peek(id);
-      if (model?.kind === "text-generation") models[id] = model.scheduler.stats();
+      const facts = this.loadFacts.get(id);
+      if (!model || !facts) continue;
+      memory[id] = { ...facts };
+      if (model.kind !== "text-generation") continue;
+      const s = model.scheduler.stats();
+      models[id] = s;
+      Object.assign(memory[id]!, { kvCacheBytes: s.kvCacheBytes, kvCacheReservedBytes: s.kvCacheReservedBytes, kvCacheLimitBytes: s.kvCacheLimitBytes });
     }
-    return { loaded: this.cache.loadedIds(), models };
+    return { loaded: this.cache.loadedIds(), models, memory };
   }
 
   close(): Promise<void> {
@@ -167,12 +188,15 @@ export class ModelHost {
         error,
       });
     try {
+      const before = process.memoryUsage.rss();
       const model =
         spec.kind === "embeddings"
           ? await EmbeddingModel.load(spec, this.settings.session)
           : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
       // Loading frees the weights ONNX Runtime read or pre-packed; without this the C heap keeps them mapped.
       releaseFreeHeap();
+      const fileBytes = files.filter((f) => f.path.startsWith("onnx")).reduce((sum, f) => sum + f.bytes, 0);
+      this.loadFacts.set(id, { fileBytes, loadRssBytes: Math.max(0, process.memoryUsage.rss() - before) });
       if (model.kind === "text-generation") model.scheduler.onStep = (rows) => this.observe({ kind: "step", model: id, rows });
       report(true);
       return model;

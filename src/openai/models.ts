@@ -1,5 +1,15 @@
 import { t } from "elysia";
 
+/** gpt3dev's addition for a loaded model: what it costs in memory (bytes). */
+export const ModelMemory = t.Object({
+  file_bytes: t.Integer(),
+  loaded_rss_bytes: t.Integer(),
+  kv_cache_bytes: t.Optional(t.Integer()),
+  kv_cache_reserved_bytes: t.Optional(t.Integer()),
+  kv_cache_limit_bytes: t.Optional(t.Union([t.Integer(), t.Null()])),
+});
+export type ModelMemory = typeof ModelMemory.static;
+
 export const Model = t.Object({
   id: t.String(),
   object: t.Literal("model"),
@@ -7,6 +17,7 @@ export const Model = t.Object({
   owned_by: t.String(),
   /** gpt3dev's extension: the ONNX weight variant served (transformers.js's dtype names: fp32, q8, fp16, q4f16, …). */
   dtype: t.Optional(t.String()),
+  memory: t.Optional(ModelMemory),
 });
 export type Model = typeof Model.static;
 

@@ -1,15 +1,35 @@
 import { Elysia, t } from "elysia";
 import type { Engine } from "../engine/engine.ts";
 import type { ModelSpec } from "../engine/registry.ts";
-import type { Model, ModelsPage } from "../openai/models.ts";
+import type { ModelMemory as LoadedMemory } from "../engine/model-host.ts";
+import type { Model, ModelMemory, ModelsPage } from "../openai/models.ts";
 
-function toModel(spec: ModelSpec): Model {
-  return { id: spec.id, object: "model", created: spec.created, owned_by: spec.ownedBy, dtype: spec.dtype };
+function toModel(spec: ModelSpec, loaded: Record<string, LoadedMemory>): Model {
+  const model: Model = { id: spec.id, object: "model", created: spec.created, owned_by: spec.ownedBy, dtype: spec.dtype };
+  const m = loaded[spec.id];
+  if (m) model.memory = toMemory(m);
+  return model;
 }
 
+function toMemory(m: LoadedMemory): ModelMemory {
+  const memory: ModelMemory = { file_bytes: m.fileBytes, loaded_rss_bytes: m.loadRssBytes };
+  if (m.kvCacheBytes !== undefined) {
+    Object.assign(memory, {
+      kv_cache_bytes: m.kvCacheBytes,
+      kv_cache_reserved_bytes: m.kvCacheReservedBytes,
+      kv_cache_limit_bytes: m.kvCacheLimitBytes,
+    });
+  }
+  return memory;
+}
+
+/** Model listings; a loaded model also says what it costs in memory (`memory`, a gpt3dev addition). */
 export const modelsRoutes = (engine: Engine) =>
   new Elysia({ name: "models" })
-    .get("/v1/models", (): ModelsPage => ({ object: "list", data: engine.listModels().map(toModel) }))
-    .get("/v1/models/:id", ({ params }): Model => toModel(engine.getModel(params.id)), {
+    .get("/v1/models", async (): Promise<ModelsPage> => {
+      const loaded = await engine.loadedMemory();
+      return { object: "list", data: engine.listModels().map((spec) => toModel(spec, loaded)) };
+    })
+    .get("/v1/models/:id", async ({ params }): Promise<Model> => toModel(engine.getModel(params.id), await engine.loadedMemory()), {
       params: t.Object({ id: t.String() }),
     });

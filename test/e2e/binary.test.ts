@@ -64,10 +64,11 @@ describe.skipIf(!serverModes().includes("binary"))("compiled executable dist/gpt
     expect(stdout).toContain(`onnxruntime-node ${packageJson.dependencies["onnxruntime-node"]}`);
   });
 
-  test("serves /healthz and a completion standalone, loading ORT from beside itself, writing nothing to TMPDIR or HOME", async () => {
+  test("serves /healthz and a completion standalone, loading ORT from beside itself, writing only to its cache folder", async () => {
     const tmp = emptyDir("tmp");
     const home = emptyDir("home");
-    const server = await startServer({ mode: "binary", env: { TMPDIR: tmp, HOME: home } });
+    const cache = emptyDir("cache");
+    const server = await startServer({ mode: "binary", env: { TMPDIR: tmp, HOME: home, GPT3DEV_CACHE_DIR: cache } });
 
     const health = await fetch(`${server.baseURL}/healthz`);
     expect(health.status).toBe(200);
@@ -98,6 +99,10 @@ describe.skipIf(!serverModes().includes("binary"))("compiled executable dist/gpt
 
     expect(await server.stop()).toBe(0);
     expect(readdirSync(tmp, { recursive: true })).toEqual([]);
+    // The one thing written: the model's graph rewritten at load time (src/runtime/graph-rewrite/), in the cache folder.
+    const cached = readdirSync(cache, { recursive: true }).map(String);
+    expect(cached.filter((f) => f.endsWith("/model.onnx"))).toHaveLength(1);
+    expect(cached.every((f) => f.startsWith("graphs"))).toBe(true);
     expect(readdirSync(home, { recursive: true })).toEqual([]);
   });
 

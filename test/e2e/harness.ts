@@ -5,6 +5,7 @@
  */
 import type { Subprocess } from "bun";
 import { existsSync, realpathSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export type ServerMode = "source" | "binary";
@@ -109,6 +110,8 @@ function childEnv(mode: ServerMode, extra: Record<string, string> | undefined): 
     if (value !== undefined && key !== "BUN_BE_BUN") env[key] = value;
   }
   if (mode === "binary") env.PATH = pathWithoutBunOrNode();
+  // Rewritten model graphs go to a test folder, not the user's ~/.cache.
+  env.GPT3DEV_CACHE_DIR ??= join(tmpdir(), "gpt3dev-test-cache");
   return { ...env, ...extra };
 }
 
