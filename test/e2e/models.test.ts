@@ -1,5 +1,8 @@
 import { expect, it } from "bun:test";
 import { NotFoundError } from "openai";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./harness.ts";
 import { describeEachMode, errorOf, jsonOf } from "./suite.ts";
 
 const GENERATED = ["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama"];
@@ -17,6 +20,21 @@ describeEachMode("GET /v1/models", (ctx) => {
     }
     const raw = await jsonOf(await fetch(`${ctx().server.baseURL}/v1/models`));
     expect(raw.object).toBe("list");
+  });
+
+  it("says what a loaded model costs in memory, and nothing for a model not loaded", async () => {
+    await ctx().client.completions.create({ model: "tiny-gpt2", prompt: "Hello", max_tokens: 2 });
+    type Listed = { id: string; memory?: Record<string, number> };
+    const loaded = (await jsonOf(await fetch(`${ctx().server.baseURL}/v1/models/tiny-gpt2`))) as Listed & { memory: Record<string, number> };
+    const file = statSync(join(REPO_ROOT, "models", "tiny-gpt2", "onnx", "model.onnx")).size;
+    expect(loaded.memory).toMatchObject({ file_bytes: file, kv_cache_bytes: 0, kv_cache_reserved_bytes: 0 });
+    expect(loaded.memory.loaded_rss_bytes).toBeGreaterThanOrEqual(0);
+    // 25% of this machine's memory by default.
+    expect(loaded.memory.kv_cache_limit_bytes).toBeGreaterThan(0);
+    const page = (await jsonOf(await fetch(`${ctx().server.baseURL}/v1/models`))) as { data: Listed[] };
+    const byId = new Map(page.data.map((m) => [m.id, m]));
+    expect(byId.get("tiny-gpt2")?.memory).toEqual(loaded.memory);
+    expect(byId.get("gpt2-vocab")?.memory).toBeUndefined();
   });
 
   it("retrieves one model by id", async () => {
