@@ -1,7 +1,8 @@
 import { toOpenAPISchema } from "@elysiajs/openapi";
 import type { AnyElysia } from "elysia";
+import { ErrorResponse as AnthropicErrorResponse } from "../anthropic/errors.ts";
 import { ErrorResponse } from "../openai/errors.ts";
-import { ERROR_STATUSES, ROUTE_DOCS, type RouteDoc } from "./route-docs.ts";
+import { ANTHROPIC_ERROR_STATUSES, ERROR_STATUSES, ROUTE_DOCS, type RouteDoc } from "./route-docs.ts";
 
 type Json = Record<string, unknown>;
 type Operation = Json & { requestBody?: { content?: Json; required?: boolean; description?: string }; responses?: Json };
@@ -43,7 +44,7 @@ export function openApiDocument(app: AnyElysia, version: string): Json {
     tags: [...new Set(Object.values(ROUTE_DOCS).map((d) => d.tag))].map((name) => ({ name })),
     paths,
     components: {
-      schemas: { ErrorResponse: plain(ErrorResponse) },
+      schemas: { ErrorResponse: plain(ErrorResponse), AnthropicErrorResponse: plain(AnthropicErrorResponse) },
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "One of the server's API keys (--api-key, API_KEYS, --api-key-file)" },
         apiKeyHeader: { type: "apiKey", in: "header", name: "x-api-key" },
@@ -63,16 +64,19 @@ function describe(operation: Operation, doc: RouteDoc | undefined): void {
   if (doc?.response) content["application/json"] = { schema: plain(doc.response) };
   if (doc?.chunk) content["text/event-stream"] = { schema: plain(doc.chunk) };
   if (doc?.text) content[doc.text] = { schema: { type: "string" } };
-  const description = doc?.chunk
-    ? "JSON; with `stream: true`, Server-Sent Events: one `data: {json}` event per chunk of the text/event-stream schema, then `data: [DONE]`"
-    : "OK";
+  const description = !doc?.chunk
+    ? "OK"
+    : doc.typedEvents
+      ? "JSON; with `stream: true`, Server-Sent Events: `event: <type>` and `data: {json}` per event of the text/event-stream schema, no `[DONE]`"
+      : "JSON; with `stream: true`, Server-Sent Events: one `data: {json}` event per chunk of the text/event-stream schema, then `data: [DONE]`";
   const responses: Json = {
     ...(operation.responses ?? {}),
     "200": { description, ...(Object.keys(content).length > 0 ? { content } : {}) },
   };
-  const errorSchema = { $ref: "#/components/schemas/ErrorResponse" };
-  for (const [status, description] of Object.entries(ERROR_STATUSES)) {
-    if (doc && doc.openaiErrors !== true) continue;
+  const anthropic = doc?.anthropicErrors === true;
+  const errorSchema = { $ref: `#/components/schemas/${anthropic ? "AnthropicErrorResponse" : "ErrorResponse"}` };
+  for (const [status, description] of Object.entries(anthropic ? ANTHROPIC_ERROR_STATUSES : ERROR_STATUSES)) {
+    if (doc && doc.openaiErrors !== true && !anthropic) continue;
     responses[status] = doc ? { description, content: { "application/json": { schema: errorSchema } } } : { description };
   }
   operation.responses = responses;

@@ -1,8 +1,12 @@
 import { t, type TSchema } from "elysia";
+import { Message, MessageTokensCount } from "../anthropic/messages.ts";
+import { RawMessageStreamEvent } from "../anthropic/streaming.ts";
 import { ChatCompletion, ChatCompletionChunk } from "../openai/chat.ts";
 import { Completion } from "../openai/completions.ts";
 import { CreateEmbeddingResponse } from "../openai/embeddings.ts";
 import { Model, ModelsPage } from "../openai/models.ts";
+import { ResponseStreamEvent } from "../openai/response-stream-events.ts";
+import { Response } from "../openai/responses.ts";
 import { DetokenizeResponse, TokenizeResponse } from "../openai/tokenize.ts";
 
 /**
@@ -21,6 +25,10 @@ export interface RouteDoc {
   text?: string;
   /** Errors come in OpenAI's envelope (src/errors.ts); false for routes that never fail that way. */
   openaiErrors?: boolean;
+  /** Errors come in Anthropic's envelope instead (src/anthropic-errors.ts). */
+  anthropicErrors?: boolean;
+  /** Stream events are named after their type (`event: <type>`) and the stream has no `[DONE]`. */
+  typedEvents?: boolean;
 }
 
 const Health = t.Object({ status: t.Literal("ok") });
@@ -41,6 +49,28 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     response: ChatCompletion,
     chunk: ChatCompletionChunk,
     openaiErrors: true,
+  },
+  "POST /v1/responses": {
+    summary: "Answer input items (OpenAI Responses, stateless)",
+    tag: "Generation",
+    response: Response,
+    chunk: ResponseStreamEvent,
+    typedEvents: true,
+    openaiErrors: true,
+  },
+  "POST /v1/messages": {
+    summary: "Answer a conversation (Anthropic Messages)",
+    tag: "Generation",
+    response: Message,
+    chunk: RawMessageStreamEvent,
+    typedEvents: true,
+    anthropicErrors: true,
+  },
+  "POST /v1/messages/count_tokens": {
+    summary: "Count the input tokens of a conversation (Anthropic Messages)",
+    tag: "Tokens",
+    response: MessageTokensCount,
+    anthropicErrors: true,
   },
   "POST /v1/embeddings": {
     summary: "Embed texts or token ids",
@@ -64,4 +94,14 @@ export const ERROR_STATUSES: Readonly<Record<string, string>> = {
   "413": "Body over `--max-body-bytes` (`code: request_too_large`)",
   "429": "The model's queue is full (`code: rate_limit_exceeded`); see the Retry-After header",
   "500": "The model failed to load or run (the message names the model and the cause)",
+};
+
+/** Statuses the Anthropic Messages routes may answer with Anthropic's error envelope. */
+export const ANTHROPIC_ERROR_STATUSES: Readonly<Record<string, string>> = {
+  "400": "`invalid_request_error`: the message starts with or quotes the field at fault",
+  "401": "`authentication_error`: missing or wrong key (`x-api-key` or `Authorization: Bearer`), when the server has keys",
+  "404": "`not_found_error`: unknown model or path",
+  "413": "`request_too_large`: body over `--max-body-bytes`",
+  "429": "`rate_limit_error`: the model's queue is full; see the Retry-After header",
+  "500": "`api_error`: the model failed to load or run",
 };
