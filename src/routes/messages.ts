@@ -1,21 +1,19 @@
 import { Elysia } from "elysia";
 import type { Limits } from "../config.ts";
-import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
+import type { CompletionRun } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
 import { toAnthropicError } from "../anthropic-errors.ts";
 import {
   MessageCountTokensParams,
   MessageCreateParams,
-  type ContentBlock,
   type Message,
   type MessageTokensCount,
-  type StopReason,
   type Usage,
 } from "../anthropic/messages.ts";
 import type { RawMessageStreamEvent } from "../anthropic/streaming.ts";
-import { serveChat } from "./chat-service.ts";
+import { checkConversationLength, serveChat } from "./chat-service.ts";
 import { exchangeOf, type Head } from "./generation-response.ts";
-import { checkConversationLength } from "./chat-service.ts";
+import { MessageContentBuilder } from "./messages-output.ts";
 import { toChatMessages, toChatRequest } from "./messages-request.ts";
 import { typedEventFraming } from "./sse.ts";
 
@@ -46,15 +44,6 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
 
 const framing = typedEventFraming((error) => ({ type: "error", error: toAnthropicError(error).toBody().error }));
 
-type Finish = Extract<CompletionEvent, { kind: "finish" }>;
-
-function stopOf(finish: Finish | undefined): Pick<Message, "stop_reason" | "stop_sequence"> {
-  if (!finish) return { stop_reason: null, stop_sequence: null };
-  const reason: StopReason =
-    finish.reason === "length" ? "max_tokens" : finish.stopSequence === undefined ? "end_turn" : "stop_sequence";
-  return { stop_reason: reason, stop_sequence: finish.stopSequence ?? null };
-}
-
 function usageOf(inputTokens: number, outputTokens: number): Usage {
   return {
     input_tokens: inputTokens,
@@ -70,14 +59,14 @@ function usageOf(inputTokens: number, outputTokens: number): Usage {
   };
 }
 
-function messageOf(head: Head, content: ContentBlock[], finish: Finish | undefined, usage: Usage): Message {
+function messageOf(head: Head, builder: MessageContentBuilder, usage: Usage): Message {
   return {
     id: head.id,
     type: "message",
     role: "assistant",
-    content,
+    content: builder.content,
     model: head.model,
-    ...stopOf(finish),
+    ...builder.stop,
     stop_details: null,
     container: null,
     diagnostics: null,
@@ -86,52 +75,38 @@ function messageOf(head: Head, content: ContentBlock[], finish: Finish | undefin
 }
 
 async function collect(run: CompletionRun, head: Head): Promise<Message> {
-  let text = "";
-  let finish: Finish | undefined;
-  for await (const event of run.events()) {
-    if (event.kind === "text") text += event.text;
-    else finish = event;
-  }
-  const content: ContentBlock[] = text ? [{ type: "text", text, citations: null }] : [];
-  return messageOf(head, content, finish, usageOf(run.promptTokens, run.completionTokens));
+  const builder = new MessageContentBuilder();
+  // The whole message needs only the blocks the builder keeps; the stream events are dropped.
+  for await (const event of run.events()) drain(builder.push(event));
+  drain(builder.end());
+  return messageOf(head, builder, usageOf(run.promptTokens, run.completionTokens));
 }
 
 /**
- * Anthropic's order: message_start, a ping, then per content block its start, deltas and stop; message_delta with
- * the stop reason and usage once generation has ended; message_stop.
+ * Anthropic's order: message_start, a ping, each content block's events; message_delta with the stop reason and
+ * usage once generation has ended; message_stop.
  */
 async function* streamEvents(run: CompletionRun, head: Head): AsyncGenerator<RawMessageStreamEvent> {
-  yield { type: "message_start", message: messageOf(head, [], undefined, usageOf(run.promptTokens, 0)) };
+  yield { type: "message_start", message: messageOf(head, new MessageContentBuilder(), usageOf(run.promptTokens, 0)) };
   yield { type: "ping" };
-  let open = false;
-  let finish: Finish | undefined;
-  for await (const event of run.events()) {
-    if (event.kind === "finish") {
-      finish = event;
-      continue;
-    }
-    if (!open) {
-      open = true;
-      yield { type: "content_block_start", index: 0, content_block: { type: "text", text: "", citations: null } };
-    }
-    yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: event.text } };
-  }
-  if (open) yield { type: "content_block_stop", index: 0 };
-  const { input_tokens, output_tokens, cache_creation_input_tokens, cache_read_input_tokens } = usageOf(
-    run.promptTokens,
-    run.completionTokens,
-  );
+  const builder = new MessageContentBuilder();
+  for await (const event of run.events()) yield* builder.push(event);
+  yield* builder.end();
   yield {
     type: "message_delta",
-    delta: { ...stopOf(finish), stop_details: null, container: null },
+    delta: { ...builder.stop, stop_details: null, container: null },
     usage: {
-      input_tokens,
-      output_tokens,
-      cache_creation_input_tokens,
-      cache_read_input_tokens,
+      input_tokens: run.promptTokens,
+      output_tokens: run.completionTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
       output_tokens_details: null,
       server_tool_use: null,
     },
   };
   yield { type: "message_stop" };
+}
+
+function drain(events: Iterable<unknown>): void {
+  for (const _ of events);
 }
