@@ -44,12 +44,16 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
 
 const framing = typedEventFraming((error) => ({ type: "error", error: toAnthropicError(error).toBody().error }));
 
-function usageOf(inputTokens: number, outputTokens: number): Usage {
+/**
+ * Anthropic counts prompt tokens read from a cache apart: `input_tokens` + `cache_read_input_tokens` is the whole
+ * prompt (what count_tokens answers). `cachedTokens` is known once generation has ended.
+ */
+function usageOf(promptTokens: number, outputTokens: number, cachedTokens = 0): Usage {
   return {
-    input_tokens: inputTokens,
+    input_tokens: promptTokens - cachedTokens,
     output_tokens: outputTokens,
     cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    cache_read_input_tokens: cachedTokens,
     cache_creation: null,
     inference_geo: null,
     output_tokens_details: null,
@@ -79,7 +83,7 @@ async function collect(run: CompletionRun, head: Head): Promise<Message> {
   // The whole message needs only the blocks the builder keeps; the stream events are dropped.
   for await (const event of run.events()) drain(builder.push(event));
   drain(builder.end());
-  return messageOf(head, builder, usageOf(run.promptTokens, run.completionTokens));
+  return messageOf(head, builder, usageOf(run.promptTokens, run.completionTokens, run.cachedTokens));
 }
 
 /**
@@ -96,10 +100,10 @@ async function* streamEvents(run: CompletionRun, head: Head): AsyncGenerator<Raw
     type: "message_delta",
     delta: { ...builder.stop, stop_details: null, container: null },
     usage: {
-      input_tokens: run.promptTokens,
+      input_tokens: run.promptTokens - run.cachedTokens,
       output_tokens: run.completionTokens,
       cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      cache_read_input_tokens: run.cachedTokens,
       output_tokens_details: null,
       server_tool_use: null,
     },

@@ -74,7 +74,7 @@ function responseOf(head: Head, echo: Echo, run: CompletionRun, builder?: Respon
   const incomplete = builder?.incomplete === true;
   const usage = builder && {
     input_tokens: run.promptTokens,
-    input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
+    input_tokens_details: { cached_tokens: run.cachedTokens, cache_write_tokens: 0 },
     output_tokens: run.completionTokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: run.promptTokens + run.completionTokens,

@@ -37,6 +37,11 @@ async function anthropicErrorOf(response: Response): Promise<{ type: string; mes
   return body.error;
 }
 
+/** The whole prompt a message billed: tokens read from the prefix cache are counted apart. */
+function promptOf(message: { usage: { input_tokens: number | null; cache_read_input_tokens: number | null } }): number {
+  return (message.usage.input_tokens ?? 0) + (message.usage.cache_read_input_tokens ?? 0);
+}
+
 describeEachMode("POST /v1/messages", (ctx) => {
   const anthropic = () => new Anthropic({ baseURL: ctx().server.baseURL, apiKey: "unused", maxRetries: 0 });
   const chatReference = (fields: Record<string, unknown> = {}) =>
@@ -51,7 +56,13 @@ describeEachMode("POST /v1/messages", (ctx) => {
     expect(chat.choices[0]!.finish_reason).toBe("length");
     expect(message.stop_reason).toBe("max_tokens");
     expect(message.stop_sequence).toBeNull();
-    expect(message.usage).toMatchObject({ input_tokens: chat.usage!.prompt_tokens, output_tokens: chat.usage!.completion_tokens });
+    // Anthropic bills prompt tokens read from the prefix cache apart; together they are chat's prompt_tokens.
+    const again = await chatReference();
+    expect(message.usage).toMatchObject({
+      input_tokens: chat.usage!.prompt_tokens - again.usage!.prompt_tokens_details!.cached_tokens!,
+      cache_read_input_tokens: again.usage!.prompt_tokens_details!.cached_tokens!,
+      output_tokens: chat.usage!.completion_tokens,
+    });
   });
 
   it("reads system and content as text blocks the same as strings", async () => {
@@ -63,7 +74,7 @@ describeEachMode("POST /v1/messages", (ctx) => {
       }),
     );
     expect(asBlocks.content).toEqual(asStrings.content);
-    expect(asBlocks.usage.input_tokens).toBe(asStrings.usage.input_tokens);
+    expect(promptOf(asBlocks)).toBe(promptOf(asStrings));
   });
 
   it("stops at a stop sequence and names it, as chat's stop does", async () => {
@@ -98,11 +109,11 @@ describeEachMode("POST /v1/messages", (ctx) => {
     expect([{ type: "text", text, citations: null }]).toEqual(whole.content as never);
     const start = events[0]!.message as typeof whole;
     expect(start).toMatchObject({ id: expect.stringMatching(/^msg_/), content: [], stop_reason: null });
-    expect(start.usage.input_tokens).toBe(whole.usage.input_tokens);
-    expect(events.at(-2)).toMatchObject({
-      delta: { stop_reason: "max_tokens", stop_sequence: null },
-      usage: { input_tokens: whole.usage.input_tokens, output_tokens: whole.usage.output_tokens },
-    });
+    expect(start.usage.input_tokens).toBe(promptOf(whole));
+    const delta = events.at(-2) as unknown as { delta: unknown; usage: typeof whole.usage };
+    expect(delta.delta).toMatchObject({ stop_reason: "max_tokens", stop_sequence: null });
+    expect(promptOf(delta)).toBe(promptOf(whole));
+    expect(delta.usage.output_tokens).toBe(whole.usage.output_tokens);
   });
 
   it("works with the SDK's messages.stream helper and finalMessage()", async () => {
@@ -127,7 +138,7 @@ describeEachMode("POST /v1/messages", (ctx) => {
       messages: [{ role: "user", content: QUESTION }],
     });
     const message = await anthropic().messages.create(messageRequest({ max_tokens: 1 }));
-    expect(counted).toEqual({ input_tokens: message.usage.input_tokens });
+    expect(counted).toEqual({ input_tokens: promptOf(message) });
     const chat = await chatReference({ max_tokens: 1 });
     expect(counted.input_tokens).toBe(chat.usage!.prompt_tokens);
   });
