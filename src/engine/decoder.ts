@@ -216,7 +216,7 @@ export class Decoder implements BatchModel<KvBlock> {
       input_ids: int64Tensor(ids, dims),
       attention_mask: int64Tensor(mask, [dims[0], mask.length / dims[0]]),
     };
-    for (const [name, tensor] of Object.entries(past.tensors)) feeds[name] = forBinding(tensor);
+    Object.assign(feeds, past.tensors);
     if (this.io.hasPositionIds) {
       const offset = this.config.positionOffset;
       feeds.position_ids = int64Tensor(offset === 0 ? positions : positions.map((p) => p + offset), dims);
@@ -230,7 +230,7 @@ export class Decoder implements BatchModel<KvBlock> {
       const present = pastName.replace(/^past_key_values/, "present");
       const tensor = outputs[present];
       if (!tensor) throw new Error(`decoder returned no ${present}`);
-      tensors[pastName] = tensor;
+      tensors[pastName] = forBinding(tensor);
     }
     return { logits, kv: { rows: past.rows, width: past.width + dims[1], tensors } };
   }

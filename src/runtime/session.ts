@@ -1,4 +1,5 @@
 import { ort } from "./onnx.ts";
+import { forBinding } from "./tensor-dtype.ts";
 
 export type Session = ort.InferenceSession;
 export type Tensor = ort.Tensor;
@@ -47,5 +48,5 @@ export function emptyFloatTensor(dims: readonly number[]): Tensor {
 
 /** A CPU tensor of the given element type over `data` (e.g. a copy of another tensor's data). */
 export function tensorLike(type: Tensor["type"], data: Float32Array | Uint16Array, dims: readonly number[]): Tensor {
-  return new ort.Tensor(type as "float32", data as Float32Array, dims);
+  return forBinding(new ort.Tensor(type as "float32", data as Float32Array, dims));
 }

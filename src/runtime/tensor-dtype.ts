@@ -19,8 +19,9 @@ export function floatArray(type: FloatType, length: number): FloatArray {
   return type === "float16" ? new Uint16Array(length) : new Float32Array(length);
 }
 
+/** A float tensor; float16 data stays Uint16Array bit patterns (see forBinding). */
 export function floatTensorOf(type: FloatType, data: FloatArray, dims: readonly number[]): Tensor {
-  return new ort.Tensor(type, data, dims);
+  return forBinding(new ort.Tensor(type, data, dims));
 }
 
 export interface TensorInfo {
@@ -73,7 +74,9 @@ export function float32Range(data: Tensor["data"] | Float16Array, start: number,
  * onnxruntime-node's binding reads float16 data only from a Uint16Array, while onnxruntime-common stores float16
  * data as Float16Array wherever that exists (Bun has it): fed as is, a float16 tensor reaches the binding as zero
  * bytes ("not enough space: expected N, got 0"). Re-point the tensor at the same bytes as a Uint16Array (what
- * transformers.js does before every run on Node). Costs nothing: no element is copied.
+ * transformers.js does before every run on Node). Costs nothing: no element is copied. The engine applies it to
+ * every float16 tensor it creates or receives, so float16 data is always Uint16Array there: code that copies cache
+ * positions with `TypedArray.set` then never converts bit patterns as numbers between Float16Array and Uint16Array.
  */
 export function forBinding(tensor: Tensor): Tensor {
   const holder = tensor as unknown as { cpuData?: unknown };

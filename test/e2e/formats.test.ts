@@ -14,6 +14,9 @@ import { errorOf } from "./suite.ts";
 const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-formats-"));
 const PROMPTS = ["The morning was cold and", "She opened the door", "In the"];
 const MAX_TOKENS = 12;
+/** Long enough for several of the prefix cache's 16-token blocks, so a repeat reuses cached float16 keys and values. */
+const LONG = "The morning was cold and the road was long. She opened the door, looked at the sky, and said that the day would be a good one after all, because the sun was out and the wind had gone.";
+const REUSED = ["tiny-llama-fp16", "tiny-llama-q4f16"];
 
 /** Served id → [folder, dtype]: every dtype file of tiny-llama, and its twin with external data. */
 const SERVED: Record<string, [string, string]> = {
@@ -26,6 +29,7 @@ const SERVED: Record<string, [string, string]> = {
 };
 
 const expected = new Map<string, { ids: number[]; text: string }[]>();
+const expectedLong = new Map<string, string>();
 
 beforeAll(async () => {
   makeModels({ outDir: OUT, ids: ["tiny-llama", "tiny-llama-external"] });
@@ -44,6 +48,7 @@ beforeAll(async () => {
   );
   for (const [id, [folder, dtype]] of Object.entries(SERVED)) {
     expected.set(id, await referenceCompletions(join(OUT, folder), dtype, PROMPTS, MAX_TOKENS));
+    if (REUSED.includes(id)) expectedLong.set(id, (await referenceCompletions(join(OUT, folder), dtype, [LONG], MAX_TOKENS))[0]!.text);
   }
 });
 
@@ -87,6 +92,16 @@ for (const mode of serverModes()) {
         const completion = await client.completions.create({ model: id, prompt: PROMPTS, max_tokens: MAX_TOKENS, temperature: 0 });
         const texts = [...completion.choices].sort((a, b) => a.index - b.index).map((c) => c.text);
         expect({ id, texts }).toEqual({ id, texts: expected.get(id)!.map((r) => r.text) });
+      }
+    });
+
+    it("reuses a repeated prompt's cached float16 keys and values with the same output", async () => {
+      for (const id of REUSED) {
+        const first = await client.completions.create({ model: id, prompt: LONG, max_tokens: MAX_TOKENS, temperature: 0 });
+        const again = await client.completions.create({ model: id, prompt: LONG, max_tokens: MAX_TOKENS, temperature: 0 });
+        expect({ id, texts: [first.choices[0]!.text, again.choices[0]!.text] }).toEqual({ id, texts: [expectedLong.get(id)!, expectedLong.get(id)!] });
+        const cached = (again.usage as { prompt_tokens_details?: { cached_tokens?: number } }).prompt_tokens_details?.cached_tokens ?? 0;
+        expect(cached).toBeGreaterThanOrEqual(16);
       }
     });
 
