@@ -245,6 +245,10 @@ export function appHome(): string {
   return resolve(import.meta.dir, "..");
 }
 
+export function defaultModelsDir(): string {
+  return join(appHome(), "models");
+}
+
 export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliResult {
   let values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   try {
@@ -288,7 +292,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     config: {
       port: integer("port", get("port") ?? "7860", 0, 65535),
       host: get("host") ?? "0.0.0.0",
-      modelsDir: resolve(get("models-dir") ?? join(appHome(), "models")),
+      modelsDir: resolve(get("models-dir") ?? defaultModelsDir()),
       registryPath: registryPath ? resolve(registryPath) : undefined,
       allowList: (get("allow-models") ?? "")
         .split(",")

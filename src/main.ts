@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import { createApp } from "./app.ts";
+import { COMMANDS_HELP, runCommand } from "./cli/commands.ts";
 import { ConfigError, helpText, parseCli, type Config } from "./config.ts";
 import { Engine } from "./engine/engine.ts";
 import { ModelRegistry } from "./engine/registry.ts";
@@ -62,18 +63,19 @@ function start(config: Config): void {
   exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });
 }
 
-function main(): void {
+async function main(): Promise<void> {
   try {
+    if (await runCommand(process.argv.slice(2), process.env)) return;
     const cli = parseCli(process.argv.slice(2), process.env);
-    if (cli.kind === "help") console.log(helpText());
+    if (cli.kind === "help") console.log(helpText() + COMMANDS_HELP);
     else if (cli.kind === "version") console.log(versionText());
     else start(cli.config);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const hint = error instanceof ConfigError ? "\nRun 'gpt3dev --help' for the list of options." : "";
     console.error(`gpt3dev: ${message}${hint}`);
-    process.exit(2);
+    process.exit(error instanceof ConfigError ? 2 : 1);
   }
 }
 
-main();
+await main();
