@@ -5,7 +5,7 @@ import type { Engine } from "./engine/engine.ts";
 import { speaksAnthropic, toAnthropicError } from "./anthropic-errors.ts";
 import { OpenAIError, toOpenAIError } from "./errors.ts";
 import type { ApiKeys } from "./http/api-keys.ts";
-import { authPlugin } from "./http/auth.ts";
+import { authPlugin, OPEN_PATHS } from "./http/auth.ts";
 import { bodyLimitPlugin, SERVE_BODY_BACKSTOP_BYTES } from "./http/body-limit.ts";
 import { corsPlugin } from "./http/cors.ts";
 import { chatRoutes } from "./routes/chat.ts";
@@ -33,10 +33,14 @@ export interface AppDeps {
   metricsPublic?: boolean;
 }
 
+/** Paths served without a key: health checks, the API docs, and /metrics with --metrics-public. */
+export function publicPaths(metricsPublic: boolean): string[] {
+  return [...OPEN_PATHS, ...PLAYGROUND_PUBLIC_PATHS, ...DOCS_PUBLIC_PATHS, ...(metricsPublic ? ["/metrics"] : [])];
+}
+
 /** The whole HTTP surface; never listens by itself, so tests can call `app.handle(request)`. */
 export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry = new Telemetry(), metricsPublic = false }: AppDeps) {
   telemetry.metrics.readEngineStats(() => engine.statsIfRunning());
-  const publicPaths = [...PLAYGROUND_PUBLIC_PATHS, ...DOCS_PUBLIC_PATHS, ...(metricsPublic ? ["/metrics"] : [])];
   let root: AnyElysia | undefined;
   const app = new Elysia({ normalize: false, serve: { maxRequestBodySize: SERVE_BODY_BACKSTOP_BYTES } })
     .use(requestLogPlugin(telemetry))
@@ -54,7 +58,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     })
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))
-    .use(authPlugin(apiKeys, publicPaths))
+    .use(authPlugin(apiKeys, publicPaths(metricsPublic)))
     .use(bodyLimitPlugin(limits.maxBodyBytes))
     .use(healthRoutes())
     .use(modelsRoutes(engine))

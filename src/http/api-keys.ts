@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { OPEN_PATHS } from "./auth.ts";
 
 function digest(key: string): Buffer {
   return createHash("sha256").update(key, "utf8").digest();
@@ -51,14 +52,15 @@ export class ApiKeys {
     return match;
   }
 
-  /** One line for the start-up log; never prints a key. */
-  describe(): string {
+  /** One line for the start-up log, naming the routes open without a key; never prints a key. */
+  describe(openPaths: Iterable<string> = OPEN_PATHS): string {
     if (!this.required) {
       return "no API key is set: anyone who can reach this address may use every route (set --api-key, API_KEYS or --api-key-file)";
     }
     const sources = [`${this.fixed.length} from --api-key/API_KEYS`];
     if (this.file) sources.push(`${this.fileKeyCount} from ${this.file} (re-read on SIGHUP)`);
-    return `API keys required on /v1/*: ${sources.join(", ")}`;
+    const open = [...new Set(openPaths)].join(", ");
+    return `API keys required on every route except ${open} and CORS preflights (OPTIONS): ${sources.join(", ")}`;
   }
 }
 

@@ -3,15 +3,19 @@ import { OpenAIError } from "../errors.ts";
 import type { ApiKeys } from "./api-keys.ts";
 
 /** Load balancers and probes must reach these without a key. */
-const OPEN_PATHS = new Set(["/health", "/healthz"]);
+export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/healthz"]);
 
-function presentedKey(headers: Headers): string | undefined {
-  const authorization = headers.get("authorization");
-  if (authorization) {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    return match?.[1]?.trim();
-  }
-  return headers.get("x-api-key")?.trim() || undefined;
+/**
+ * Every key the request offers: a Bearer token and an x-api-key header. Another Authorization scheme (Basic, sent by
+ * some proxies) is no key at all, so it does not hide a valid x-api-key.
+ */
+function presentedKeys(headers: Headers): string[] {
+  const keys: string[] = [];
+  const bearer = /^Bearer\s+(.+)$/i.exec(headers.get("authorization")?.trim() ?? "")?.[1]?.trim();
+  if (bearer) keys.push(bearer);
+  const header = headers.get("x-api-key")?.trim();
+  if (header) keys.push(header);
+  return keys;
 }
 
 function pathOf(url: string): string {
@@ -31,7 +35,7 @@ export const authPlugin = (keys: ApiKeys, alsoOpen: readonly string[] = []) =>
     if (!keys.required || request.method === "OPTIONS") return;
     const path = pathOf(request.url);
     if (OPEN_PATHS.has(path) || alsoOpen.includes(path)) return;
-    if (keys.accepts(presentedKey(request.headers))) return;
+    if (presentedKeys(request.headers).some((key) => keys.accepts(key))) return;
     const sent = request.headers.has("authorization") || request.headers.has("x-api-key");
     throw new OpenAIError(
       401,

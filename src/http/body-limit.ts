@@ -30,8 +30,9 @@ async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): P
 }
 
 /**
- * Every POST route takes a JSON object. A declared oversize body is refused before a byte of it is read; a body of
- * undeclared length is read up to the limit and parsed here.
+ * Every POST route takes a JSON object, read as JSON whatever the content type says (curl's `-d` sends
+ * application/x-www-form-urlencoded), as llama.cpp and vLLM do. A declared oversize body is refused before a byte of
+ * it is read; a body of undeclared length is read up to the limit.
  */
 export const bodyLimitPlugin = (maxBytes: number) =>
   new Elysia({ name: "body-limit" })
@@ -40,8 +41,10 @@ export const bodyLimitPlugin = (maxBytes: number) =>
       if (declared !== null && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes);
     })
     .onParse({ as: "global" }, async ({ request }) => {
-      if (request.headers.has("content-length") || !request.body) return;
-      const text = new TextDecoder().decode(await readCapped(request.body, maxBytes));
+      if (!request.body) return;
+      const bytes = request.headers.has("content-length") ? await request.bytes() : await readCapped(request.body, maxBytes);
+      const text = new TextDecoder().decode(bytes);
+      if (text.trim() === "") throw invalidRequest("The request body is empty: send a JSON object (content-type: application/json).");
       let value: unknown;
       try {
         value = JSON.parse(text);

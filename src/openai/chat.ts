@@ -1,5 +1,5 @@
 import { t } from "elysia";
-import { Nullable } from "./common.ts";
+import { Integer, Nullable } from "./common.ts";
 import { CompletionUsage, FinishReason, samplingFields } from "./completions.ts";
 
 
@@ -39,9 +39,9 @@ export const ChatCompletionCreateParams = t.Object(
   {
     ...samplingFields,
     messages: t.Array(ChatCompletionMessageParam, { minItems: 1 }),
-    max_completion_tokens: Nullable(t.Integer({ minimum: 1 })),
+    max_completion_tokens: Nullable(Integer({ minimum: 1 })),
     logprobs: Nullable(t.Boolean()),
-    top_logprobs: Nullable(t.Integer({ minimum: 0, maximum: 20 })),
+    top_logprobs: Nullable(Integer({ minimum: 0, maximum: 20 })),
     response_format: t.Optional(t.Object({ type: t.String() }, { additionalProperties: true })),
     tools: t.Optional(t.Array(t.Unknown())),
     tool_choice: t.Optional(t.Unknown()),
@@ -73,7 +73,7 @@ export const ChatCompletionMessage = t.Object({
 });
 
 export const ChatCompletionChoice = t.Object({
-  index: t.Integer(),
+  index: Integer(),
   message: ChatCompletionMessage,
   finish_reason: t.Union([FinishReason, t.Null()]),
   logprobs: t.Null(),
@@ -83,7 +83,7 @@ export type ChatCompletionChoice = typeof ChatCompletionChoice.static;
 export const ChatCompletion = t.Object({
   id: t.String(),
   object: t.Literal("chat.completion"),
-  created: t.Integer(),
+  created: Integer(),
   model: t.String(),
   choices: t.Array(ChatCompletionChoice),
   usage: t.Optional(t.Union([CompletionUsage, t.Null()])),
@@ -98,11 +98,11 @@ export const ChatCompletionChunkDelta = t.Object({
 export const ChatCompletionChunk = t.Object({
   id: t.String(),
   object: t.Literal("chat.completion.chunk"),
-  created: t.Integer(),
+  created: Integer(),
   model: t.String(),
   choices: t.Array(
     t.Object({
-      index: t.Integer(),
+      index: Integer(),
       delta: ChatCompletionChunkDelta,
       finish_reason: t.Union([FinishReason, t.Null()]),
       logprobs: t.Null(),

@@ -1,7 +1,7 @@
 import { t } from "elysia";
-import { Nullable } from "./common.ts";
+import { Integer, Nullable } from "./common.ts";
 
-const TokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 });
+const TokenIds = t.Array(Integer({ minimum: 0 }), { minItems: 1 });
 
 // How many stop sequences a request may give is a server limit (--max-stop-sequences, 4 as OpenAI by default).
 export const StopParam = t.Union([t.String(), t.Array(t.String()), t.Null()]);
@@ -17,14 +17,14 @@ export const ChatCompletionStreamOptions = t.Object(
 /** Fields every generation request shares (completions and, later, chat completions). */
 export const samplingFields = {
   model: t.String({ minLength: 1 }),
-  max_tokens: Nullable(t.Integer({ minimum: 1 })),
+  max_tokens: Nullable(Integer({ minimum: 1 })),
   temperature: Nullable(t.Number({ minimum: 0, maximum: 2 })),
   top_p: Nullable(t.Number({ minimum: 0, maximum: 1 })),
-  n: Nullable(t.Integer({ minimum: 1, maximum: 128 })),
+  n: Nullable(Integer({ minimum: 1, maximum: 128 })),
   stop: t.Optional(StopParam),
   stream: Nullable(t.Boolean()),
   stream_options: Nullable(ChatCompletionStreamOptions),
-  seed: Nullable(t.Integer()),
+  seed: Nullable(Integer()),
   user: t.Optional(t.String()),
   frequency_penalty: Nullable(t.Number({ minimum: -2, maximum: 2 })),
   presence_penalty: Nullable(t.Number({ minimum: -2, maximum: 2 })),
@@ -38,9 +38,9 @@ export const CompletionCreateParams = t.Object(
     prompt: t.Union([t.String(), t.Array(t.String(), { minItems: 1 }), TokenIds, t.Array(TokenIds, { minItems: 1 })], {
       description: "a string, an array of strings, an array of token ids, or an array of token-id arrays",
     }),
-    best_of: Nullable(t.Integer({ minimum: 1 })),
+    best_of: Nullable(Integer({ minimum: 1 })),
     echo: Nullable(t.Boolean()),
-    logprobs: Nullable(t.Integer({ minimum: 0, maximum: 5 })),
+    logprobs: Nullable(Integer({ minimum: 0, maximum: 5 })),
     suffix: Nullable(t.String()),
   },
   { additionalProperties: false },
@@ -48,11 +48,11 @@ export const CompletionCreateParams = t.Object(
 export type CompletionCreateParams = typeof CompletionCreateParams.static;
 
 export const CompletionUsage = t.Object({
-  prompt_tokens: t.Integer(),
-  completion_tokens: t.Integer(),
-  total_tokens: t.Integer(),
+  prompt_tokens: Integer(),
+  completion_tokens: Integer(),
+  total_tokens: Integer(),
   /** Prompt tokens whose keys and values came from the prefix cache instead of a prefill. */
-  prompt_tokens_details: t.Optional(t.Object({ cached_tokens: t.Integer() })),
+  prompt_tokens_details: t.Optional(t.Object({ cached_tokens: Integer() })),
 });
 export type CompletionUsage = typeof CompletionUsage.static;
 
@@ -61,7 +61,7 @@ export type FinishReason = typeof FinishReason.static;
 
 export const CompletionChoice = t.Object({
   text: t.String(),
-  index: t.Integer(),
+  index: Integer(),
   logprobs: t.Null(),
   finish_reason: t.Union([FinishReason, t.Null()]),
 });
@@ -70,7 +70,7 @@ export type CompletionChoice = typeof CompletionChoice.static;
 export const Completion = t.Object({
   id: t.String(),
   object: t.Literal("text_completion"),
-  created: t.Integer(),
+  created: Integer(),
   model: t.String(),
   choices: t.Array(CompletionChoice),
   usage: t.Optional(t.Union([CompletionUsage, t.Null()])),

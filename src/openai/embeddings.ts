@@ -1,9 +1,9 @@
 import { t } from "elysia";
-import { Nullable } from "./common.ts";
+import { Integer, Nullable } from "./common.ts";
 
 // OpenAI caps every array in `input` at 2048 entries.
 const MAX_INPUTS = 2048;
-const TokenIds = t.Array(t.Integer({ minimum: 0 }), { minItems: 1 });
+const TokenIds = t.Array(Integer({ minimum: 0 }), { minItems: 1 });
 
 export const EmbeddingCreateParams = t.Object(
   {
@@ -22,7 +22,7 @@ export const EmbeddingCreateParams = t.Object(
       },
     ),
     encoding_format: Nullable(t.Union([t.Literal("float"), t.Literal("base64")], { description: "'float' or 'base64'" })),
-    dimensions: t.Optional(t.Union([t.Integer({ minimum: 1 }), t.Null()], { description: "a positive integer" })),
+    dimensions: t.Optional(t.Union([Integer({ minimum: 1 }), t.Null()], { description: "a positive integer" })),
     user: t.Optional(t.String()),
   },
   { additionalProperties: false },
@@ -32,7 +32,7 @@ export type EmbeddingCreateParams = typeof EmbeddingCreateParams.static;
 /** `embedding` is a list of floats, or with `encoding_format: "base64"` the little-endian float32 bytes in base64. */
 export const Embedding = t.Object({
   object: t.Literal("embedding"),
-  index: t.Integer(),
+  index: Integer(),
   embedding: t.Union([t.Array(t.Number()), t.String()]),
 });
 export type Embedding = typeof Embedding.static;
@@ -41,6 +41,6 @@ export const CreateEmbeddingResponse = t.Object({
   object: t.Literal("list"),
   data: t.Array(Embedding),
   model: t.String(),
-  usage: t.Object({ prompt_tokens: t.Integer(), total_tokens: t.Integer() }),
+  usage: t.Object({ prompt_tokens: Integer(), total_tokens: Integer() }),
 });
 export type CreateEmbeddingResponse = typeof CreateEmbeddingResponse.static;

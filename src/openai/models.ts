@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { Integer } from "./common.ts";
 
 /** gpt3dev's addition for a loaded model: what it costs in memory (bytes). */
 export const ModelMemory = t.Object({
@@ -13,7 +14,7 @@ export type ModelMemory = typeof ModelMemory.static;
 export const Model = t.Object({
   id: t.String(),
   object: t.Literal("model"),
-  created: t.Integer(),
+  created: Integer(),
   owned_by: t.String(),
   /** gpt3dev's extension: the ONNX weight variant served (transformers.js's dtype names: fp32, q8, fp16, q4f16, …). */
   dtype: t.Optional(t.String()),

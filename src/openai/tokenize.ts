@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { Integer } from "./common.ts";
 import { ChatCompletionMessageParam } from "./chat.ts";
 
 /** Not part of OpenAI's API: the shape vLLM's server gives these helper routes, which clients already speak. */
@@ -15,16 +16,16 @@ export const TokenizeParams = t.Object(
 export type TokenizeParams = typeof TokenizeParams.static;
 
 export const TokenizeResponse = t.Object({
-  count: t.Integer(),
-  max_model_len: t.Integer(),
-  tokens: t.Array(t.Integer()),
+  count: Integer(),
+  max_model_len: Integer(),
+  tokens: t.Array(Integer()),
 });
 export type TokenizeResponse = typeof TokenizeResponse.static;
 
 export const DetokenizeParams = t.Object(
   {
     model: t.String({ minLength: 1 }),
-    tokens: t.Array(t.Integer({ minimum: 0 })),
+    tokens: t.Array(Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

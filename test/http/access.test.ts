@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ApiKeys } from "../../src/http/api-keys.ts";
+import { OPEN_PATHS } from "../../src/http/auth.ts";
 import { errorOf } from "../e2e/suite.ts";
 import { appFromFlags, get, post } from "./app.ts";
 
@@ -46,6 +47,27 @@ describe("API keys", () => {
     }
     const completion = await app.handle(post("/v1/completions", COMPLETION, { authorization: "Bearer sk-one" }));
     expect(completion.status).toBe(200);
+  });
+
+  it("lets a valid x-api-key through next to a non-Bearer Authorization header, and a valid Bearer next to a wrong x-api-key", async () => {
+    for (const headers of [
+      { authorization: "Basic dXNlcjpwYXNz", "x-api-key": "sk-one" },
+      { authorization: "Bearer sk-wrong", "x-api-key": "sk-two" },
+      { authorization: "Bearer sk-two", "x-api-key": "sk-wrong" },
+    ]) {
+      expect((await app.handle(get("/v1/models", headers))).status).toBe(200);
+    }
+    expect((await app.handle(get("/v1/models", { authorization: "Basic dXNlcjpwYXNz", "x-api-key": "sk-wrong" }))).status).toBe(401);
+  });
+
+  it("says at start-up exactly which routes need a key, and each of them does", async () => {
+    const line = new ApiKeys(["sk-one"]).describe();
+    const open = [...OPEN_PATHS].join(", ");
+    expect(line).toBe(`API keys required on every route except ${open} and CORS preflights (OPTIONS): 1 from --api-key/API_KEYS`);
+    for (const path of ["/v1/models", "/tokenize", "/detokenize", "/v1/embeddings", "/", "/anything"].filter((p) => !OPEN_PATHS.has(p))) {
+      expect({ path, status: (await app.handle(get(path))).status }).toEqual({ path, status: 401 });
+    }
+    for (const path of OPEN_PATHS) expect({ path, status: (await app.handle(get(path))).status }).not.toEqual({ path, status: 401 });
   });
 
   it("keeps /healthz and /health open", async () => {
