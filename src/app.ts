@@ -48,7 +48,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
       const { pathname } = new URL(request.url);
       const failure = code === "NOT_FOUND" ? new OpenAIError(404, `Invalid URL (${request.method} ${pathname})`) : error;
       // Each protocol answers in its own envelope: Anthropic's on its Messages routes, OpenAI's everywhere else.
-      const mapped = speaksAnthropic(pathname) ? toAnthropicError(failure, code) : toOpenAIError(failure, code);
+      const mapped = speaksAnthropic(pathname) ? toAnthropicError(failure, code) : toOpenAIError(failure, code, { route: pathname });
       markFailed(request, mapped.status, route);
       // Logs the failure, never the request body (prompts stay private).
       if (mapped.status >= 500) {

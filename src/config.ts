@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SchedulerOptions } from "./engine/generation-job.ts";
@@ -287,12 +287,17 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   if (apiKeyFile && !existsSync(apiKeyFile)) throw new ConfigError(`--api-key-file: file not found: ${apiKeyFile}`);
   const registryPath = get("registry");
   if (registryPath && !existsSync(registryPath)) throw new ConfigError(`--registry: file not found: ${registryPath}`);
+  const modelsDir = get("models-dir");
+  // A mistyped folder would otherwise start a server with no models; with a registry it may hold them all.
+  if (modelsDir && !registryPath && !statSync(modelsDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError(`--models-dir: folder not found: ${resolve(modelsDir)}`);
+  }
   return {
     kind: "run",
     config: {
       port: integer("port", get("port") ?? "7860", 0, 65535),
       host: get("host") ?? "0.0.0.0",
-      modelsDir: resolve(get("models-dir") ?? defaultModelsDir()),
+      modelsDir: resolve(modelsDir ?? defaultModelsDir()),
       registryPath: registryPath ? resolve(registryPath) : undefined,
       allowList: (get("allow-models") ?? "")
         .split(",")

@@ -53,8 +53,31 @@ export function unsupportedParameter(param: string, detail = ""): OpenAIError {
   return invalidRequest(`'${param}' is not supported by gpt3dev yet.${suffix}`, param, "unsupported_parameter");
 }
 
+/** Where an error is answered: which route was used, and how it names the engine's arguments. */
+export interface ErrorContext {
+  /** The path of the route, e.g. `/tokenize`. */
+  route?: string;
+  /** The request field an engine argument came from (`prompts[1]` is `prompt[1]` when the prompt is a list). */
+  paramOf?: (argument: string) => string;
+}
+
+/** The OpenAI field of each engine argument when the route gives no better name: `inputs[2]` is `input[2]`. */
+function defaultParam(argument: string): string {
+  return argument.replace(/^prompts\b/, "prompt").replace(/^inputs\b/, "input");
+}
+
+/** Runs a route's engine call; its errors are answered in the route's own terms (field names, route). */
+export async function inRoute<T>(work: Promise<T>, context: ErrorContext): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw toOpenAIError(error, undefined, context);
+  }
+}
+
 /** Maps any thrown value (Elysia, engine, or unexpected) to OpenAI's envelope and status. */
-export function toOpenAIError(error: unknown, code?: string | number): OpenAIError {
+export function toOpenAIError(error: unknown, code?: string | number, context: ErrorContext = {}): OpenAIError {
+  const paramOf = context.paramOf ?? defaultParam;
   if (error instanceof OpenAIError) return error;
   // Elysia wraps whatever a body parser throws; a parser's own OpenAIError (e.g. 413) keeps its status.
   if (code === "PARSE" && error instanceof Error && error.cause instanceof OpenAIError) return error.cause;
@@ -80,9 +103,11 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
     );
   }
   if (error instanceof ModelKindError) {
-    const route = error.wanted === "embeddings" ? "/v1/embeddings" : "/v1/completions and /v1/chat/completions";
+    const route = context.route ?? (error.wanted === "embeddings" ? "/v1/embeddings" : "/v1/completions and /v1/chat/completions");
+    const kind = (k: string) => (k === "embeddings" ? "an embeddings" : `a ${k}`);
     return invalidRequest(
-      `The model '${error.modelId}' is a ${error.actual} model and cannot be used with ${route}.`,
+      `The model '${error.modelId}' is ${kind(error.actual)} model and cannot be used with ${route}: ` +
+        `choose ${kind(error.wanted)} model (GET /v1/models lists the models).`,
       "model",
       "model_not_supported",
     );
@@ -120,17 +145,21 @@ export function toOpenAIError(error: unknown, code?: string | number): OpenAIErr
       "engine_restarted",
     );
   }
-  if (error instanceof ContextLengthError) return contextLengthError(error);
+  if (error instanceof ContextLengthError) return contextLengthError(error, paramOf(error.argument));
   if (error instanceof ChatTemplateMissingError) {
+    const used = context.route && context.route !== "/v1/chat/completions" ? `'messages' on ${context.route}` : "/v1/chat/completions";
     return invalidRequest(
-      `The model '${error.modelId}' has no chat template, so it cannot serve /v1/chat/completions. ` +
+      `The model '${error.modelId}' has no chat template, so it cannot serve ${used}. ` +
         "Use /v1/completions with a plain prompt, or give the model a template: add a 'chat_template' " +
         "(Jinja, as in Hugging Face's tokenizer_config.json) to its entry in the model registry (--registry).",
       "model",
       "chat_template_missing",
     );
   }
-  if (error instanceof InvalidInputError) return invalidRequest(error.message, error.field);
+  if (error instanceof InvalidInputError) {
+    const param = paramOf(error.argument);
+    return invalidRequest(`Invalid value for '${param}': ${error.message}.`, param);
+  }
   if (code === "PARSE") {
     return invalidRequest(
       "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library " +
@@ -150,6 +179,14 @@ function fromValidation(error: ValidationError): OpenAIError {
   const param = pathToParam(first.path);
   if (first.type === ValueErrorType.ObjectRequiredProperty || first.value === undefined) {
     return invalidRequest(`Missing required parameter: '${param}'.`, param, "missing_required_parameter");
+  }
+  if (first.type === ValueErrorType.ArrayMinItems && Array.isArray(first.value)) {
+    const min = (first.schema as { minItems?: number }).minItems ?? 1;
+    return invalidRequest(
+      `Invalid value for '${param}': expected at least ${min} item${min === 1 ? "" : "s"}, got ${first.value.length}.`,
+      param,
+      "invalid_value",
+    );
   }
   if (first.type === ValueErrorType.ObjectAdditionalProperties) {
     return invalidRequest(`Unrecognized request argument supplied: ${param}`, param, "unknown_parameter");
@@ -205,8 +242,8 @@ function pathToParam(path: string): string | null {
 }
 
 /** OpenAI's own wording: one form for chat messages, the older one for prompts and embeddings input. */
-function contextLengthError(error: ContextLengthError): OpenAIError {
-  const { limit, promptTokens, completionTokens, input } = error;
+function contextLengthError(error: ContextLengthError, input: string): OpenAIError {
+  const { limit, promptTokens, completionTokens } = error;
   const requested = promptTokens + completionTokens;
   const message =
     input === "messages"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
-import { createApp } from "./app.ts";
+import { existsSync } from "node:fs";
+import { createApp, publicPaths } from "./app.ts";
 import { COMMANDS_HELP, runCommand } from "./cli/commands.ts";
 import { ConfigError, helpText, parseCli, type Config } from "./config.ts";
 import { Engine } from "./engine/engine.ts";
@@ -36,6 +37,7 @@ function start(config: Config): void {
     cacheDir: config.cacheDir,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
+    log: (line) => logger.error(line.replace(/^\[gpt3dev\] /, "")),
   });
   const apiKeys = new ApiKeys(config.apiKeys, config.apiKeyFile);
   // Always handled: without a key file it only logs, instead of Bun's default of exiting on SIGHUP.
@@ -57,8 +59,11 @@ function start(config: Config): void {
     `listening on http://${config.host}:${app.server?.port} with ${models.length} model(s): ${described.join(", ") || "none"} (from ${config.modelsDir})`,
   );
   for (const { id, reason } of registry.refused()) logger.warn(`not serving ${id}: ${reason}`);
-  if (models.length === 0) logger.warn(`no models found in ${config.modelsDir}`);
-  logger.info(apiKeys.describe());
+  if (!existsSync(config.modelsDir)) {
+    const serving = config.registryPath ? `serving the models of ${config.registryPath} only` : "no models to serve";
+    logger.warn(`the models folder ${config.modelsDir} does not exist: ${serving}`);
+  } else if (models.length === 0) logger.warn(`no models found in ${config.modelsDir}`);
+  logger.info(apiKeys.describe(publicPaths(config.metricsPublic)));
   if (!app.server) throw new Error("the server did not start");
   exitOnSignals({ server: app.server, graceSeconds: config.shutdownGraceSeconds, cleanup: () => engine.close() });
 }

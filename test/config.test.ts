@@ -89,6 +89,14 @@ describe("parseCli", () => {
     expect(() => parseCli(["--api-key-file", "/no/such/keys"], {})).toThrow("--api-key-file: file not found");
   });
 
+  it("refuses a --models-dir that is not a folder, naming it, unless a registry may hold every model", () => {
+    expect(() => parseCli(["--models-dir", "/no/such/models"], {})).toThrow(new ConfigError("--models-dir: folder not found: /no/such/models"));
+    expect(() => parseCli([], { GPT3DEV_MODELS_DIR: "/no/such/models" })).toThrow("--models-dir: folder not found: /no/such/models");
+    expect(() => parseCli(["--models-dir", import.meta.path], {})).toThrow(`--models-dir: folder not found: ${import.meta.path}`);
+    const withRegistry = parseCli(["--models-dir", "/no/such/models", "--registry", import.meta.path], {});
+    expect(withRegistry.kind === "run" && withRegistry.config.modelsDir).toBe("/no/such/models");
+  });
+
   it("reads every limit from its flag or env twin and refuses out-of-range values", () => {
     const result = parseCli(["--max-n", "4"], { GPT3DEV_MAX_TOKENS_CAP: "100", GPT3DEV_REQUEST_TIMEOUT_SECONDS: "5" });
     if (result.kind !== "run") throw new Error("expected run");

@@ -41,19 +41,21 @@ export interface CompletionPlan {
  * the request cannot be served.
  */
 export function planCompletion(model: TextModel, request: CompletionRequest): CompletionPlan {
-  const prompts = request.messages
-    ? [renderChat(model, request.messages)]
-    : request.prompts.map((prompt) => tokenizePrompt(model, prompt));
+  // What the model is fed: an empty prompt is fed the start-of-text token, and counted as such.
+  const prompts = (
+    request.messages
+      ? [renderChat(model, request.messages)]
+      : request.prompts.map((prompt, i) => tokenizePrompt(model, prompt, `prompts[${i}]`))
+  ).map((ids) => (ids.length > 0 ? ids : startIds(model)));
   const longest = Math.max(...prompts.map((ids) => ids.length));
   const maxTokens = request.maxTokens ?? model.contextLength - longest;
   if (longest + maxTokens > model.contextLength || maxTokens < 1) {
-    throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1, request.messages ? "messages" : "prompt");
+    throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1, request.messages ? "messages" : "prompts");
   }
   const distinct = new Map<string, number>();
   const inputs: number[][] = [];
   const choices: CompletionPlan["job"]["choices"][number][] = [];
-  for (const userIds of prompts) {
-    const ids = userIds.length > 0 ? userIds : startIds(model);
+  for (const ids of prompts) {
     const key = ids.join(",");
     let prompt = distinct.get(key);
     if (prompt === undefined) {
@@ -79,11 +81,14 @@ export function renderChat(model: TextModel, messages: readonly ChatMessage[]): 
   return model.tokenizer.renderChat(messages, template);
 }
 
-export function tokenizePrompt(model: TextModel, prompt: string | readonly number[], field = "prompt"): number[] {
+export function tokenizePrompt(model: TextModel, prompt: string | readonly number[], argument: string): number[] {
   if (typeof prompt === "string") return model.tokenizer.encode(prompt);
   const bad = prompt.find((id) => !Number.isInteger(id) || id < 0 || id >= model.vocabSize);
   if (bad !== undefined) {
-    throw new InvalidInputError(`Token id ${bad} is out of range for this model's vocabulary (size ${model.vocabSize}).`, field);
+    throw new InvalidInputError(
+      `token id ${bad} is outside the vocabulary of the model '${model.spec.id}' (ids 0 to ${model.vocabSize - 1})`,
+      argument,
+    );
   }
   return [...prompt];
 }

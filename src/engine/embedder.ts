@@ -85,11 +85,11 @@ export class EmbeddingModel {
     return this.facts.contextLength;
   }
 
-  /** Embeds every input; throws InvalidInputError (naming the request field) before running anything it cannot serve. */
+  /** Embeds every input; throws InvalidInputError (naming the argument) before running anything it cannot serve. */
   async embed(inputs: ReadonlyArray<string | readonly number[]>, options: EmbedOptions = {}): Promise<EmbedResult> {
     if (options.dimensions !== undefined) this.checkDimensions(options.dimensions);
-    if (inputs.length === 0) throw new InvalidInputError("'input' must not be empty.", "input");
-    const rows = inputs.map((input) => this.tokenize(input));
+    if (inputs.length === 0) throw new InvalidInputError("at least one input is needed", "inputs");
+    const rows = inputs.map((input, i) => this.tokenize(input, `inputs[${i}]`));
     const vectors = new Array<Float32Array>(rows.length);
     for (const group of passes(rows)) {
       const pooled = await this.forward(group.map((i) => rows[i]!));
@@ -106,39 +106,36 @@ export class EmbeddingModel {
     const { matryoshka, width } = this.facts;
     const id = this.spec.id;
     if (!matryoshka) {
-      throw new InvalidInputError(`The model '${id}' does not support specifying dimensions.`, "dimensions");
+      throw new InvalidInputError(`the model '${id}' does not support specifying dimensions`, "dimensions");
     }
     const allowed = matryoshka === true ? undefined : matryoshka;
     const ok = Number.isInteger(dimensions) && dimensions >= 1 && dimensions <= width && (allowed?.includes(dimensions) ?? true);
     if (!ok) {
       const expected = allowed ? `one of ${allowed.join(", ")}` : `an integer from 1 to ${width}`;
-      throw new InvalidInputError(
-        `Invalid value for 'dimensions': the model '${id}' accepts ${expected}, got ${dimensions}.`,
-        "dimensions",
-      );
+      throw new InvalidInputError(`the model '${id}' accepts ${expected}, got ${dimensions}`, "dimensions");
     }
   }
 
-  private tokenize(input: string | readonly number[]): number[] {
+  private tokenize(input: string | readonly number[], argument: string): number[] {
     const { contextLength, truncate, vocabSize, prefix, suffix } = this.facts;
     let ids: number[];
     if (typeof input === "string") {
-      if (input.length === 0) throw new InvalidInputError("'input' must not contain an empty string.", "input");
+      if (input.length === 0) throw new InvalidInputError("an empty string cannot be embedded", argument);
       ids = this.tokenizer.encode(input);
       if (ids.length > contextLength && truncate) {
         const body = this.tokenizer.encode(input, { add_special_tokens: false });
         ids = [...prefix, ...body.slice(0, Math.max(0, contextLength - prefix.length - suffix.length)), ...suffix];
       }
     } else {
-      if (input.length === 0) throw new InvalidInputError("'input' must not contain an empty token list.", "input");
+      if (input.length === 0) throw new InvalidInputError("an empty token list cannot be embedded", argument);
       const bad = input.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
       if (bad !== undefined) {
-        throw new InvalidInputError(`Invalid token id ${bad} in 'input': the model's vocabulary has ${vocabSize} tokens.`, "input");
+        throw new InvalidInputError(`token id ${bad} is outside the vocabulary of the model '${this.spec.id}' (ids 0 to ${vocabSize - 1})`, argument);
       }
       ids = truncate ? input.slice(0, contextLength) : [...input];
     }
     if (ids.length > contextLength) {
-      throw new ContextLengthError(contextLength, ids.length, 0, "input");
+      throw new ContextLengthError(contextLength, ids.length, 0, "inputs");
     }
     return ids;
   }

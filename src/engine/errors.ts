@@ -32,24 +32,31 @@ export class ModelLoadError extends Error {
   }
 }
 
+/** The engine's name for a request argument: a CompletionRequest or EmbeddingRequest field, with an index into a list. */
+export type Argument = string;
+
 export class ContextLengthError extends Error {
   constructor(
     readonly limit: number,
     readonly promptTokens: number,
     readonly completionTokens: number,
-    /** Which request field was too long: completion prompts, chat messages or embeddings input. */
-    readonly input: "prompt" | "messages" | "input" = "prompt",
+    /** Which argument was too long, in the engine's terms: completion prompts, chat messages or embedding inputs. */
+    readonly argument: "prompts" | "messages" | "inputs" = "prompts",
   ) {
     super(`context of ${limit} tokens exceeded`);
     this.name = "ContextLengthError";
   }
 }
 
-/** A request value the engine can only judge once the model is known (e.g. a token id outside the vocabulary). */
+/**
+ * A request value the engine can only judge once the model is known (e.g. a token id outside the vocabulary). The
+ * message says what is wrong without naming the argument; each protocol names it in its own terms.
+ */
 export class InvalidInputError extends Error {
   constructor(
     message: string,
-    readonly field: string,
+    /** E.g. `prompts[1]`, `inputs[0]`, `dimensions`, `tokens`. */
+    readonly argument: Argument,
   ) {
     super(message);
     this.name = "InvalidInputError";

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Limits } from "../config.ts";
-import { unsupportedParameter } from "../errors.ts";
+import { inRoute, unsupportedParameter } from "../errors.ts";
 import {
   CompletionCreateParams,
   type Completion,
@@ -11,6 +11,7 @@ import {
 import { toEngineSampling, usageOf } from "./generation-params.ts";
 import { envelope, exchangeOf, serveGeneration, type Head } from "./generation-response.ts";
 import { checkCompletionLimits } from "./limits.ts";
+import { listParamOf } from "./param-names.ts";
 
 const DEFAULT_MAX_TOKENS = 16;
 
@@ -25,7 +26,11 @@ export const completionsRoutes = (engine: Engine, limits: Limits) =>
       const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
       return serveGeneration(
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
-        (signal) => engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }),
+        (signal) =>
+          inRoute(engine.createCompletion({ ...sampling, model: body.model, prompts, maxTokens, signal }), {
+            route: "/v1/completions",
+            paramOf: listParamOf("prompts", "prompt", prompts === body.prompt),
+          }),
         {
           idPrefix: "cmpl-",
           collect: (run, head) => collect(run, head, sampling.n * prompts.length),

@@ -2,7 +2,9 @@ import { Elysia } from "elysia";
 import type { Limits } from "../config.ts";
 import type { Engine } from "../engine/engine.ts";
 import { EmbeddingCreateParams, type CreateEmbeddingResponse } from "../openai/embeddings.ts";
+import { inRoute } from "../errors.ts";
 import { checkEmbeddingLimits } from "./limits.ts";
+import { listParamOf } from "./param-names.ts";
 
 export const embeddingsRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "embeddings" }).post(
@@ -11,10 +13,10 @@ export const embeddingsRoutes = (engine: Engine, limits: Limits) =>
       checkEmbeddingLimits(body, limits);
       // A large batch on a big model can outlast Bun's idle timeout; the client decides how long it waits.
       server?.timeout(request, 0);
-      const result = await engine.createEmbeddings({
-        model: body.model,
-        inputs: toInputList(body.input),
-        dimensions: body.dimensions ?? undefined,
+      const inputs = toInputList(body.input);
+      const result = await inRoute(engine.createEmbeddings({ model: body.model, inputs, dimensions: body.dimensions ?? undefined }), {
+        route: "/v1/embeddings",
+        paramOf: listParamOf("inputs", "input", inputs === body.input),
       });
       const encode = body.encoding_format === "base64" ? toBase64 : (vector: Float32Array) => Array.from(vector);
       return {

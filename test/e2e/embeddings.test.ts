@@ -146,9 +146,12 @@ describeEachMode("POST /v1/embeddings", (ctx, mode) => {
       expect(error.type).toBe("invalid_request_error");
     }
     const dims = await errorOf(await ctx().post("/v1/embeddings", { model: "tiny-bert", input: "x", dimensions: 8 }));
-    expect(dims.message).toBe("The model 'tiny-bert' does not support specifying dimensions.");
+    expect(dims.message).toBe("Invalid value for 'dimensions': the model 'tiny-bert' does not support specifying dimensions.");
     const kind = await errorOf(await ctx().post("/v1/embeddings", { model: "tiny-gpt2", input: "x" }));
-    expect(kind.message).toBe("The model 'tiny-gpt2' is a text-generation model and cannot be used with /v1/embeddings.");
+    expect(kind.message).toBe(
+      "The model 'tiny-gpt2' is a text-generation model and cannot be used with /v1/embeddings: " +
+        "choose an embeddings model (GET /v1/models lists the models).",
+    );
   });
 
   it("refuses an input longer than the model's 128 positions with OpenAI's wording", async () => {

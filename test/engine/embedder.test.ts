@@ -155,18 +155,18 @@ describe("EmbeddingModel on tiny-bert", () => {
 
   it("refuses dimensions the model does not offer, naming the field", async () => {
     const notOffered = await rejection(models.plain!.embed(["x"], { dimensions: 8 }));
-    expect(notOffered.field).toBe("dimensions");
-    expect(notOffered.message).toBe("The model 'plain' does not support specifying dimensions.");
+    expect(notOffered.argument).toBe("dimensions");
+    expect(notOffered.message).toBe("the model 'plain' does not support specifying dimensions");
     const tooWide = await rejection(models["mrl-any"]!.embed(["x"], { dimensions: 33 }));
-    expect(tooWide.message).toBe("Invalid value for 'dimensions': the model 'mrl-any' accepts an integer from 1 to 32, got 33.");
+    expect(tooWide.message).toBe("the model 'mrl-any' accepts an integer from 1 to 32, got 33");
     const unlisted = await rejection(models["mrl-list"]!.embed(["x"], { dimensions: 12 }));
-    expect(unlisted.message).toBe("Invalid value for 'dimensions': the model 'mrl-list' accepts one of 16, 8, got 12.");
+    expect(unlisted.message).toBe("the model 'mrl-list' accepts one of 16, 8, got 12");
   });
 
   it("refuses inputs longer than the context", async () => {
     const error = await models.short!.embed(["the", "the the the the the"]).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(ContextLengthError);
-    expect(error).toMatchObject({ limit: 6, promptTokens: 7, completionTokens: 0, input: "input" });
+    expect(error).toMatchObject({ limit: 6, promptTokens: 7, completionTokens: 0, argument: "inputs" });
     const tooLong = await models.plain!.embed(["the ".repeat(CONTEXT - 1)]).then(() => undefined, (e: unknown) => e);
     expect(tooLong).toBeInstanceOf(ContextLengthError);
     expect((await models.plain!.embed(["the ".repeat(CONTEXT - 2)])).promptTokens).toBe(CONTEXT);
@@ -188,11 +188,12 @@ describe("EmbeddingModel on tiny-bert", () => {
 
   it("refuses token ids outside the vocabulary and empty inputs", async () => {
     const outside = await rejection(models.plain!.embed([[CLS, VOCAB_SIZE, SEP]]));
-    expect(outside.message).toBe(`Invalid token id ${VOCAB_SIZE} in 'input': the model's vocabulary has ${VOCAB_SIZE} tokens.`);
-    expect((await rejection(models.plain!.embed([[CLS, -1, SEP]]))).field).toBe("input");
-    expect((await rejection(models.plain!.embed([""]))).field).toBe("input");
-    expect((await rejection(models.plain!.embed([[]]))).field).toBe("input");
-    expect((await rejection(models.plain!.embed([]))).field).toBe("input");
+    expect(outside.message).toBe(`token id ${VOCAB_SIZE} is outside the vocabulary of the model 'plain' (ids 0 to ${VOCAB_SIZE - 1})`);
+    expect(outside.argument).toBe("inputs[0]");
+    expect((await rejection(models.plain!.embed(["ok", [CLS, -1, SEP]]))).argument).toBe("inputs[1]");
+    expect((await rejection(models.plain!.embed([""]))).argument).toBe("inputs[0]");
+    expect((await rejection(models.plain!.embed(["ok", "ok", []]))).argument).toBe("inputs[2]");
+    expect((await rejection(models.plain!.embed([]))).argument).toBe("inputs");
   });
 });
 

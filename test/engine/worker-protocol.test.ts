@@ -25,7 +25,7 @@ describe("engine errors across the worker boundary", () => {
     new ModelKindError("tiny-bert", "embeddings", "text-generation"),
     new ModelLoadError("broken", "invalid protobuf"),
     new ContextLengthError(128, 120, 20, "messages"),
-    new InvalidInputError("Token id 99999 is out of range.", "prompt[1]"),
+    new InvalidInputError("token id 99999 is outside the vocabulary", "prompts[1]"),
     new ChatTemplateMissingError("tiny-gpt2"),
     new QueueFullError(64, 1),
     new GenerationError("tiny-gpt2", "cannot sample: every logit is -Infinity or NaN"),

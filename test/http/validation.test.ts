@@ -112,3 +112,60 @@ describe("request bodies", () => {
     }
   });
 });
+
+describe("what the model is fed", () => {
+  it("counts the start-of-text token an empty prompt is fed, and generates as from that token", async () => {
+    const complete = async (prompt: unknown) => {
+      const response = await app.handle(post("/v1/completions", { model: "tiny-gpt2", prompt, max_tokens: 4, temperature: 0 }));
+      expect(response.status).toBe(200);
+      return (await response.json()) as { choices: { text: string }[]; usage: { prompt_tokens: number; total_tokens: number } };
+    };
+    const empty = await complete("");
+    const eos = await complete([656]);
+    expect(empty.usage).toEqual(eos.usage);
+    expect(empty.usage.prompt_tokens).toBe(1);
+    expect(empty.choices.map((c) => c.text)).toEqual(eos.choices.map((c) => c.text));
+    expect((await complete(["", "Hello"])).usage.prompt_tokens).toBe(1 + (await complete("Hello")).usage.prompt_tokens);
+  });
+});
+
+describe("error wording", () => {
+  const refusal = async (path: string, body: unknown) => {
+    const response = await app.handle(post(path, body));
+    return { status: response.status, ...(await errorOf(response)) };
+  };
+
+  it("names the request field an engine argument came from, as the request gave it", async () => {
+    const cases: Array<[string, unknown, string]> = [
+      ["/v1/completions", { model: "tiny-gpt2", prompt: [5, 700] }, "prompt"],
+      ["/v1/completions", { model: "tiny-gpt2", prompt: [[5], [6, 700]] }, "prompt[1]"],
+      ["/v1/embeddings", { model: "tiny-bert", input: [5, 400] }, "input"],
+      ["/v1/embeddings", { model: "tiny-bert", input: [[5], [400]] }, "input[1]"],
+      ["/detokenize", { model: "tiny-gpt2", tokens: [5, 700] }, "tokens"],
+    ];
+    for (const [path, body, param] of cases) {
+      const error = await refusal(path, body);
+      expect({ path, param: error.param, status: error.status }).toEqual({ path, param, status: 400 });
+      expect(error.message).toStartWith(`Invalid value for '${param}': `);
+      expect(error.message).not.toMatch(/\b(prompts|inputs)\b/);
+    }
+  });
+
+  it("says which route cannot use a model of the wrong kind, and what to choose instead", async () => {
+    const cases: Array<[string, unknown, string]> = [
+      ["/tokenize", { model: "tiny-bert", prompt: "x" }, "The model 'tiny-bert' is an embeddings model and cannot be used with /tokenize: choose a text-generation model"],
+      ["/v1/completions", { model: "tiny-bert", prompt: "x" }, "The model 'tiny-bert' is an embeddings model and cannot be used with /v1/completions: choose a text-generation model"],
+      ["/v1/chat/completions", { model: "tiny-bert", messages: [{ role: "user", content: "x" }] }, "is an embeddings model and cannot be used with /v1/chat/completions:"],
+    ];
+    for (const [path, body, wording] of cases) {
+      const error = await refusal(path, body);
+      expect({ path, status: error.status, param: error.param }).toEqual({ path, status: 400, param: "model" });
+      expect(error.message).toContain(wording);
+    }
+  });
+
+  it("says an empty messages list needs at least one message", async () => {
+    const error = await refusal("/v1/chat/completions", { model: "tiny-llama", messages: [] });
+    expect(error).toMatchObject({ status: 400, param: "messages", message: "Invalid value for 'messages': expected at least 1 item, got 0." });
+  });
+});
