@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { Integer } from "../openai/common.ts";
 
 // Names follow the official `@anthropic-ai/sdk` (resources/messages/messages.d.ts); fields stay snake_case.
 
@@ -53,12 +54,12 @@ const conversationFields = {
 export const MessageCreateParams = t.Object(
   {
     ...conversationFields,
-    max_tokens: t.Integer({ minimum: 1 }),
+    max_tokens: Integer({ minimum: 1 }),
     stop_sequences: t.Optional(t.Array(t.String())),
     stream: t.Optional(t.Boolean()),
     temperature: t.Optional(t.Number({ minimum: 0, maximum: 1 })),
     top_p: t.Optional(t.Number({ minimum: 0, maximum: 1 })),
-    top_k: t.Optional(t.Integer({ minimum: 0 })),
+    top_k: t.Optional(Integer({ minimum: 0 })),
     metadata: t.Optional(t.Object({ user_id: t.Optional(t.Union([t.String(), t.Null()])) }, { additionalProperties: false })),
     service_tier: t.Optional(t.String()),
     container: t.Optional(t.Unknown()),
@@ -74,7 +75,7 @@ export type MessageCreateParams = typeof MessageCreateParams.static;
 export const MessageCountTokensParams = t.Object(conversationFields, { additionalProperties: false });
 export type MessageCountTokensParams = typeof MessageCountTokensParams.static;
 
-export const MessageTokensCount = t.Object({ input_tokens: t.Integer() });
+export const MessageTokensCount = t.Object({ input_tokens: Integer() });
 export type MessageTokensCount = typeof MessageTokensCount.static;
 
 export const TextBlock = t.Object({ type: t.Literal("text"), text: t.String(), citations: t.Null() });
@@ -101,10 +102,10 @@ export const StopReason = t.Union([
 export type StopReason = typeof StopReason.static;
 
 export const Usage = t.Object({
-  input_tokens: t.Integer(),
-  output_tokens: t.Integer(),
-  cache_creation_input_tokens: t.Integer(),
-  cache_read_input_tokens: t.Integer(),
+  input_tokens: Integer(),
+  output_tokens: Integer(),
+  cache_creation_input_tokens: Integer(),
+  cache_read_input_tokens: Integer(),
   cache_creation: t.Null(),
   inference_geo: t.Null(),
   output_tokens_details: t.Null(),

@@ -1,4 +1,5 @@
 import { t } from "elysia";
+import { Integer } from "../openai/common.ts";
 import { ErrorObject } from "./errors.ts";
 import { ContentBlock, Message, StopReason } from "./messages.ts";
 
@@ -8,7 +9,7 @@ export const RawMessageStartEvent = t.Object({ type: t.Literal("message_start"),
 
 export const RawContentBlockStartEvent = t.Object({
   type: t.Literal("content_block_start"),
-  index: t.Integer(),
+  index: Integer(),
   content_block: ContentBlock,
 });
 
@@ -17,17 +18,17 @@ export const InputJSONDelta = t.Object({ type: t.Literal("input_json_delta"), pa
 
 export const RawContentBlockDeltaEvent = t.Object({
   type: t.Literal("content_block_delta"),
-  index: t.Integer(),
+  index: Integer(),
   delta: t.Union([TextDelta, InputJSONDelta]),
 });
 
-export const RawContentBlockStopEvent = t.Object({ type: t.Literal("content_block_stop"), index: t.Integer() });
+export const RawContentBlockStopEvent = t.Object({ type: t.Literal("content_block_stop"), index: Integer() });
 
 export const MessageDeltaUsage = t.Object({
-  input_tokens: t.Integer(),
-  output_tokens: t.Integer(),
-  cache_creation_input_tokens: t.Integer(),
-  cache_read_input_tokens: t.Integer(),
+  input_tokens: Integer(),
+  output_tokens: Integer(),
+  cache_creation_input_tokens: Integer(),
+  cache_read_input_tokens: Integer(),
   output_tokens_details: t.Null(),
   server_tool_use: t.Null(),
 });

@@ -1,5 +1,5 @@
 import { t } from "elysia";
-import { Nullable } from "./common.ts";
+import { Integer, Nullable } from "./common.ts";
 
 // Names follow openai-node's resources/responses/responses.d.ts; fields stay snake_case.
 
@@ -28,7 +28,7 @@ export const ResponseCreateParams = t.Object(
       description: "a string or a non-empty array of input items",
     }),
     instructions: Nullable(t.String()),
-    max_output_tokens: Nullable(t.Integer({ minimum: 1 })),
+    max_output_tokens: Nullable(Integer({ minimum: 1 })),
     temperature: Nullable(t.Number({ minimum: 0, maximum: 2 })),
     top_p: Nullable(t.Number({ minimum: 0, maximum: 1 })),
     stream: Nullable(t.Boolean()),
@@ -37,7 +37,7 @@ export const ResponseCreateParams = t.Object(
     tools: t.Optional(t.Array(t.Object({ type: t.String() }, { additionalProperties: true }))),
     tool_choice: t.Optional(t.Unknown()),
     parallel_tool_calls: Nullable(t.Boolean()),
-    max_tool_calls: Nullable(t.Integer({ minimum: 1 })),
+    max_tool_calls: Nullable(Integer({ minimum: 1 })),
     store: Nullable(t.Boolean()),
     background: Nullable(t.Boolean()),
     previous_response_id: Nullable(t.String()),
@@ -46,7 +46,7 @@ export const ResponseCreateParams = t.Object(
     include: Nullable(t.Array(t.String())),
     reasoning: t.Optional(t.Unknown()),
     truncation: Nullable(t.String()),
-    top_logprobs: Nullable(t.Integer({ minimum: 0, maximum: 20 })),
+    top_logprobs: Nullable(Integer({ minimum: 0, maximum: 20 })),
     metadata: Nullable(t.Record(t.String(), t.String())),
     user: t.Optional(t.String()),
     safety_identifier: Nullable(t.String()),
@@ -96,11 +96,11 @@ export const ResponseOutputItem = t.Union([ResponseOutputMessage, ResponseFuncti
 export type ResponseOutputItem = typeof ResponseOutputItem.static;
 
 export const ResponseUsage = t.Object({
-  input_tokens: t.Integer(),
-  input_tokens_details: t.Object({ cached_tokens: t.Integer(), cache_write_tokens: t.Integer() }),
-  output_tokens: t.Integer(),
-  output_tokens_details: t.Object({ reasoning_tokens: t.Integer() }),
-  total_tokens: t.Integer(),
+  input_tokens: Integer(),
+  input_tokens_details: t.Object({ cached_tokens: Integer(), cache_write_tokens: Integer() }),
+  output_tokens: Integer(),
+  output_tokens_details: t.Object({ reasoning_tokens: Integer() }),
+  total_tokens: Integer(),
 });
 export type ResponseUsage = typeof ResponseUsage.static;
 
@@ -114,15 +114,15 @@ export const ResponseStatus = t.Union([
 export const Response = t.Object({
   id: t.String(),
   object: t.Literal("response"),
-  created_at: t.Integer(),
-  completed_at: t.Union([t.Integer(), t.Null()]),
+  created_at: Integer(),
+  completed_at: t.Union([Integer(), t.Null()]),
   status: ResponseStatus,
   background: t.Literal(false),
   error: t.Null(),
   incomplete_details: t.Union([t.Object({ reason: t.Literal("max_output_tokens") }), t.Null()]),
   instructions: t.Union([t.String(), t.Null()]),
-  max_output_tokens: t.Union([t.Integer(), t.Null()]),
-  max_tool_calls: t.Union([t.Integer(), t.Null()]),
+  max_output_tokens: t.Union([Integer(), t.Null()]),
+  max_tool_calls: t.Union([Integer(), t.Null()]),
   model: t.String(),
   output: t.Array(ResponseOutputItem),
   parallel_tool_calls: t.Boolean(),
