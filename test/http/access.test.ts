@@ -2,6 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { publicPaths } from "../../src/app.ts";
 import { ApiKeys } from "../../src/http/api-keys.ts";
 import { OPEN_PATHS } from "../../src/http/auth.ts";
 import { errorOf } from "../e2e/suite.ts";
@@ -61,13 +62,15 @@ describe("API keys", () => {
   });
 
   it("says at start-up exactly which routes need a key, and each of them does", async () => {
-    const line = new ApiKeys(["sk-one"]).describe();
-    const open = [...OPEN_PATHS].join(", ");
-    expect(line).toBe(`API keys required on every route except ${open} and CORS preflights (OPTIONS): 1 from --api-key/API_KEYS`);
-    for (const path of ["/v1/models", "/tokenize", "/detokenize", "/v1/embeddings", "/", "/anything"].filter((p) => !OPEN_PATHS.has(p))) {
+    const open = publicPaths(false);
+    expect(open).toEqual(expect.arrayContaining([...OPEN_PATHS]));
+    const line = new ApiKeys(["sk-one"]).describe(open);
+    expect(line).toBe(`API keys required on every route except ${open.join(", ")} and CORS preflights (OPTIONS): 1 from --api-key/API_KEYS`);
+    for (const path of ["/v1/models", "/tokenize", "/detokenize", "/v1/embeddings", "/metrics", "/openapi.json", "/", "/anything"]) {
+      if (open.includes(path)) continue;
       expect({ path, status: (await app.handle(get(path))).status }).toEqual({ path, status: 401 });
     }
-    for (const path of OPEN_PATHS) expect({ path, status: (await app.handle(get(path))).status }).not.toEqual({ path, status: 401 });
+    for (const path of open) expect({ path, status: (await app.handle(get(path))).status }).not.toEqual({ path, status: 401 });
   });
 
   it("keeps /healthz and /health open", async () => {
