@@ -1,13 +1,13 @@
 // Load-time graph rewrites, done once per model file: the rewritten model is kept in a cache folder under the
 // source file's SHA-256 (and the rewrite version), so a restart or a second replica opens it without rewriting.
 // A model none of the rewrites applies to is opened from where it is (the cache only records that).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 1;
+export const REWRITE_VERSION = 2;
 
 export interface PreparedModel {
   /** The file to open: the cached rewrite, or the source when nothing applied (or rewriting failed). */
@@ -74,16 +74,13 @@ export function prepareDecoderFile(source: string, cacheDir: string): PreparedMo
   try {
     const bytes = Bun.mmap(src, { shared: true });
     const model = readModel(bytes);
+    // ONNX Runtime 1.30 refuses external data reached through a link that leaves the graph's folder ("External
+    // data path escapes model directory"), and a copy would double the disk: such a graph opens as it is.
+    const external = externalFiles(model);
+    if (external.length > 0) return { path: src, rewrites: [] };
     const rewrites = rewriteDecoder(model);
     mkdirSync(entry, { recursive: true });
     if (rewrites.length > 0) {
-      // External weights stay where they are: the rewritten graph finds them through links beside it.
-      for (const file of externalFiles(model)) {
-        const link = join(entry, file);
-        rmSync(link, { force: true });
-        mkdirSync(dirname(link), { recursive: true });
-        symlinkSync(join(dirname(src), file), link);
-      }
       const temp = join(entry, `model.onnx.${process.pid}.tmp`);
       writeChunks(temp, encodeModel(model));
       renameSync(temp, join(entry, "model.onnx"));
