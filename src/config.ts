@@ -18,6 +18,8 @@ export interface Config {
   graphOptimization: GraphOptimizationLevel;
   /** Where rewritten model graphs are kept (src/runtime/graph-rewrite/); undefined: models are opened as they are. */
   cacheDir?: string;
+  /** ONNX Runtime keeps a pre-packed copy of each matrix-multiply weight (faster GEMM, more memory). */
+  prepackWeights: boolean;
   /** Continuous batching, per loaded text model. */
   scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
@@ -120,6 +122,13 @@ export const OPTIONS: readonly Option[] = [
     type: "string",
     description: "folder for model graphs rewritten at load time to use less memory; 'none' opens models as they are",
     defaultText: "$CACHE_DIRECTORY (systemd), else $XDG_CACHE_HOME/gpt3dev or ~/.cache/gpt3dev",
+  },
+  {
+    flag: "prepack-weights",
+    env: "GPT3DEV_PREPACK_WEIGHTS",
+    type: "string",
+    description: "on: ONNX Runtime keeps a pre-packed copy of matrix weights (faster); off: the weights once (less memory)",
+    defaultText: "on",
   },
   {
     flag: "max-batch",
@@ -307,6 +316,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
+      prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

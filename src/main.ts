@@ -35,6 +35,7 @@ function start(config: Config): void {
     intraOpThreads: config.intraOpThreads,
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,
+    prepackWeights: config.prepackWeights,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
     log: (line) => logger.error(line.replace(/^\[gpt3dev\] /, "")),

@@ -16,6 +16,15 @@ describe("parseCli", () => {
     expect(dir([], { HOME: "/home/u", XDG_CACHE_HOME: "/xdg" })).toBe("/xdg/gpt3dev");
     expect(dir([], { HOME: "/home/u" })).toBe("/home/u/.cache/gpt3dev");
     expect(dir(["--cache-dir", "none"], env)).toBeUndefined();
+    const prepack = (argv: string[], e: Record<string, string> = {}) => {
+      const result = parseCli(argv, e);
+      if (result.kind !== "run") throw new Error("expected run");
+      return result.config.prepackWeights;
+    };
+    expect(prepack([])).toBe(true);
+    expect(prepack(["--prepack-weights", "off"])).toBe(false);
+    expect(prepack([], { GPT3DEV_PREPACK_WEIGHTS: "off" })).toBe(false);
+    expect(() => prepack(["--prepack-weights", "no"])).toThrow("--prepack-weights: expected one of on, off");
     expect(dir([], {})).toBeUndefined();
   });
 
@@ -46,6 +55,7 @@ describe("parseCli", () => {
       maxLoadedModels: 2,
       intraOpThreads: 0,
       graphOptimization: "all",
+      prepackWeights: true,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
       apiKeys: [],

@@ -31,6 +31,8 @@ export interface EngineOptions {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Folder for decoder graphs rewritten at load time; unset: model files are opened as they are. */
   cacheDir?: string;
+  /** false: ONNX Runtime keeps matrix weights once instead of beside a pre-packed copy (less memory, slower GEMM). */
+  prepackWeights?: boolean;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -68,6 +70,7 @@ export class Engine {
         intraOpThreads: options.intraOpThreads,
         graphOptimizationLevel: options.graphOptimizationLevel,
         cacheDir: options.cacheDir,
+        prepackWeights: options.prepackWeights,
       },
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };

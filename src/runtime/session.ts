@@ -13,6 +13,8 @@ export interface SessionSettings {
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Folder for decoder graphs rewritten at load time (src/runtime/graph-rewrite/); unset: files open as they are. */
   cacheDir?: string;
+  /** false: no pre-packed copies of matrix weights (`session.disable_prepacking`); default true. */
+  prepackWeights?: boolean;
 }
 
 /**
@@ -30,7 +32,13 @@ export async function createSession(path: string, settings: SessionSettings = {}
     interOpNumThreads: 1,
     enableMemPattern: false,
     enableCpuMemArena: true,
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: "0" },
+        inter_op: { allow_spinning: "0" },
+        ...(settings.prepackWeights === false ? { disable_prepacking: "1" } : {}),
+      },
+    },
   });
 }
 
