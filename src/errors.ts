@@ -11,6 +11,7 @@ import {
   ModelLoadError,
   ModelNotFoundError,
   ModelUnsupportedError,
+  OutputConstraintError,
   QueueFullError,
 } from "./engine/errors.ts";
 import type { ErrorResponse } from "./openai/errors.ts";
@@ -159,6 +160,14 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
   if (error instanceof InvalidInputError) {
     const param = paramOf(error.argument);
     return invalidRequest(`Invalid value for '${param}': ${error.message}.`, param);
+  }
+  if (error instanceof OutputConstraintError) {
+    const param = error.toolIndex === undefined ? "response_format" : `tools[${error.toolIndex}].function.parameters`;
+    return invalidRequest(
+      `Invalid schema for '${param}': the keyword '${error.keyword}' cannot be enforced by gpt3dev's constrained decoding. ${error.message}.`,
+      param,
+      "unsupported_schema",
+    );
   }
   if (code === "PARSE") {
     return invalidRequest(

@@ -1,6 +1,18 @@
 import type { ChoiceEvent } from "./generation-job.ts";
+import type { FinishReason } from "./sequence.ts";
 
-export type CompletionEvent = ChoiceEvent;
+/** A choice ended: as a sequence does, or "tool_calls" when its output was tool calls. */
+export type CompletionFinishReason = FinishReason | "tool_calls";
+
+/** A tool call starts (its id and name come first, as clients expect), then its arguments arrive in pieces. */
+export type ToolCallEvent =
+  | { kind: "tool_call"; index: number; call: number; id: string; name: string }
+  | { kind: "tool_arguments"; index: number; call: number; text: string };
+
+export type CompletionEvent =
+  | Exclude<ChoiceEvent, { kind: "finish" }>
+  | (Omit<Extract<ChoiceEvent, { kind: "finish" }>, "reason"> & { reason: CompletionFinishReason })
+  | ToolCallEvent;
 
 /** A validated request, ready to generate: prompt tokens are known before any output is produced. */
 export interface CompletionRun {

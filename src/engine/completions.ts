@@ -1,10 +1,13 @@
-import { ChatTemplateMissingError, ContextLengthError, InvalidInputError } from "./errors.ts";
+import { OutputConstraints } from "./constraints/output-constraints.ts";
+import type { OutputFormat, ToolSet } from "./constraints/structured-request.ts";
+import { ConstraintSourceError } from "./constraints/tool-call-grammar.ts";
+import { ChatTemplateMissingError, ContextLengthError, InvalidInputError, OutputConstraintError } from "./errors.ts";
 import type { GenerationJob } from "./generation-job.ts";
 import { choiceSeed } from "./rng.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
 
-export type { CompletionEvent, CompletionRun } from "./completion-run.ts";
+export type { CompletionEvent, CompletionFinishReason, CompletionRun } from "./completion-run.ts";
 
 interface GenerationOptions {
   model: string;
@@ -16,6 +19,10 @@ interface GenerationOptions {
   /** The request's 64-bit seed; each choice draws from its own stream derived from it. */
   seed?: bigint;
   stop: readonly string[];
+  /** What the output must be (JSON, a schema); plain text when absent. */
+  format?: OutputFormat;
+  /** Tools the model may (or must) call; chat requests only. */
+  tools?: ToolSet;
   /** Aborting stops the generation (client gone, deadline passed). */
   signal?: AbortSignal;
 }
@@ -41,10 +48,11 @@ export interface CompletionPlan {
  * the request cannot be served.
  */
 export function planCompletion(model: TextModel, request: CompletionRequest): CompletionPlan {
+  const constraint = compileConstraint(model, request);
   // What the model is fed: an empty prompt is fed the start-of-text token, and counted as such.
   const prompts = (
     request.messages
-      ? [renderChat(model, request.messages)]
+      ? [renderChat(model, request.messages, request.tools)]
       : request.prompts.map((prompt, i) => tokenizePrompt(model, prompt, `prompts[${i}]`))
   ).map((ids) => (ids.length > 0 ? ids : startIds(model)));
   const longest = Math.max(...prompts.map((ids) => ids.length));
@@ -69,16 +77,38 @@ export function planCompletion(model: TextModel, request: CompletionRequest): Co
         topP: request.topP,
         seed: request.seed === undefined ? undefined : choiceSeed(request.seed, index),
       };
-      choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop } });
+      choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop, constraint } });
     }
   }
   return { job: { prompts: inputs, choices }, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
 }
 
-export function renderChat(model: TextModel, messages: readonly ChatMessage[]): number[] {
+/** Tools with `none` are not shown to the model. */
+export function renderChat(model: TextModel, messages: readonly ChatMessage[], tools?: ToolSet): number[] {
   const template = model.spec.chatTemplate;
   if (!model.tokenizer.hasChatTemplate(template)) throw new ChatTemplateMissingError(model.spec.id);
-  return model.tokenizer.renderChat(messages, template);
+  const shown = tools && tools.choice.type !== "none" && tools.tools.length > 0 ? tools.tools : undefined;
+  return model.tokenizer.renderChat(messages, template, shown);
+}
+
+const constraintsByModel = new WeakMap<TextModel, OutputConstraints>();
+
+/** The request's output constraint, compiled (or reused) for this model's vocabulary; undefined for plain text. */
+function compileConstraint(model: TextModel, request: CompletionRequest) {
+  const format = request.format ?? { type: "text" };
+  if (format.type === "text" && (!request.tools || request.tools.choice.type === "none")) return undefined;
+  let constraints = constraintsByModel.get(model);
+  if (!constraints) {
+    constraints = new OutputConstraints(() => model.tokenizer.tokenTexts(model.vocabSize), model.eosIds);
+    constraintsByModel.set(model, constraints);
+  }
+  try {
+    return constraints.compile(format, request.tools);
+  } catch (error) {
+    if (!(error instanceof ConstraintSourceError)) throw error;
+    const { keyword, path } = error.error;
+    throw new OutputConstraintError(error.message, keyword, path, error.toolIndex);
+  }
 }
 
 export function tokenizePrompt(model: TextModel, prompt: string | readonly number[], argument: string): number[] {

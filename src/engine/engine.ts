@@ -6,6 +6,7 @@ import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import type { EngineObserver } from "./engine-events.ts";
 import { EngineCrashError, ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
+import { withToolCalls } from "./tool-call-events.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./generation-job.ts";
@@ -98,14 +99,15 @@ export class Engine {
   }
 
   /** Loads the model if needed, tokenizes and queues; throws (before any output) when the request cannot be served. */
-  createCompletion(request: CompletionRequest): Promise<CompletionRun> {
+  async createCompletion(request: CompletionRequest): Promise<CompletionRun> {
     this.checkServable(request.model);
     const { signal, ...plain } = request;
-    return this.send((id) => {
+    const run = (await this.send((id) => {
       // Forwarded at once: a request can wait in the worker (model loading, queue) long before it has a run here.
       signal?.addEventListener("abort", () => this.cancel(id), { once: true });
       return { type: "complete", id, request: plain };
-    }, signal) as Promise<CompletionRun>;
+    }, signal)) as CompletionRun;
+    return request.tools && request.tools.choice.type !== "none" ? withToolCalls(run) : run;
   }
 
   async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {

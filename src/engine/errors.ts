@@ -133,3 +133,19 @@ export class UnsupportedFormatError extends Error {
     this.name = "UnsupportedFormatError";
   }
 }
+
+/**
+ * A structured-output request the constraint compiler cannot enforce: `keyword` is the JSON Schema keyword,
+ * `pointer` where it sits, `toolIndex` the tool whose parameters hold it (undefined: the output format's schema).
+ */
+export class OutputConstraintError extends Error {
+  constructor(
+    message: string,
+    readonly keyword: string,
+    readonly pointer: string,
+    readonly toolIndex?: number,
+  ) {
+    super(message);
+    this.name = "OutputConstraintError";
+  }
+}

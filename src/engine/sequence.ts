@@ -1,3 +1,4 @@
+import type { TokenConstraint } from "./constraints/token-constraint.ts";
 import { IncrementalDetokenizer } from "./detokenizer.ts";
 import { Sampler, type SamplingParams } from "./sampler.ts";
 import { StopMatcher } from "./stop-matcher.ts";
@@ -14,6 +15,8 @@ export interface SequenceParams {
   logprobs?: number;
   /** Output the prompt (and its tokens' logprobs, when asked) before the generated text. */
   echo?: boolean;
+  /** Structured output: starts this row's constraint state (src/engine/constraints/). */
+  constraint?: { start(): TokenConstraint };
 }
 
 /**
@@ -33,6 +36,7 @@ export class Sequence {
   private readonly sampler: Sampler;
   private readonly detokenizer: IncrementalDetokenizer;
   private readonly stops: StopMatcher;
+  private readonly constraint: TokenConstraint | undefined;
   private generatedCount = 0;
   private finishReason: FinishReason | undefined;
   /** The token sampled last, which the next step feeds to the model. */
@@ -47,6 +51,7 @@ export class Sequence {
     this.sampler = new Sampler(params.sampling, promptIds);
     this.detokenizer = new IncrementalDetokenizer(reporter.tokenizer, promptIds);
     this.stops = new StopMatcher(params.stop);
+    this.constraint = params.constraint?.start();
   }
 
   get generated(): number {
@@ -81,9 +86,12 @@ export class Sequence {
    */
   advance(logits: Float32Array): SequenceEvent[] {
     if (this.finished) throw new Error("sequence already finished");
-    const token = this.sampler.sample(logits);
+    const constraint = this.constraint;
+    const remaining = this.params.maxTokens - this.generatedCount;
+    const token = this.sampler.sample(logits, constraint && { apply: (x) => constraint.apply(x, remaining) });
     this.generatedCount++;
     this.lastToken = token;
+    constraint?.accept(token);
     if (this.eosIds.has(token)) return this.finish("stop");
     const top = this.params.logprobs;
     const logprobs = top === undefined ? undefined : [this.reporter.report(logits, token, top)];
@@ -95,7 +103,9 @@ export class Sequence {
       events.push({ kind: "finish", reason: "stop", ...this.stopSequence() });
       return events;
     }
-    if (this.generatedCount >= this.params.maxTokens) events.push(...this.finish("length"));
+    // A constrained output that nothing may follow ends here, without spending a step on EOS.
+    if (constraint?.complete) events.push(...this.finish("stop"));
+    else if (this.generatedCount >= this.params.maxTokens) events.push(...this.finish("length"));
     return events;
   }
 

@@ -1,4 +1,6 @@
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import type { ToolCall, ToolDefinition } from "./constraints/structured-request.ts";
+import { withDefaultToolPrompt } from "./constraints/tool-prompt.ts";
 import type { TokenDecoder } from "./detokenizer.ts";
 import {
   detectOpenAIEncoding,
@@ -15,6 +17,8 @@ export interface ChatMessage {
   content: string;
   name?: string;
   toolCallId?: string;
+  /** Calls an assistant message made (its content may then be empty). */
+  toolCalls?: ToolCall[];
 }
 
 /**
@@ -81,21 +85,40 @@ export class Tokenizer implements TokenDecoder {
 
   /**
    * Renders messages with the model's chat template (or `template`), ending with the assistant's generation prompt,
-   * and tokenizes the result without adding special tokens again: the template writes them itself.
+   * and tokenizes the result without adding special tokens again: the template writes them itself. `tools` (and
+   * tool calls and results in the conversation) go to a template that renders tools; for any other template they
+   * are written in with the default tool prompt (constraints/tool-prompt.ts).
    */
-  renderChat(messages: readonly ChatMessage[], template?: string): number[] {
-    const conversation = messages.map(({ role, content, name, toolCallId }) => ({
+  renderChat(messages: readonly ChatMessage[], template?: string, tools?: readonly ToolDefinition[]): number[] {
+    const source = template ?? JSON.stringify(this.inner.chat_template ?? "");
+    const native = /\btools\b/.test(source);
+    const conversation = (native ? messages : withDefaultToolPrompt(messages, tools)).map(({ role, content, name, toolCallId, toolCalls }) => ({
       role,
       content,
       ...(name === undefined ? {} : { name }),
       ...(toolCallId === undefined ? {} : { tool_call_id: toolCallId }),
+      ...(toolCalls === undefined || toolCalls.length === 0
+        ? {}
+        : { tool_calls: toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: parseArguments(c.arguments) } })) }),
     }));
     const text = this.inner.apply_chat_template(conversation, {
       tokenize: false,
       add_generation_prompt: true,
       ...(template === undefined ? {} : { chat_template: template }),
+      ...(native && tools && tools.length > 0
+        ? { tools: tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } })) }
+        : {}),
     }) as string;
     return this.encode(text, false);
+  }
+}
+
+/** Templates index into arguments as an object (Hugging Face's convention); text that is not JSON stays text. */
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

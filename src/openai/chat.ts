@@ -9,6 +9,53 @@ export const ChatCompletionContentPart = t.Object(
   { additionalProperties: true },
 );
 
+export const ChatCompletionMessageToolCall = t.Object(
+  {
+    id: t.String(),
+    type: t.Literal("function"),
+    function: t.Object({ name: t.String(), arguments: t.String() }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
+export type ChatCompletionMessageToolCall = typeof ChatCompletionMessageToolCall.static;
+
+export const ChatCompletionFunctionTool = t.Object(
+  {
+    type: t.Literal("function"),
+    function: t.Object(
+      {
+        name: t.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+        description: t.Optional(t.String()),
+        parameters: t.Optional(t.Record(t.String(), t.Unknown())),
+        strict: Nullable(t.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ChatCompletionFunctionTool = typeof ChatCompletionFunctionTool.static;
+
+/** text, json_object, or json_schema ({name, description, schema, strict}); checked field by field in the route. */
+export const ResponseFormat = t.Object(
+  {
+    type: t.String(),
+    json_schema: t.Optional(
+      t.Object(
+        {
+          name: t.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+          description: t.Optional(t.String()),
+          schema: t.Optional(t.Record(t.String(), t.Unknown())),
+          strict: Nullable(t.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ResponseFormat = typeof ResponseFormat.static;
+
 export const ChatCompletionMessageParam = t.Object(
   {
     role: t.Union([
@@ -22,7 +69,7 @@ export const ChatCompletionMessageParam = t.Object(
     content: t.Optional(t.Union([t.String(), t.Array(ChatCompletionContentPart), t.Null()])),
     name: t.Optional(t.String()),
     tool_call_id: t.Optional(t.String()),
-    tool_calls: t.Optional(t.Array(t.Unknown())),
+    tool_calls: t.Optional(t.Array(ChatCompletionMessageToolCall)),
     function_call: t.Optional(t.Unknown()),
     refusal: Nullable(t.String()),
     audio: Nullable(t.Unknown()),
@@ -42,8 +89,8 @@ export const ChatCompletionCreateParams = t.Object(
     max_completion_tokens: Nullable(Integer({ minimum: 1 })),
     logprobs: Nullable(t.Boolean()),
     top_logprobs: Nullable(Integer({ minimum: 0, maximum: 20 })),
-    response_format: t.Optional(t.Object({ type: t.String() }, { additionalProperties: true })),
-    tools: t.Optional(t.Array(t.Unknown())),
+    response_format: t.Optional(ResponseFormat),
+    tools: t.Optional(t.Array(ChatCompletionFunctionTool)),
     tool_choice: t.Optional(t.Unknown()),
     parallel_tool_calls: t.Optional(t.Boolean()),
     functions: t.Optional(t.Array(t.Unknown())),
@@ -70,12 +117,16 @@ export const ChatCompletionMessage = t.Object({
   role: t.Literal("assistant"),
   content: t.Union([t.String(), t.Null()]),
   refusal: t.Null(),
+  tool_calls: t.Optional(t.Array(ChatCompletionMessageToolCall)),
 });
+
+export const ChatFinishReason = t.Union([FinishReason, t.Literal("tool_calls")]);
+export type ChatFinishReason = typeof ChatFinishReason.static;
 
 export const ChatCompletionChoice = t.Object({
   index: Integer(),
   message: ChatCompletionMessage,
-  finish_reason: t.Union([FinishReason, t.Null()]),
+  finish_reason: t.Union([ChatFinishReason, t.Null()]),
   logprobs: t.Null(),
 });
 export type ChatCompletionChoice = typeof ChatCompletionChoice.static;
@@ -90,9 +141,18 @@ export const ChatCompletion = t.Object({
 });
 export type ChatCompletion = typeof ChatCompletion.static;
 
+/** A streamed piece of tool call `index`: id, type and name in its first piece, then arguments text. */
+export const ChatCompletionChunkToolCall = t.Object({
+  index: t.Integer(),
+  id: t.Optional(t.String()),
+  type: t.Optional(t.Literal("function")),
+  function: t.Object({ name: t.Optional(t.String()), arguments: t.String() }),
+});
+
 export const ChatCompletionChunkDelta = t.Object({
   role: t.Optional(t.Literal("assistant")),
-  content: t.Optional(t.String()),
+  content: t.Optional(t.Union([t.String(), t.Null()])),
+  tool_calls: t.Optional(t.Array(ChatCompletionChunkToolCall)),
 });
 
 export const ChatCompletionChunk = t.Object({
@@ -104,7 +164,7 @@ export const ChatCompletionChunk = t.Object({
     t.Object({
       index: Integer(),
       delta: ChatCompletionChunkDelta,
-      finish_reason: t.Union([FinishReason, t.Null()]),
+      finish_reason: t.Union([ChatFinishReason, t.Null()]),
       logprobs: t.Null(),
     }),
   ),

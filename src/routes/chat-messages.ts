@@ -7,18 +7,25 @@ export function toChatMessages(messages: readonly ChatCompletionMessageParam[]):
   return messages.map((message, i) => {
     const where = `messages[${i}]`;
     if (message.role === "function") throw unsupportedParameter(`${where}.role`, "Use 'tool' messages instead of 'function'.");
-    if (message.tool_calls && message.tool_calls.length > 0) throw unsupportedParameter(`${where}.tool_calls`);
     if (message.function_call != null) throw unsupportedParameter(`${where}.function_call`);
     if (message.audio != null) throw unsupportedParameter(`${where}.audio`);
     const content = textOf(message.content, where);
     if (content === null && message.role !== "assistant") {
       throw invalidRequest(`Missing required parameter: '${where}.content'.`, `${where}.content`, "missing_required_parameter");
     }
+    if (message.tool_calls && message.tool_calls.length > 0 && message.role !== "assistant") {
+      throw invalidRequest(`Only assistant messages carry 'tool_calls'.`, `${where}.tool_calls`, "invalid_value");
+    }
+    if (message.role === "tool" && message.tool_call_id === undefined) {
+      throw invalidRequest(`Missing required parameter: '${where}.tool_call_id'.`, `${where}.tool_call_id`, "missing_required_parameter");
+    }
+    const toolCalls = message.tool_calls?.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
     return {
       role: message.role === "developer" ? "system" : message.role,
       content: content ?? "",
       ...(message.name === undefined ? {} : { name: message.name }),
       ...(message.tool_call_id === undefined ? {} : { toolCallId: message.tool_call_id }),
+      ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}),
     };
   });
 }
@@ -47,13 +54,6 @@ function textOf(content: ChatCompletionMessageParam["content"], where: string): 
 export function refuseUnsupportedChatOptions(body: ChatCompletionCreateParams): void {
   if (body.logprobs) throw unsupportedParameter("logprobs", "Only false is accepted.");
   if (body.top_logprobs) throw unsupportedParameter("top_logprobs");
-  if (body.response_format && body.response_format.type !== "text") {
-    throw unsupportedParameter("response_format", "Only {\"type\": \"text\"} is accepted.");
-  }
-  if (body.tools && body.tools.length > 0) throw unsupportedParameter("tools");
-  if (body.tool_choice != null && body.tool_choice !== "none" && body.tool_choice !== "auto") {
-    throw unsupportedParameter("tool_choice");
-  }
   if (body.functions && body.functions.length > 0) throw unsupportedParameter("functions");
   if (body.function_call != null && body.function_call !== "none" && body.function_call !== "auto") {
     throw unsupportedParameter("function_call");

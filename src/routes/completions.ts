@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import type { CompletionEvent, CompletionRun } from "../engine/completions.ts";
+import type { CompletionEvent, CompletionFinishReason, CompletionRun } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Limits } from "../config.ts";
 import { inRoute, unsupportedParameter } from "../errors.ts";
@@ -7,6 +7,7 @@ import {
   CompletionCreateParams,
   type Completion,
   type CompletionChoice,
+  type FinishReason,
 } from "../openai/completions.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
 import { envelope, exchangeOf, serveGeneration, type Head } from "./generation-response.ts";
@@ -67,7 +68,7 @@ async function collect(run: CompletionRun, head: Head, choiceCount: number): Pro
     const choice = choices[event.index];
     if (!choice) continue;
     if (event.kind === "text") choice.text += event.text;
-    else choice.finish_reason = event.reason;
+    else if (event.kind === "finish") choice.finish_reason = textFinishReason(event.reason);
   }
   return { ...envelope(head, "text_completion"), choices, usage: usageOf(run) };
 }
@@ -81,11 +82,17 @@ async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boole
         text: event.kind === "text" ? event.text : "",
         index: event.index,
         logprobs: null,
-        finish_reason: event.kind === "finish" ? event.reason : null,
+        finish_reason: event.kind === "finish" ? textFinishReason(event.reason) : null,
       },
     ],
     ...usage,
   });
   for await (const event of run.events()) yield chunk(event);
   if (includeUsage) yield { ...envelope(head, "text_completion"), choices: [], usage: usageOf(run) };
+}
+
+/** Text completions take no tools, so their choices never finish with "tool_calls". */
+function textFinishReason(reason: CompletionFinishReason): FinishReason {
+  if (reason === "tool_calls") throw new Error("a text completion finished with tool calls");
+  return reason;
 }

@@ -20,6 +20,7 @@ export class MessageContentBuilder {
       this.finish = event;
       return;
     }
+    if (event.kind !== "text") return; // tool calls: this route sends no tools yet
     if (!event.text) return;
     if (!this.open) {
       const block = { type: "text" as const, text: "", citations: null };

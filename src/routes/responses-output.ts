@@ -30,6 +30,7 @@ export class ResponseOutputBuilder {
       this.finish = event;
       return;
     }
+    if (event.kind !== "text") return; // tool calls: this route sends no tools yet
     if (!this.message) yield* this.openMessage();
     const message = this.message!;
     message.text += event.text;

@@ -105,7 +105,7 @@ async function complete(host: ModelHost, request: CompletionRequest) {
   const finish: string[] = [];
   for await (const e of made.run.events()) {
     if (e.kind === "text") texts[e.index] = (texts[e.index] ?? "") + e.text;
-    else finish[e.index] = e.reason;
+    else if (e.kind === "finish") finish[e.index] = e.reason;
   }
   return { texts, finish, usage: [made.run.promptTokens, made.run.completionTokens] };
 }

@@ -9,11 +9,11 @@ import type { TokenTrie } from "./token-trie.ts";
  */
 export interface TokenConstraint {
   /**
-   * `logits` with every token that would break the output set to -Infinity, as a new array (the caller's is left
-   * alone: it may be shared by the `n` choices of a prompt). `remaining`: tokens this row may still generate,
-   * this one included; tokens after which the output could no longer close within that budget are refused too.
+   * Sets every token that would break the output to -Infinity, in place (the sampler's own copy of the row).
+   * `remaining`: tokens this row may still generate, this one included; tokens after which the output could no
+   * longer close within that budget are refused too.
    */
-  mask(logits: Float32Array, remaining: number): Float32Array;
+  apply(logits: Float32Array, remaining: number): void;
   accept(token: number): void;
   /** The output is complete and nothing may follow it: the row stops without spending a token on EOS. */
   readonly complete: boolean;
@@ -39,7 +39,8 @@ export class CompiledConstraint {
 
 class GrammarConstraint implements TokenConstraint {
   private state: number;
-  private scratch: Float32Array | undefined;
+  private keptIds: Int32Array | undefined;
+  private keptValues: Float32Array | undefined;
 
   constructor(private readonly compiled: CompiledConstraint) {
     this.state = compiled.matcher.initial;
@@ -49,36 +50,32 @@ class GrammarConstraint implements TokenConstraint {
     return this.compiled.matcher.closed(this.state);
   }
 
-  mask(logits: Float32Array, remaining: number): Float32Array {
+  apply(logits: Float32Array, remaining: number): void {
     const { matcher, masks, trie } = this.compiled;
-    if (!this.scratch || this.scratch.length !== logits.length) this.scratch = new Float32Array(logits.length);
-    const out = this.scratch;
-    out.fill(-Infinity);
     const { ids, distances, maxDistance } = masks.get(this.state);
-    const n = ids.length;
+    const accepts = matcher.accepts(this.state);
+    const size = ids.length + trie.eosIds.size;
+    if (!this.keptIds || this.keptIds.length < size) {
+      this.keptIds = new Int32Array(size);
+      this.keptValues = new Float32Array(size);
+    }
+    const keptIds = this.keptIds;
+    const keptValues = this.keptValues!;
+    let kept = 0;
+    const keep = (id: number) => {
+      if (id >= logits.length) return;
+      keptIds[kept] = id;
+      keptValues[kept++] = logits[id]!;
+    };
     // After this token `remaining - 1` remain, and each closes at least one character.
     const limit = remaining - 1;
-    let allowed = 0;
-    if (maxDistance <= limit) {
-      for (let k = 0; k < n; k++) {
-        const id = ids[k]!;
-        if (id < out.length) out[id] = logits[id]!;
-      }
-      allowed = n;
-    } else {
-      for (let k = 0; k < n; k++) {
-        const id = ids[k]!;
-        if (distances[k]! <= limit && id < out.length) {
-          out[id] = logits[id]!;
-          allowed++;
-        }
-      }
-    }
-    const accepts = matcher.accepts(this.state);
-    if (accepts) for (const id of trie.eosIds) if (id < out.length) out[id] = logits[id]!;
+    if (maxDistance <= limit) for (let k = 0; k < ids.length; k++) keep(ids[k]!);
+    else for (let k = 0; k < ids.length; k++) if (distances[k]! <= limit) keep(ids[k]!);
     // Out of budget with no closing token: a valid prefix that runs out ("length") beats no output at all.
-    if (allowed === 0 && !accepts) for (const id of ids) if (id < out.length) out[id] = logits[id]!;
-    return out;
+    if (kept === 0 && !accepts) for (let k = 0; k < ids.length; k++) keep(ids[k]!);
+    if (accepts) for (const id of trie.eosIds) keep(id);
+    logits.fill(-Infinity);
+    for (let k = 0; k < kept; k++) logits[keptIds[k]!] = keptValues[k]!;
   }
 
   accept(token: number): void {
