@@ -19,6 +19,8 @@ export class GrammarMatcher {
   private readonly expanding = new Set<number>();
   private readonly stateStacks: (readonly number[])[] = [];
   private readonly stateIds = new Map<string, number>();
+  /** Per state: ASCII transitions in a table (-2: not computed yet), others in a map. */
+  private readonly ascii: Int32Array[] = [];
   private readonly transitions: Map<number, number>[] = [];
   private readonly stateDist: number[] = [];
   readonly initial: number;
@@ -36,9 +38,21 @@ export class GrammarMatcher {
 
   /** The state after `cp`, or DEAD when no stack takes it. */
   step(state: number, cp: number): number {
+    if (cp < 128) {
+      const table = this.ascii[state]!;
+      const known = table[cp]!;
+      if (known !== -2) return known;
+      return (table[cp] = this.compute(state, cp));
+    }
     const memo = this.transitions[state]!;
     const known = memo.get(cp);
     if (known !== undefined) return known;
+    const result = this.compute(state, cp);
+    memo.set(cp, result);
+    return result;
+  }
+
+  private compute(state: number, cp: number): number {
     const g = this.grammar;
     const next = new Set<number>();
     for (const s of this.stateStacks[state]!) {
@@ -47,9 +61,7 @@ export class GrammarMatcher {
       if (!inRanges(g.sets[g.args[pos]!]!, cp)) continue;
       for (const t of this.expand(this.push(pos + 1, this.stackParent[s]!))) next.add(t);
     }
-    const result = next.size === 0 ? DEAD : this.state([...next]);
-    memo.set(cp, result);
-    return result;
+    return next.size === 0 ? DEAD : this.state([...next]);
   }
 
   /** The grammar accepts the text read so far. */
@@ -113,6 +125,7 @@ export class GrammarMatcher {
       id = this.stateStacks.push(stacks) - 1;
       this.stateIds.set(key, id);
       this.transitions.push(new Map());
+      this.ascii.push(new Int32Array(128).fill(-2));
       this.stateDist.push(Math.min(...stacks.map((s) => this.stackDist[s]!)));
     }
     return id;

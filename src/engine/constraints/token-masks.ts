@@ -19,13 +19,17 @@ const MASK_BUDGET_BYTES = 64 * 1024 * 1024;
 export class TokenMasks {
   private readonly cache = new Map<number, StateMask>();
   private bytes = 0;
-  private readonly ids: number[] = [];
-  private readonly distances: number[] = [];
+  private ids: Int32Array;
+  private distances: Uint32Array;
+  private count = 0;
 
   constructor(
     readonly matcher: GrammarMatcher,
     readonly trie: TokenTrie,
-  ) {}
+  ) {
+    this.ids = new Int32Array(trie.size);
+    this.distances = new Uint32Array(trie.size);
+  }
 
   get(state: number): StateMask {
     const known = this.cache.get(state);
@@ -34,12 +38,12 @@ export class TokenMasks {
       this.cache.set(state, known);
       return known;
     }
-    this.ids.length = 0;
-    this.distances.length = 0;
+    this.count = 0;
     this.walk(0, state);
+    const n = this.count;
     let maxDistance = 0;
-    for (const d of this.distances) if (d > maxDistance) maxDistance = d;
-    const mask = { ids: Int32Array.from(this.ids), distances: Uint32Array.from(this.distances), maxDistance };
+    for (let k = 0; k < n; k++) if (this.distances[k]! > maxDistance) maxDistance = this.distances[k]!;
+    const mask = { ids: this.ids.slice(0, n), distances: this.distances.slice(0, n), maxDistance };
     this.cache.set(state, mask);
     this.bytes += mask.ids.byteLength * 2;
     for (const [key, old] of this.cache) {
@@ -53,17 +57,17 @@ export class TokenMasks {
   private walk(node: number, state: number): void {
     const t = this.trie;
     const m = this.matcher;
-    for (let e = t.edgeStart[node]!, end = t.edgeStart[node + 1]!; e < end; e++) {
-      const next = m.step(state, t.edgeChar[e]!);
+    const end = t.subtreeEnd[node]!;
+    for (let child = node + 1; child < end; child = t.subtreeEnd[child]!) {
+      const next = m.step(state, t.char[child]!);
       if (next === DEAD) continue;
-      const child = t.edgeChild[e]!;
       const start = t.endStart[child]!;
       const stop = t.endStart[child + 1]!;
       if (start < stop) {
         const d = m.distance(next);
         for (let k = start; k < stop; k++) {
-          this.ids.push(t.endIds[k]!);
-          this.distances.push(d);
+          this.ids[this.count] = t.endIds[k]!;
+          this.distances[this.count++] = d;
         }
       }
       this.walk(child, next);

@@ -2,12 +2,16 @@
  * The vocabulary as a character trie over each token's decoded text, built once per tokenizer. A grammar state's
  * token mask is one walk of this trie that stops at the first character the grammar refuses, so tokens sharing a
  * refused prefix are skipped together (llama.cpp and outlines do the same), instead of testing every token.
+ *
+ * Nodes are numbered in depth-first order with siblings sorted, so the trie is four flat arrays: node n's children
+ * start at n + 1 and follow each other by `subtreeEnd`.
  */
 export class TokenTrie {
-  /** Per node: its first edge in `edgeChar` / `edgeChild`, and the first token id ending there in `endIds`. */
-  readonly edgeStart: Int32Array;
-  readonly edgeChar: Int32Array;
-  readonly edgeChild: Int32Array;
+  /** Per node: the character on the edge into it (root: -1). */
+  readonly char: Int32Array;
+  /** Per node: the first node after its subtree. */
+  readonly subtreeEnd: Int32Array;
+  /** Per node: its token ids are endIds[endStart[n] .. endStart[n + 1]). */
   readonly endStart: Int32Array;
   readonly endIds: Int32Array;
   /** Per token id: its code points (undefined for tokens no constraint ever picks). */
@@ -21,44 +25,51 @@ export class TokenTrie {
     texts: readonly (string | undefined)[],
     readonly eosIds: ReadonlySet<number>,
   ) {
-    type Node = { children: Map<number, Node>; ids: number[] };
-    const root: Node = { children: new Map(), ids: [] };
     this.codePoints = texts.map((text, id) => {
       if (!text || text.includes("\ufffd") || eosIds.has(id)) return undefined;
-      const cps = Int32Array.from([...text].map((c) => c.codePointAt(0)!));
-      let node = root;
-      for (const cp of cps) {
-        let child = node.children.get(cp);
-        if (!child) node.children.set(cp, (child = { children: new Map(), ids: [] }));
-        node = child;
-      }
-      node.ids.push(id);
-      return cps;
+      return Int32Array.from(text, (c) => c.codePointAt(0)!);
     });
-    const order: Node[] = [root];
-    for (let i = 0; i < order.length; i++) for (const child of order[i]!.children.values()) order.push(child);
-    const index = new Map(order.map((n, i) => [n, i]));
-    const edgeStart = new Int32Array(order.length + 1);
-    const endStart = new Int32Array(order.length + 1);
-    const edgeChar: number[] = [];
-    const edgeChild: number[] = [];
-    const endIds: number[] = [];
-    order.forEach((node, i) => {
-      edgeStart[i] = edgeChar.length;
-      endStart[i] = endIds.length;
-      for (const [cp, child] of [...node.children].sort((a, b) => a[0] - b[0])) {
-        edgeChar.push(cp);
-        edgeChild.push(index.get(child)!);
-      }
-      endIds.push(...node.ids);
+    const ids: number[] = [];
+    this.codePoints.forEach((cps, id) => cps && ids.push(id));
+    const cps = this.codePoints as Int32Array[];
+    ids.sort((a, b) => {
+      const x = cps[a]!;
+      const y = cps[b]!;
+      const n = Math.min(x.length, y.length);
+      for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return x.length - y.length || a - b;
     });
-    edgeStart[order.length] = edgeChar.length;
-    endStart[order.length] = endIds.length;
-    this.edgeStart = edgeStart;
-    this.endStart = endStart;
-    this.edgeChar = Int32Array.from(edgeChar);
-    this.edgeChild = Int32Array.from(edgeChild);
-    this.endIds = Int32Array.from(endIds);
+    const char: number[] = [-1];
+    const parent: number[] = [-1];
+    const endNode: number[] = [];
+    const path = [0]; // path[d]: the node at depth d on the current branch
+    let previous: Int32Array = new Int32Array(0);
+    for (const id of ids) {
+      const text = cps[id]!;
+      let common = 0;
+      while (common < text.length && common < previous.length && text[common] === previous[common]) common++;
+      path.length = common + 1;
+      for (let d = common; d < text.length; d++) {
+        path.push(char.push(text[d]!) - 1);
+        parent.push(path[d]!);
+      }
+      endNode.push(path[text.length]!);
+      previous = text;
+    }
+    const nodes = char.length;
+    this.char = Int32Array.from(char);
+    // Preorder: a node's subtree ends where the next node that is not its descendant starts.
+    const end = new Int32Array(nodes).fill(nodes);
+    const open: number[] = [];
+    for (let n = 0; n < nodes; n++) {
+      while (open.length > 0 && open[open.length - 1] !== parent[n]) end[open.pop()!] = n;
+      open.push(n);
+    }
+    this.subtreeEnd = end;
+    this.endStart = new Int32Array(nodes + 1);
+    for (const node of endNode) this.endStart[node + 1]!++;
+    for (let n = 0; n < nodes; n++) this.endStart[n + 1]! += this.endStart[n]!;
+    this.endIds = Int32Array.from(ids); // sorted order groups tokens by end node, in node order
   }
 
   get size(): number {
