@@ -29,7 +29,7 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       return serveChat(
         engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
-        { ...sampling, model: body.model, messages, maxTokens, format, tools },
+        { ...sampling, model: body.model, messages, maxTokens, ...(format.type === "text" ? {} : { format }), tools },
         {
           idPrefix: "chatcmpl-",
           collect: (run, head) => collect(run, head, sampling.n),
