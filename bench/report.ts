@@ -1,6 +1,7 @@
 // The bench's results as data (what bench/results.json holds), the targets checked against them, and the
 // flat metric names other tooling reads. Schema changes bump SCHEMA.
 import type { ModelKey } from "./args.ts";
+import type { ConstrainedRow } from "./constrained.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
 import type { RawLoopRun } from "./raw-loop.ts";
@@ -58,6 +59,8 @@ export interface BenchReport {
   threads: number;
   rounds: number;
   quick: boolean;
+  /** Tokens/s of chat requests with and without a JSON schema (bench/constrained.ts). */
+  constrained?: ConstrainedRow[];
   durationS: number;
   models: ModelReport[];
   targets: TargetCheck[];

@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { ArgsError, parseArgs, USAGE, type BenchOptions } from "./args.ts";
+import { constrainedTable, measureConstrained } from "./constrained.ts";
 import { measureLeak, measureModel, type MeasureContext } from "./measure.ts";
 import { BENCH_MODELS_DIR, benchModel, ensureModels } from "./models.ts";
 import { flatMetrics, SCHEMA, targetChecks, type BenchReport, type ModelReport } from "./report.ts";
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     if (key === "tiny") report.leak = await measureLeak(ctx);
     models.push(report);
   }
+  const constrained = await measureConstrained(target, opts.quick ? 1 : 2, log);
   const report: BenchReport = {
     schema: SCHEMA,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -52,10 +54,12 @@ async function main(): Promise<void> {
     models,
     targets: targetChecks(models),
     metrics: flatMetrics(models),
+    constrained,
   };
   const out = resolve(opts.out);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderReport(report));
+  console.log(`\n## Constrained decoding: the same chat request with and without a JSON schema\n\n${constrainedTable(constrained)}`);
   log(`results written to ${out}`);
 }
 
