@@ -36,6 +36,12 @@ describeEachMode("POST /v1/chat/completions", (ctx) => {
       max_tokens: 1,
     });
     expect(asDeveloper.usage?.prompt_tokens).toBe(asSystem.usage!.prompt_tokens);
+    // The same ids, not just as many: a developer message renders exactly as a system one.
+    const ids = async (messages: unknown) =>
+      ((await (await ctx().post("/tokenize", { model: "tiny-llama", messages })).json()) as { tokens: number[] }).tokens;
+    const systemIds = await ids(MESSAGES);
+    expect(await ids([{ role: "developer", content: "You are terse." }, MESSAGES[1]])).toEqual(systemIds);
+    expect(await ids([{ role: "user", content: "You are terse." }, MESSAGES[1]])).not.toEqual(systemIds);
     const asParts = await ctx().client.chat.completions.create({
       model: "tiny-llama",
       messages: [MESSAGES[0]!, { role: "user", content: [{ type: "text", text: "Say something about foxes." }] }],

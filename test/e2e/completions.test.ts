@@ -55,6 +55,16 @@ describeEachMode("POST /v1/completions", (ctx) => {
     });
     expect(completion.choices.map((c) => c.index)).toEqual([0, 1, 2, 3]);
     expect(completion.usage?.completion_tokens).toBe(16);
+    // A large seed (near 2^53) reproduces every choice by index; the n samples of a prompt differ from each other,
+    // and choice 1 is not choice 0 of the next seed (each choice is seeded from the pair, not from seed + index).
+    const sampled = { model: "tiny-gpt2", prompt: ["first prompt", "second prompt"], n: 2, max_tokens: 8, temperature: 1.5 };
+    const seed = 9007199254740000;
+    const texts = async (s: number) => (await ctx().client.completions.create({ ...sampled, seed: s })).choices.map((c) => c.text);
+    const first = await texts(seed);
+    expect(await texts(seed)).toEqual(first);
+    expect(first[1]).not.toBe(first[0]);
+    expect(first[3]).not.toBe(first[2]);
+    expect((await texts(seed + 1))[0]).not.toBe(first[1]);
     const single = await ctx().client.completions.create({ model: "tiny-gpt2", prompt: "first prompt", max_tokens: 4, temperature: 0 });
     const batch = await ctx().client.completions.create({
       model: "tiny-gpt2",

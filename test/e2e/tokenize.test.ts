@@ -27,13 +27,15 @@ describeEachMode("POST /tokenize and /detokenize", (ctx) => {
     expect(tokenized.max_model_len).toBe(256);
   });
 
-  it("leaves special tokens out when asked", async () => {
+  it("tokenizes the same ids with add_special_tokens false for a tokenizer that adds none", async () => {
     const withSpecial = await jsonOf<Tokenized>(await ctx().post("/tokenize", { model: "tiny-llama", prompt: "hi" }));
     const without = await jsonOf<Tokenized>(
       await ctx().post("/tokenize", { model: "tiny-llama", prompt: "hi", add_special_tokens: false }),
     );
-    expect(without.tokens.length).toBeLessThanOrEqual(withSpecial.tokens.length);
-    expect(withSpecial.tokens.slice(-without.tokens.length)).toEqual(without.tokens);
+    // tiny-llama's tokenizer adds no special token, so both are the same ids (test/http/tokenize-special.test.ts
+    // covers a tokenizer that adds one).
+    expect(without.tokens.length).toBeGreaterThan(0);
+    expect(without.tokens).toEqual(withSpecial.tokens);
   });
 
   it("refuses bad requests with envelopes naming the field", async () => {

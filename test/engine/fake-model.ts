@@ -1,6 +1,7 @@
 // A stand-in for the ONNX decoder that the scheduler tests drive: its "cache" is the token ids themselves, left-padded
 // with PAD, and its logits depend only on a row's own real tokens, so a row's output cannot depend on its batch unless
-// the scheduler mixes rows up. It checks the padding it is given and logs every call.
+// the scheduler mixes rows up. It checks the padding it is given and logs every call. What it cannot show is a real
+// kernel's dependence on the batch's shape: test/engine/batch-invariance.test.ts measures that on the ONNX models.
 import type { TokenDecoder } from "../../src/engine/detokenizer.ts";
 import type { BatchModel, PrefillRow, RowSource, StepOutput } from "../../src/engine/batch-model.ts";
 
