@@ -11,6 +11,8 @@ export interface BenchOptions {
   threads: number;
   /** Concurrency levels of the HTTP sweep. */
   streams: number[];
+  /** Prompt lengths of the long-context and next-turn table (empty: none). */
+  contexts: number[];
   /** Batch of the raw batched loop (the limit for the aggregate at that many streams). */
   rawBatch: number;
   /** Interleaved rounds of the headline measurements; each path reports its best round. */
@@ -37,6 +39,8 @@ export const USAGE = `usage: bun run bench [options]
   --tokens N              new tokens per stream (default: tiny 96, bench models 128; --quick 32)
   --threads N             ONNX Runtime intra-op threads everywhere (default: number of cores)
   --streams 1,2,4,8,16    concurrency levels of the HTTP sweep
+  --contexts 32,896       also measure prompts of these lengths on the bench models: raw loop and gpt3dev TTFT and
+                          decode rate, and a chat's next turn (the prompt again + 16 tokens) from the prefix cache
   --rounds N              interleaved rounds of raw loop / transformers.js / 1 and 8 streams, best
                           round reported (default 3; --quick 1)
   --leak-requests N       mixed requests for the RSS check on the tiny model (default 1000; --quick 300)
@@ -64,6 +68,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
     models: [...MODEL_KEYS],
     threads: cores,
     streams: [1, 2, 4, 8, 16],
+    contexts: [],
     rawBatch: 8,
     rounds: 3,
     leakRequests: 1000,
@@ -106,6 +111,9 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
         break;
       case "--streams":
         opts.streams = intList(flag, value());
+        break;
+      case "--contexts":
+        opts.contexts = intList(flag, value());
         break;
       case "--rounds":
         rounds = positiveInt(flag, value());

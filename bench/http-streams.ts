@@ -11,6 +11,8 @@ export interface StreamTiming {
   endNs: number;
   /** From the usage chunk (stream_options.include_usage). */
   completionTokens: number;
+  /** Prompt tokens the server took from its prefix cache (usage.prompt_tokens_details.cached_tokens). */
+  cachedTokens: number;
 }
 
 export interface StreamRequest {
@@ -36,7 +38,7 @@ export async function timedStream(baseURL: string, req: StreamRequest): Promise<
     body: JSON.stringify(body),
   });
   if (!response.ok || !response.body) throw new Error(`POST /v1/completions: ${response.status} ${await response.text()}`);
-  const timing: StreamTiming = { startNs, textNs: [], finishNs: 0, endNs: 0, completionTokens: 0 };
+  const timing: StreamTiming = { startNs, textNs: [], finishNs: 0, endNs: 0, completionTokens: 0, cachedTokens: 0 };
   const decoder = new TextDecoder();
   let buffer = "";
   for await (const bytes of response.body) {
@@ -52,13 +54,16 @@ export async function timedStream(baseURL: string, req: StreamRequest): Promise<
       const chunk = JSON.parse(data) as {
         error?: { message: string };
         choices?: { text?: string; finish_reason?: string | null }[];
-        usage?: { completion_tokens: number } | null;
+        usage?: { completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } } | null;
       };
       if (chunk.error) throw new Error(`stream error: ${chunk.error.message}`);
       const choice = chunk.choices?.[0];
       if (choice?.text) timing.textNs.push(t);
       if (choice?.finish_reason) timing.finishNs = t;
-      if (chunk.usage) timing.completionTokens = chunk.usage.completion_tokens;
+      if (chunk.usage) {
+        timing.completionTokens = chunk.usage.completion_tokens;
+        timing.cachedTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0;
+      }
     }
   }
   timing.endNs = now();

@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { tokensFor, type BenchOptions } from "./args.ts";
+import { measureContexts } from "./contexts.ts";
 import { concurrentStreams, timedStream, type ConcurrencyResult } from "./http-streams.ts";
 import { leakRun, type LeakResult } from "./memory.ts";
 import { promptIds, type BenchModel } from "./models.ts";
@@ -110,6 +111,16 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
         sweep.push(await concurrentStreams(server.baseURL, req, streams));
       }
     }
+    const contexts =
+      opts.contexts.length > 0 && m.key !== "tiny"
+        ? await measureContexts(m, ids, opts.contexts, tokens, {
+            raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
+            baseURL: server.baseURL,
+            rounds: opts.rounds,
+            threads: opts.threads,
+            log,
+          })
+        : undefined;
     const rssEndBytes = await rssBytes(server.pid);
     const raw = best(raws, (x) => x.runs[0]?.tps ?? 0);
     const single = raw.runs[0] as RawLoopRun;
@@ -127,6 +138,7 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       raw: { loadMs: raw.loadMs, single, batch },
       transformers: tjs.length > 0 ? best(tjs, (x) => x.tps) : undefined,
       server: { loadMs, rssStartBytes, rssLoadedBytes, rssEndBytes, single: best(c1, (x) => x.perStream.tps), sweep },
+      contexts,
     };
   });
 }

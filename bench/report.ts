@@ -2,6 +2,7 @@
 // flat metric names other tooling reads. Schema changes bump SCHEMA.
 import type { ModelKey } from "./args.ts";
 import type { ConstrainedRow } from "./constrained.ts";
+import { contextMetrics, type ContextResult } from "./contexts.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
 import type { RawLoopRun } from "./raw-loop.ts";
@@ -39,6 +40,8 @@ export interface ModelReport {
     sweep: ConcurrencyResult[];
   };
   leak?: LeakResult;
+  /** `--contexts`: long prompts and chat turns. */
+  contexts?: ContextResult[];
 }
 
 export interface RoundSample {
@@ -129,6 +132,7 @@ export function flatMetrics(models: readonly ModelReport[]): Record<string, numb
       put(`${name}.step_p50_ms`, f.stepP50Ms);
     }
     put("http.load_ms", m.server.loadMs);
+    if (m.contexts) contextMetrics(m.contexts, put);
     for (const r of m.server.sweep) {
       put(`http.c${r.streams}.aggregate_tps`, r.aggregateTps);
       put(`http.c${r.streams}.ttft_p50_ms`, r.ttftP50Ms);

@@ -1,5 +1,6 @@
 // Renders a BenchReport as Markdown tables (printed, and pasted into bench/README.md). The layout is part of the
 // bench's interface: keep headers and row labels stable; bench/results.json carries the same figures as data.
+import { contextsTable } from "./contexts.ts";
 import type { BenchReport, ModelReport, TargetCheck } from "./report.ts";
 import type { PathFigures } from "./stats.ts";
 
@@ -131,7 +132,10 @@ export function renderReport(r: BenchReport): string {
     `server: ${r.server} · bun ${r.versions.bun} · onnxruntime-node ${r.versions.onnxruntime} · transformers.js ${r.versions.transformers}` +
       ` · load average ${load(r.machine.loadavgStart)} → ${load(r.machine.loadavgEnd)} · ${num(r.durationS, 0)} s${r.quick ? " · --quick" : ""}`,
   ];
-  for (const m of r.models) parts.push(modelHeading(m, r.threads), roundsLine(m), paths(m), sweep(m), serverFacts(m));
+  for (const m of r.models) {
+    parts.push(modelHeading(m, r.threads), roundsLine(m), paths(m), sweep(m), serverFacts(m));
+    if (m.contexts?.length) parts.push(`long prompts and next turns (best of ${r.rounds} rounds):`, contextsTable(m.contexts));
+  }
   parts.push("### targets", targetsTable(r.targets));
   return `${parts.join("\n\n")}\n`;
 }

@@ -1,6 +1,7 @@
 // The bench's argument parsing, target checks and table layout, on made-up figures (nothing here is timed).
 import { describe, expect, test } from "bun:test";
 import { ArgsError, parseArgs, tokensFor } from "../bench/args.ts";
+import { contextIds } from "../bench/contexts.ts";
 import type { ConcurrencyResult } from "../bench/http-streams.ts";
 import { mixedRequest } from "../bench/memory.ts";
 import type { RawLoopRun } from "../bench/raw-loop.ts";
@@ -14,6 +15,7 @@ describe("bench arguments", () => {
       models: ["tiny", "bench-fp32", "bench-int8"],
       threads: 2,
       streams: [1, 2, 4, 8, 16],
+      contexts: [],
       rawBatch: 8,
       rounds: 3,
       leakRequests: 1000,
@@ -25,6 +27,14 @@ describe("bench arguments", () => {
       out: "/r.json",
       help: false,
     });
+  });
+
+  test("--contexts lists prompt lengths, sorted; contexts cycle the prompt and differ from the first token on", () => {
+    expect(parseArgs(["--contexts", "896,32"], 2, "/r.json").contexts).toEqual([32, 896]);
+    expect(() => parseArgs(["--contexts", "0"], 2, "/r.json")).toThrow(ArgsError);
+    const a = contextIds([7, 8, 9], 5, 1);
+    expect(a).toEqual([1001, 8, 9, 7, 8]);
+    expect(contextIds([7, 8, 9], 5, 2)[0]).not.toBe(a[0]);
   });
 
   test("--quick keeps to the tiny model and small counts", () => {
