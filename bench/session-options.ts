@@ -3,7 +3,7 @@
 // copy on purpose: the bench must still run while the server's runtime code is being rewritten.
 import type { InferenceSession } from "onnxruntime-node";
 
-export function serverSessionOptions(threads: number): InferenceSession.SessionOptions {
+export function serverSessionOptions(threads: number, spinning = false): InferenceSession.SessionOptions {
   return {
     executionProviders: ["cpu"],
     graphOptimizationLevel: "all",
@@ -12,6 +12,7 @@ export function serverSessionOptions(threads: number): InferenceSession.SessionO
     interOpNumThreads: 1,
     enableMemPattern: false,
     enableCpuMemArena: true,
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+    // Spinning: ONNX Runtime's own default (threads spin after a run too); off: the server's default.
+    extra: spinning ? {} : { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
   };
 }

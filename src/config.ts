@@ -20,6 +20,8 @@ export interface Config {
   cacheDir?: string;
   /** ONNX Runtime keeps a pre-packed copy of each matrix-multiply weight (faster GEMM, more memory). */
   prepackWeights: boolean;
+  /** ONNX Runtime threads spin while a run is in flight, and sleep between runs. */
+  spinning: boolean;
   /** Continuous batching, per loaded text model. */
   scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
@@ -108,6 +110,13 @@ export const OPTIONS: readonly Option[] = [
     type: "string",
     description: "ONNX Runtime intra-op threads per model (0 = one per core)",
     defaultText: "0",
+  },
+  {
+    flag: "ort-spinning",
+    env: "GPT3DEV_ORT_SPINNING",
+    type: "string",
+    description: "on: ONNX Runtime threads spin during a step and sleep between steps (faster on a dedicated box); off: never spin",
+    defaultText: "off",
   },
   {
     flag: "graph-optimization",
@@ -317,6 +326,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",
+      spinning: oneOf("ort-spinning", get("ort-spinning") ?? "off", ["on", "off"] as const) === "on",
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

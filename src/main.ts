@@ -36,6 +36,7 @@ function start(config: Config): void {
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,
     prepackWeights: config.prepackWeights,
+    spinning: config.spinning,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
     log: (line) => logger.error(line.replace(/^\[gpt3dev\] /, "")),

@@ -97,7 +97,7 @@ function figures(tps: number): PathFigures {
 }
 
 function rawRun(batch: number, tps: number): RawLoopRun {
-  return { batch, ...figures(tps) };
+  return { batch, spinning: false, ...figures(tps) };
 }
 
 function sweep(streams: number, aggregateTps: number, tps = 0): ConcurrencyResult {

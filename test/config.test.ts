@@ -56,6 +56,7 @@ describe("parseCli", () => {
       intraOpThreads: 0,
       graphOptimization: "all",
       prepackWeights: true,
+      spinning: false,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
       apiKeys: [],
@@ -127,6 +128,10 @@ describe("parseCli", () => {
     const sized = parseCli(["--prefix-cache-mb", "64"], {});
     if (sized.kind !== "run") throw new Error("expected run");
     expect(sized.config.scheduler.prefixCacheBytes).toBe(64 * 1024 * 1024);
+    const spinning = parseCli(["--ort-spinning", "on"], {});
+    if (spinning.kind !== "run") throw new Error("expected run");
+    expect(spinning.config.spinning).toBe(true);
+    expect(() => parseCli([], { GPT3DEV_ORT_SPINNING: "yes" })).toThrow("--ort-spinning: expected one of on, off, got 'yes'");
     expect(result.config.graphOptimization).toBe("basic");
     expect(() => parseCli(["--max-batch", "0"], {})).toThrow("--max-batch: expected an integer from 1 to 256");
     expect(() => parseCli([], { GPT3DEV_GRAPH_OPTIMIZATION: "max" })).toThrow(

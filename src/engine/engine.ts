@@ -34,6 +34,8 @@ export interface EngineOptions {
   cacheDir?: string;
   /** false: ONNX Runtime keeps matrix weights once instead of beside a pre-packed copy (less memory, slower GEMM). */
   prepackWeights?: boolean;
+  /** ONNX Runtime threads spin while a run is in flight (src/runtime/session.ts). */
+  spinning?: boolean;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -72,6 +74,7 @@ export class Engine {
         graphOptimizationLevel: options.graphOptimizationLevel,
         cacheDir: options.cacheDir,
         prepackWeights: options.prepackWeights,
+        spinning: options.spinning,
       },
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };

@@ -15,6 +15,13 @@ export interface SessionSettings {
   cacheDir?: string;
   /** false: no pre-packed copies of matrix weights (`session.disable_prepacking`); default true. */
   prepackWeights?: boolean;
+  /**
+   * Intra-op threads spin while a run is in flight (waiting for the next parallel section without sleeping) and stop
+   * when it returns (`session.force_spinning_stop`), so an idle server burns no CPU. Default off: measured on a shared
+   * 2-core machine, spinning threads lost their time slices to each other (0.54× the speed); on a quiet dedicated
+   * box spinning is the faster one (see bench/README.md).
+   */
+  spinning?: boolean;
 }
 
 /**
@@ -34,8 +41,9 @@ export async function createSession(path: string, settings: SessionSettings = {}
     enableCpuMemArena: true,
     extra: {
       session: {
-        intra_op: { allow_spinning: "0" },
+        intra_op: { allow_spinning: settings.spinning ? "1" : "0" },
         inter_op: { allow_spinning: "0" },
+        ...(settings.spinning ? { force_spinning_stop: "1" } : {}),
         ...(settings.prepackWeights === false ? { disable_prepacking: "1" } : {}),
       },
     },
