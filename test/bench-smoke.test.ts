@@ -1,7 +1,7 @@
 // The bench's argument parsing, target checks and table layout, on made-up figures (nothing here is timed).
 import { describe, expect, test } from "bun:test";
 import { ArgsError, parseArgs, tokensFor } from "../bench/args.ts";
-import { contextIds } from "../bench/contexts.ts";
+import { contextIds, contextMetrics, contextsTable, type ContextResult } from "../bench/contexts.ts";
 import type { ConcurrencyResult } from "../bench/http-streams.ts";
 import { mixedRequest } from "../bench/memory.ts";
 import type { RawLoopRun } from "../bench/raw-loop.ts";
@@ -79,6 +79,25 @@ describe("bench formatting", () => {
     expect(markdownTable(["a", "tok/s"], [["raw", "12.5"], ["gpt3dev", "9.0"]], ["left", "right"])).toBe(
       ["| a       | tok/s |", "|---------|------:|", "| raw     |  12.5 |", "| gpt3dev |   9.0 |"].join("\n"),
     );
+  });
+
+  test("the long-prompt table gives the ratios to the raw loop and to the first turn, and flat metrics per length", () => {
+    const c: ContextResult = {
+      promptTokens: 896,
+      tokens: 111,
+      raw: rawRun(1, 18),
+      server: { ttftMs: 2000, decodeTps: 17.1, nextTurnTtftMs: 250, nextTurnCachedTokens: 896, freshTtftMs: 2100 },
+    };
+    c.raw.decodeTps = 18;
+    c.raw.ttftMs = 1900;
+    const table = contextsTable([c]).split("\n");
+    expect(table[0]).toContain("next turn × first turn");
+    expect(table[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "18.0 / 17.1", "0.95×", "1900 / 2000", "250.0 (896 cached)", "2100", "0.13×", ""]);
+    const metrics: Record<string, number> = {};
+    contextMetrics([c], (name, value) => (metrics[name] = value));
+    expect(metrics["ctx896.http.next_turn_ttft_ms"]).toBe(250);
+    expect(metrics["ctx896.http.next_turn_cached_tokens"]).toBe(896);
+    expect(metrics["ctx896.raw.decode_tps"]).toBe(18);
   });
 
   test("numbers, milliseconds, ratios and megabytes", () => {
