@@ -1,11 +1,15 @@
 import { renderChat, tokenizePrompt } from "./completions.ts";
+import type { ToolSet } from "./constraints/structured-request.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
 
-/** Tokenize text (optionally without special tokens) or a conversation as the chat template renders it. */
+/**
+ * Tokenize text (optionally without special tokens) or a conversation as the chat template renders it, with the
+ * tools it offers the model.
+ */
 export type TokenizeRequest = { model: string } & (
   | { prompt: string; addSpecialTokens: boolean; messages?: undefined }
-  | { messages: readonly ChatMessage[]; prompt?: undefined }
+  | { messages: readonly ChatMessage[]; tools?: ToolSet; prompt?: undefined }
 );
 
 export interface TokenizeResult {
@@ -16,7 +20,7 @@ export interface TokenizeResult {
 
 export function tokenizeWith(model: TextModel, request: TokenizeRequest): TokenizeResult {
   const tokens = request.messages
-    ? renderChat(model, request.messages)
+    ? renderChat(model, request.messages, request.tools)
     : model.tokenizer.encode(request.prompt, request.addSpecialTokens);
   return { modelId: model.spec.id, tokens, contextLength: model.contextLength };
 }

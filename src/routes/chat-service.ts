@@ -24,5 +24,6 @@ export function serveChat<Whole>(
 
 /** A conversation counts as one prompt for `--max-prompt-chars`: the characters of every message, summed. */
 export function checkConversationLength(messages: readonly ChatMessage[], param: string, limits: Limits): void {
-  checkPromptLength(messages.reduce((sum, m) => sum + m.content.length, 0), param, limits);
+  const calls = (m: ChatMessage) => (m.toolCalls ?? []).reduce((sum, c) => sum + c.name.length + c.arguments.length, 0);
+  checkPromptLength(messages.reduce((sum, m) => sum + m.content.length + calls(m), 0), param, limits);
 }

@@ -14,7 +14,7 @@ import type { RawMessageStreamEvent } from "../anthropic/streaming.ts";
 import { checkConversationLength, serveChat } from "./chat-service.ts";
 import { exchangeOf, type Head } from "./generation-response.ts";
 import { MessageContentBuilder } from "./messages-output.ts";
-import { toChatMessages, toChatRequest } from "./messages-request.ts";
+import { toChatRequest, toConversation } from "./messages-request.ts";
 import { typedEventFraming } from "./sse.ts";
 
 /** Anthropic's Messages API over the shared chat path; app.ts gives these routes Anthropic's error envelope. */
@@ -34,9 +34,9 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
     .post(
       "/v1/messages/count_tokens",
       async ({ body }): Promise<MessageTokensCount> => {
-        const messages = toChatMessages(body);
+        const { messages, tools } = toConversation(body);
         checkConversationLength(messages, "messages", limits);
-        const { tokens } = await engine.tokenize({ model: body.model, messages });
+        const { tokens } = await engine.tokenize({ model: body.model, messages, ...(tools ? { tools } : {}) });
         return { input_tokens: tokens.length };
       },
       { body: MessageCountTokensParams },

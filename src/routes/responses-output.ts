@@ -1,6 +1,11 @@
 import type { CompletionEvent } from "../engine/completions.ts";
 import type { ResponseStreamEvent } from "../openai/response-stream-events.ts";
-import type { ResponseOutputItem, ResponseOutputMessage, ResponseOutputText } from "../openai/responses.ts";
+import type {
+  ResponseFunctionToolCall,
+  ResponseOutputItem,
+  ResponseOutputMessage,
+  ResponseOutputText,
+} from "../openai/responses.ts";
 import { requestId } from "./generation-params.ts";
 
 /** Stream events before the framing numbers them. */
@@ -23,24 +28,59 @@ export class ResponseOutputBuilder {
   readonly items: ResponseOutputItem[] = [];
   finish: Finish | undefined;
   private message: { item: ResponseOutputMessage; text: string; index: number } | undefined;
+  private call: { item: ResponseFunctionToolCall; index: number } | undefined;
 
   /** The events `event` adds to the stream. */
   *push(event: CompletionEvent): Generator<OutputEvent> {
-    if (event.kind === "finish") {
-      this.finish = event;
-      return;
+    switch (event.kind) {
+      case "finish":
+        this.finish = event;
+        return;
+      case "text": {
+        if (!event.text) return;
+        if (!this.message) yield* this.openMessage();
+        const message = this.message!;
+        message.text += event.text;
+        yield { type: "response.output_text.delta", ...this.where(message), delta: event.text, logprobs: [] };
+        return;
+      }
+      case "tool_call": {
+        yield* this.close();
+        const item: ResponseFunctionToolCall = {
+          id: requestId("fc_"),
+          type: "function_call",
+          status: "in_progress",
+          call_id: event.id,
+          name: event.name,
+          arguments: "",
+        };
+        this.call = { item, index: this.items.push(item) - 1 };
+        yield { type: "response.output_item.added", output_index: this.call.index, item: { ...item } };
+        return;
+      }
+      case "tool_arguments": {
+        const call = this.call!;
+        call.item.arguments += event.text;
+        yield { type: "response.function_call_arguments.delta", item_id: call.item.id, output_index: call.index, delta: event.text };
+      }
     }
-    if (event.kind !== "text") return; // tool calls: this route sends no tools yet
-    if (!this.message) yield* this.openMessage();
-    const message = this.message!;
-    message.text += event.text;
-    yield { type: "response.output_text.delta", ...this.where(message), delta: event.text, logprobs: [] };
   }
 
   /** Closes what is open once generation has ended; a turn with no output still answers one (empty) message. */
   *end(): Generator<OutputEvent> {
     if (this.items.length === 0) yield* this.openMessage();
+    yield* this.close();
+  }
+
+  private *close(): Generator<OutputEvent> {
     yield* this.closeMessage();
+    const call = this.call;
+    if (!call) return;
+    this.call = undefined;
+    const { item, index } = call;
+    yield { type: "response.function_call_arguments.done", item_id: item.id, output_index: index, name: item.name, arguments: item.arguments };
+    item.status = this.status;
+    yield { type: "response.output_item.done", output_index: index, item: { ...item } };
   }
 
   /** `max_output_tokens` cut the turn short. */

@@ -4,16 +4,21 @@ import { invalidRequest, unsupportedParameter } from "../errors.ts";
 import type { ResponseCreateParams, ResponseInputItem } from "../openai/responses.ts";
 import { checkConversationLength, type ChatRequest } from "./chat-service.ts";
 import { checkAtMost } from "./limits.ts";
+import { toOutputFormat, toToolSet } from "./responses-tools.ts";
 
 /**
  * Converts a Responses request once into the chat request the chat route builds: `instructions` become the system
- * message, `input` the conversation. Stateless: what needs a stored response is refused by name.
+ * message, `input` the conversation (function calls join the assistant's turn, their outputs are tool messages),
+ * `text.format` and function `tools` the same output constraints. Stateless: what needs a stored response is
+ * refused by name.
  */
 export function toChatRequest(body: ResponseCreateParams, limits: Limits): ChatRequest {
   refuseUnsupported(body);
   checkAtMost(body.max_output_tokens, limits.maxTokens, "max_output_tokens", "max-tokens-cap");
   const messages = toChatMessages(body);
   checkConversationLength(messages, "input", limits);
+  const format = toOutputFormat(body.text?.format);
+  const tools = toToolSet(body);
   return {
     model: body.model,
     messages,
@@ -22,21 +27,52 @@ export function toChatRequest(body: ResponseCreateParams, limits: Limits): ChatR
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
     stop: [],
+    ...(format ? { format } : {}),
+    ...(tools ? { tools } : {}),
   };
 }
 
 function toChatMessages(body: ResponseCreateParams): ChatMessage[] {
   const messages: ChatMessage[] = body.instructions == null ? [] : [{ role: "system", content: body.instructions }];
   if (typeof body.input === "string") return [...messages, { role: "user", content: body.input }];
-  body.input.forEach((item, i) => messages.push(toChatMessage(item, `input[${i}]`)));
+  body.input.forEach((item, i) => {
+    const where = `input[${i}]`;
+    if (item.type === "function_call") addToolCall(messages, item, where);
+    else if (item.type === "function_call_output") messages.push(toolResultOf(messages, item, where));
+    else messages.push(toChatMessage(item, where));
+  });
   return messages;
+}
+
+/** A call the assistant made joins its turn: the assistant message just before, or a new one without text. */
+function addToolCall(messages: ChatMessage[], item: ResponseInputItem, where: string): void {
+  const { call_id, name, arguments: args } = item as { call_id?: unknown; name?: unknown; arguments?: unknown };
+  for (const [field, value] of [["call_id", call_id], ["name", name], ["arguments", args]] as const) {
+    if (typeof value !== "string") {
+      throw invalidRequest(`Missing required parameter: '${where}.${field}'.`, `${where}.${field}`, "missing_required_parameter");
+    }
+  }
+  const call = { id: call_id as string, name: name as string, arguments: args as string };
+  const last = messages.at(-1);
+  if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), call];
+  else messages.push({ role: "assistant", content: "", toolCalls: [call] });
+}
+
+/** A tool's output is a tool message answering the call with the same `call_id` (and named after its tool). */
+function toolResultOf(messages: readonly ChatMessage[], item: ResponseInputItem, where: string): ChatMessage {
+  const { call_id, output } = item as { call_id?: unknown; output?: unknown };
+  if (typeof call_id !== "string") {
+    throw invalidRequest(`Missing required parameter: '${where}.call_id'.`, `${where}.call_id`, "missing_required_parameter");
+  }
+  const name = messages.flatMap((m) => m.toolCalls ?? []).find((c) => c.id === call_id)?.name;
+  const content = typeof output === "string" ? output : contentOf(output, where, "output");
+  return { role: "tool", content, toolCallId: call_id, ...(name === undefined ? {} : { name }) };
 }
 
 const ROLES = { user: "user", assistant: "assistant", system: "system", developer: "system" } as const;
 
 function toChatMessage(item: ResponseInputItem, where: string): ChatMessage {
   const type = item.type ?? "message";
-  if (type === "function_call" || type === "function_call_output") throw unsupportedParameter(`${where}`, `'${type}' items need tools.`);
   if (type !== "message") {
     throw invalidRequest(`Input items of type '${type}' are not supported by gpt3dev.`, `${where}.type`, "unsupported_parameter");
   }
@@ -54,14 +90,14 @@ function toChatMessage(item: ResponseInputItem, where: string): ChatMessage {
 /** Text parts: `input_text` in the client's messages, `output_text` in assistant messages sent back. */
 const TEXT_PARTS = new Set(["input_text", "output_text"]);
 
-function contentOf(content: unknown, where: string): string {
+function contentOf(content: unknown, where: string, field = "content"): string {
   if (typeof content === "string") return content;
   if (!Array.isArray(content)) {
-    throw invalidRequest(`Missing required parameter: '${where}.content'.`, `${where}.content`, "missing_required_parameter");
+    throw invalidRequest(`Missing required parameter: '${where}.${field}'.`, `${where}.${field}`, "missing_required_parameter");
   }
   return content
     .map((part: { type?: unknown; text?: unknown }, j) => {
-      const at = `${where}.content[${j}]`;
+      const at = `${where}.${field}[${j}]`;
       if (typeof part !== "object" || part === null || !TEXT_PARTS.has(part.type as string)) {
         throw invalidRequest(
           `Content part type '${String(part?.type)}' is not supported by this server; only 'input_text' and ` +
@@ -86,14 +122,7 @@ function refuseUnsupported(body: ResponseCreateParams): void {
     throw unsupportedParameter("previous_response_id", "Responses are not stored: send the whole conversation in 'input'.");
   }
   if (body.background) throw unsupportedParameter("background", "Only false is accepted.");
-  if (body.text?.format && body.text.format.type !== "text") {
-    throw unsupportedParameter("text.format", "Only {\"type\": \"text\"} is accepted.");
-  }
   if (body.text?.verbosity != null && body.text.verbosity !== "medium") throw unsupportedParameter("text.verbosity");
-  if (body.tools && body.tools.length > 0) throw unsupportedParameter("tools");
-  if (body.tool_choice != null && body.tool_choice !== "none" && body.tool_choice !== "auto") {
-    throw unsupportedParameter("tool_choice");
-  }
   if (body.include && body.include.length > 0) throw unsupportedParameter("include");
   if (body.truncation != null && body.truncation !== "disabled") throw unsupportedParameter("truncation", "Only \"disabled\" is accepted.");
   if (body.top_logprobs) throw unsupportedParameter("top_logprobs");

@@ -7,6 +7,16 @@ import { parseTypedSse } from "./typed-sse.ts";
 
 const SYSTEM = "You are terse.";
 const QUESTION = "Say something about foxes.";
+const WEATHER = {
+  name: "get_weather",
+  description: "Current weather",
+  input_schema: {
+    type: "object" as const,
+    properties: { city: { type: "string", maxLength: 10 }, unit: { enum: ["c", "f"] } },
+    required: ["city", "unit"],
+    additionalProperties: false,
+  },
+};
 const CHAT_MESSAGES = [
   { role: "system" as const, content: SYSTEM },
   { role: "user" as const, content: QUESTION },
@@ -152,6 +162,9 @@ describeEachMode("POST /v1/messages", (ctx) => {
       [{ messages: [{ role: "user", content: [{ type: "image", source: {} }] }] }, 400, "invalid_request_error", "messages[0].content[0].type"],
       [{ messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }] }, 400, "invalid_request_error", "messages[1].role"],
       [{ temperature: 1.5 }, 400, "invalid_request_error", "temperature"],
+      [{ tools: [{ type: "web_search_20250305", name: "web_search" }] }, 400, "invalid_request_error", "tools[0].type"],
+      [{ tools: [WEATHER], tool_choice: { type: "tool", name: "nope" } }, 400, "invalid_request_error", "tool_choice.name"],
+      [{ messages: [{ role: "user", content: [{ type: "tool_use", id: "x", name: "f", input: {} }] }] }, 400, "invalid_request_error", "messages[0].content[0].type"],
       [{ max_tokens: 1000 }, 400, "invalid_request_error", "maximum context length"],
       [{ bogus: true }, 400, "invalid_request_error", "bogus"],
     ];
