@@ -162,12 +162,7 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
     return invalidRequest(`Invalid value for '${param}': ${error.message}.`, param);
   }
   if (error instanceof OutputConstraintError) {
-    const param = error.toolIndex === undefined ? "response_format" : `tools[${error.toolIndex}].function.parameters`;
-    return invalidRequest(
-      `Invalid schema for '${param}': the keyword '${error.keyword}' cannot be enforced by gpt3dev's constrained decoding. ${error.message}.`,
-      param,
-      "unsupported_schema",
-    );
+    return unenforceableSchema(error, error.toolIndex === undefined ? "response_format" : `tools[${error.toolIndex}].function.parameters`);
   }
   if (code === "PARSE") {
     return invalidRequest(
@@ -177,6 +172,15 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
   }
   if (code === "NOT_FOUND") return new OpenAIError(404, "Not found.", "invalid_request_error");
   return new OpenAIError(500, "The server had an error while processing your request.", "server_error");
+}
+
+/** A schema constrained decoding cannot enforce; `param` is where the request gave it (chat's names by default). */
+export function unenforceableSchema(error: OutputConstraintError, param: string): OpenAIError {
+  return invalidRequest(
+    `Invalid schema for '${param}': the keyword '${error.keyword}' cannot be enforced by gpt3dev's constrained decoding. ${error.message}.`,
+    param,
+    "unsupported_schema",
+  );
 }
 
 function fromValidation(error: ValidationError): OpenAIError {

@@ -1,7 +1,9 @@
 import type { Limits } from "../config.ts";
 import type { CompletionRequest } from "../engine/completions.ts";
 import type { Engine } from "../engine/engine.ts";
+import { OutputConstraintError } from "../engine/errors.ts";
 import type { ChatMessage } from "../engine/tokenizer.ts";
+import { unenforceableSchema } from "../errors.ts";
 import { serveGeneration, type Exchange, type GenerationFormat } from "./generation-response.ts";
 import { checkPromptLength } from "./limits.ts";
 
@@ -12,14 +14,30 @@ import { checkPromptLength } from "./limits.ts";
  */
 export type ChatRequest = Omit<Extract<CompletionRequest, { messages: readonly ChatMessage[] }>, "signal">;
 
+/** Where a protocol's request holds the schemas constrained decoding enforces, for errors that name them. */
+export interface SchemaFields {
+  format: string;
+  tool(index: number): string;
+}
+
 /** Runs a chat request and answers it whole or streamed, in the shape `format` gives it. */
 export function serveChat<Whole>(
   engine: Engine,
   exchange: Exchange,
   request: ChatRequest,
   format: GenerationFormat<Whole>,
+  schemaFields?: SchemaFields,
 ): Promise<Whole | Response> {
-  return serveGeneration(exchange, (signal) => engine.createCompletion({ ...request, signal }), format);
+  const start = async (signal: AbortSignal) => {
+    try {
+      return await engine.createCompletion({ ...request, signal });
+    } catch (error) {
+      if (!(schemaFields && error instanceof OutputConstraintError)) throw error;
+      const index = error.toolIndex;
+      throw unenforceableSchema(error, index === undefined ? schemaFields.format : schemaFields.tool(index));
+    }
+  };
+  return serveGeneration(exchange, start, format);
 }
 
 /** A conversation counts as one prompt for `--max-prompt-chars`: the characters of every message, summed. */

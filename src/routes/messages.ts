@@ -11,7 +11,7 @@ import {
   type Usage,
 } from "../anthropic/messages.ts";
 import type { RawMessageStreamEvent } from "../anthropic/streaming.ts";
-import { checkConversationLength, serveChat } from "./chat-service.ts";
+import { checkConversationLength, serveChat, type SchemaFields } from "./chat-service.ts";
 import { exchangeOf, type Head } from "./generation-response.ts";
 import { MessageContentBuilder } from "./messages-output.ts";
 import { toChatRequest, toConversation } from "./messages-request.ts";
@@ -28,7 +28,7 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
           collect,
           chunks: streamEvents,
           framing,
-        }),
+        }, SCHEMA_FIELDS),
       { body: MessageCreateParams },
     )
     .post(
@@ -41,6 +41,8 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
       },
       { body: MessageCountTokensParams },
     );
+
+const SCHEMA_FIELDS: SchemaFields = { format: "output_config.format.schema", tool: (i) => `tools[${i}].input_schema` };
 
 const framing = typedEventFraming((error) => ({ type: "error", error: toAnthropicError(error).toBody().error }));
 

@@ -164,6 +164,13 @@ describeEachMode("POST /v1/messages", (ctx) => {
       [{ temperature: 1.5 }, 400, "invalid_request_error", "temperature"],
       [{ tools: [{ type: "web_search_20250305", name: "web_search" }] }, 400, "invalid_request_error", "tools[0].type"],
       [{ tools: [WEATHER], tool_choice: { type: "tool", name: "nope" } }, 400, "invalid_request_error", "tool_choice.name"],
+      [
+        { tools: [{ ...WEATHER, input_schema: { type: "object", properties: { a: { type: "array", uniqueItems: true } } } }] },
+        400,
+        "invalid_request_error",
+        "'tools[0].input_schema': the keyword 'uniqueItems'",
+      ],
+      [{ output_config: { format: { type: "json_schema", schema: { type: "array", uniqueItems: true } } } }, 400, "invalid_request_error", "'output_config.format.schema'"],
       [{ messages: [{ role: "user", content: [{ type: "tool_use", id: "x", name: "f", input: {} }] }] }, 400, "invalid_request_error", "messages[0].content[0].type"],
       [{ max_tokens: 1000 }, 400, "invalid_request_error", "maximum context length"],
       [{ bogus: true }, 400, "invalid_request_error", "bogus"],

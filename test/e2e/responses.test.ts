@@ -134,6 +134,8 @@ describeEachMode("POST /v1/responses", (ctx) => {
       [{ tools: [{ type: "web_search" }] }, "tools[0].type"],
       [{ tools: [{ type: "function", name: "f", parameters: { type: "object" } }], tool_choice: { type: "function", name: "g" } }, "tool_choice.name"],
       [{ text: { format: { type: "json_schema", name: "x" } } }, "text.format.schema"],
+      [{ text: { format: { type: "json_schema", name: "x", schema: { type: "array", uniqueItems: true } } } }, "text.format.schema"],
+      [{ tools: [{ type: "function", name: "f", parameters: { type: "object", properties: { a: { uniqueItems: true } } } }] }, "tools[0].parameters"],
       [{ input: [{ type: "function_call", name: "f", arguments: "{}" }] }, "input[0].call_id"],
       [{ stream_options: { include_obfuscation: false } }, "stream_options"],
       [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "http://x" }] }] }, "input[0].content[0].type"],
