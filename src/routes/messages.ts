@@ -12,7 +12,7 @@ import {
 } from "../anthropic/messages.ts";
 import type { RawMessageStreamEvent } from "../anthropic/streaming.ts";
 import { checkConversationLength, serveChat, type SchemaFields } from "./chat-service.ts";
-import { exchangeOf, type Head } from "./generation-response.ts";
+import { exchangeOf, type GenerationFormat, type Head } from "./generation-response.ts";
 import { MessageContentBuilder } from "./messages-output.ts";
 import { toChatRequest, toConversation } from "./messages-request.ts";
 import { typedEventFraming } from "./sse.ts";
@@ -22,13 +22,10 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
   new Elysia({ name: "messages" })
     .post(
       "/v1/messages",
-      ({ body, request, server }) =>
-        serveChat(engine, exchangeOf({ request, server }, body, limits.requestTimeoutSeconds), toChatRequest(body, limits), {
-          idPrefix: "msg_",
-          collect,
-          chunks: streamEvents,
-          framing,
-        }, SCHEMA_FIELDS),
+      ({ body, request, server }) => {
+        const exchange = exchangeOf({ request, server }, body, limits.requestTimeoutSeconds);
+        return serveChat(engine, exchange, toChatRequest(body, limits), MESSAGE_FORMAT, SCHEMA_FIELDS);
+      },
       { body: MessageCreateParams },
     )
     .post(
@@ -44,7 +41,12 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
 
 const SCHEMA_FIELDS: SchemaFields = { format: "output_config.format.schema", tool: (i) => `tools[${i}].input_schema` };
 
-const framing = typedEventFraming((error) => ({ type: "error", error: toAnthropicError(error).toBody().error }));
+const MESSAGE_FORMAT: GenerationFormat<Message> = {
+  idPrefix: "msg_",
+  collect,
+  chunks: streamEvents,
+  framing: typedEventFraming((error) => ({ type: "error", error: toAnthropicError(error).toBody().error })),
+};
 
 /**
  * Anthropic counts prompt tokens read from a cache apart: `input_tokens` + `cache_read_input_tokens` is the whole

@@ -19,12 +19,14 @@ export const responsesRoutes = (engine: Engine, limits: Limits) =>
     ({ body, request, server }) => {
       const chat = toChatRequest(body, limits);
       const echo = echoOf(body);
-      return serveChat(engine, exchangeOf({ request, server }, { stream: body.stream }, limits.requestTimeoutSeconds), chat, {
+      const exchange = exchangeOf({ request, server }, { stream: body.stream }, limits.requestTimeoutSeconds);
+      const format = {
         idPrefix: "resp_",
-        collect: (run, head) => collect(run, head, echo),
-        chunks: (run, head) => streamEvents(run, head, echo),
+        collect: (run: CompletionRun, head: Head) => collect(run, head, echo),
+        chunks: (run: CompletionRun, head: Head) => streamEvents(run, head, echo),
         framing,
-      }, SCHEMA_FIELDS);
+      };
+      return serveChat(engine, exchange, chat, format, SCHEMA_FIELDS);
     },
     { body: ResponseCreateParams },
   );
