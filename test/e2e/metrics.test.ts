@@ -53,20 +53,26 @@ for (const mode of serverModes()) {
       });
       const chunks = parseSse(await streamed.text()).slice(0, -1).map((d) => JSON.parse(d) as {
         choices: Array<{ index: number; text: string; finish_reason: string | null }>;
-        usage?: { prompt_tokens: number; completion_tokens: number } | null;
+        usage?: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } } | null;
       });
       const streamUsage = chunks.at(-1)!.usage!;
       const choices = chunks.flatMap((c) => c.choices);
       expect(choices.filter((c) => c.finish_reason !== null).map((c) => c.finish_reason)).toEqual(["length", "length"]);
       const textsOf = [0, 1].map((index) => choices.filter((c) => c.index === index && c.text !== "").length);
       expect(textsOf[0]).toBeGreaterThan(1);
-      // One token: no gap between tokens, no decode step.
-      const whole = await post("/v1/completions", { model: "tiny-gpt2", prompt: "Hello there", max_tokens: 1 });
-      expect(whole.status).toBe(200);
-      const completion = (await whole.json()) as {
-        choices: Array<{ text: string }>;
-        usage: { prompt_tokens: number; completion_tokens: number };
-      };
+      // One token: no gap between tokens, no decode step. Sent twice: the second reads its prompt from the prefix cache.
+      const once = { model: "tiny-gpt2", prompt: "The quick brown fox jumps over the lazy dog. ".repeat(2), max_tokens: 1, temperature: 0 };
+      const answers = [];
+      for (let i = 0; i < 2; i++) {
+        const whole = await post("/v1/completions", once);
+        expect(whole.status).toBe(200);
+        answers.push((await whole.json()) as {
+          choices: Array<{ text: string }>;
+          usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+        });
+      }
+      const [completion, repeated] = answers as [(typeof answers)[number], (typeof answers)[number]];
+      expect(repeated.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(0);
 
       const missing = await post("/v1/completions", { model: "no-such-model", prompt: "x" });
       expect(missing.status).toBe(404);
@@ -74,16 +80,19 @@ for (const mode of serverModes()) {
       const after = await scrape();
       const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
       const model = { model: "tiny-gpt2" };
-      expect(delta("gpt3dev_requests_total", { route: "/v1/completions", method: "POST", status: "200" })).toBe(2);
       expect(delta("gpt3dev_requests_total", { route: "/v1/completions", method: "POST", status: "404" })).toBe(1);
       expect(delta("gpt3dev_requests_total", { route: "/metrics", method: "GET", status: "200" })).toBe(1);
-      expect(delta("gpt3dev_prompt_tokens_total", model)).toBe(completion.usage.prompt_tokens + streamUsage.prompt_tokens);
-      expect(delta("gpt3dev_generation_tokens_total", model)).toBe(completion.usage.completion_tokens + streamUsage.completion_tokens);
-      expect(delta("gpt3dev_cached_prompt_tokens_total", model)).toBe(0);
-      expect(delta("gpt3dev_time_to_first_token_seconds_count", model)).toBe(completion.choices[0]!.text === "" ? 1 : 2);
+      expect(delta("gpt3dev_requests_total", { route: "/v1/completions", method: "POST", status: "200" })).toBe(3);
+      expect(delta("gpt3dev_prompt_tokens_total", model)).toBe(2 * completion.usage.prompt_tokens + streamUsage.prompt_tokens);
+      expect(delta("gpt3dev_generation_tokens_total", model)).toBe(2 * completion.usage.completion_tokens + streamUsage.completion_tokens);
+      expect(delta("gpt3dev_cached_prompt_tokens_total", model)).toBe(
+        completion.usage.prompt_tokens_details.cached_tokens + repeated.usage.prompt_tokens_details.cached_tokens + streamUsage.prompt_tokens_details.cached_tokens,
+      );
+      expect(repeated.choices[0]!.text).toBe(completion.choices[0]!.text);
+      expect(delta("gpt3dev_time_to_first_token_seconds_count", model)).toBe(completion.choices[0]!.text === "" ? 1 : 3);
       expect(delta("gpt3dev_inter_token_latency_seconds_count", model)).toBe(textsOf[0]! - 1 + Math.max(0, textsOf[1]! - 1));
       // With --max-batch 1 every decode step holds one sequence; each choice's first token comes from its prefill.
-      const decoded = completion.usage.completion_tokens + streamUsage.completion_tokens - 3;
+      const decoded = streamUsage.completion_tokens - 2;
       expect(delta("gpt3dev_batch_size_count", model)).toBe(decoded);
       expect(delta("gpt3dev_batch_size_sum", model)).toBe(decoded);
       expect(delta("gpt3dev_batch_size_bucket", { ...model, le: "1" })).toBe(decoded);

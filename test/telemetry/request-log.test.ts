@@ -23,7 +23,10 @@ describe("request logs", () => {
   it("writes one JSON line per request with its id, route, model, status, tokens and times, and no text", async () => {
     const { app, lines } = loggedApp({ format: "json" });
     const response = await app.handle(post("/v1/completions", { model: "tiny-gpt2", prompt: PROMPT, max_tokens: 5, temperature: 0 }));
-    const body = (await response.json()) as { choices: Array<{ text: string }>; usage: { prompt_tokens: number; completion_tokens: number } };
+    const body = (await response.json()) as {
+      choices: Array<{ text: string }>;
+      usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+    };
     const [line] = await requestLines(lines, 1);
     const record = JSON.parse(line!) as Record<string, unknown>;
     expect(record).toMatchObject({
@@ -37,7 +40,7 @@ describe("request logs", () => {
       status: 200,
       prompt_tokens: body.usage.prompt_tokens,
       completion_tokens: body.usage.completion_tokens,
-      cached_tokens: 0,
+      cached_tokens: body.usage.prompt_tokens_details.cached_tokens,
     });
     expect(record.id).toMatch(/^req-[0-9a-f]{32}$/);
     expect(record.ttft_ms as number).toBeGreaterThan(0);
