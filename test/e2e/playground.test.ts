@@ -78,6 +78,28 @@ for (const mode of serverModes()) {
       expect(await page.locator("#stats").textContent()).toMatch(/^12 tokens in [\d.]+ s, [\d.]+ tokens\/s, first token after [\d.]+ s$/);
     });
 
+    it("renders /docs with the key the playground kept, from the server's own files", async () => {
+      const external: string[] = [];
+      const listener = (request: { url(): string }) => {
+        if (!request.url().startsWith(server.baseURL)) external.push(request.url());
+      };
+      page.on("request", listener);
+      const docs = await context.newPage();
+      docs.on("request", listener);
+      await docs.goto(`${server.baseURL}/docs`);
+      const spec = (await (await fetch(`${server.baseURL}/openapi.json`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const operations = Object.values(spec.paths).reduce((sum, ops) => sum + Object.keys(ops).length, 0);
+      await docs.waitForFunction(`document.querySelectorAll(".opblock").length === ${operations}`, null, { timeout: 20_000 });
+      expect(await docs.locator("#key-bar").isVisible()).toBe(false);
+      mkdirSync(OUTPUT, { recursive: true });
+      await docs.screenshot({ path: join(OUTPUT, `docs-${mode}.png`) });
+      await docs.close();
+      page.off("request", listener);
+      expect(external).toEqual([]);
+    });
+
     it("stops a long answer: the request is aborted and the server stops generating", async () => {
       await page.click("#clear");
       await page.selectOption("#model", "gpt2-vocab");
