@@ -87,6 +87,6 @@ function sizeOf(path: string): number {
   if (!st.isDirectory()) return st.size;
   return readdirSync(path).reduce((sum, name) => sum + sizeOf(join(path, name)), 0);
 }
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 for (const name of readdirSync(outdir).sort()) console.log(`  ${mb(sizeOf(join(outdir, name))).padStart(9)}  ${name}`);
 console.log(`${outdir}: ${mb(sizeOf(outdir))} in total`);

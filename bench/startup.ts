@@ -4,7 +4,7 @@
  *   start-up  exec of dist/gpt3dev → first `GET /healthz` 200, median of --runs runs (default 7)
  *   idle RSS  VmRSS of that process (/proc/PID/status) once it answers and has settled, before any model is loaded
  *
- * Targets (issue 5): ≤ 150 ms and ≤ 80 MB. Exits 1 when a target is missed, unless --no-fail (it then only reports).
+ * Targets: ≤ 150 ms and ≤ 80 MiB. Exits 1 when a target is missed, unless --no-fail (it then only reports).
  * Run `bun run build` first. Linux only (reads /proc).
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -102,10 +102,10 @@ const rows = [
   ],
   [
     "idle RSS (no model loaded)",
-    `${rssMedian.toFixed(1)} MB`,
-    `${Math.min(...samples.map((s) => s.rssMb)).toFixed(1)} MB`,
-    `${Math.max(...samples.map((s) => s.rssMb)).toFixed(1)} MB`,
-    `≤ ${TARGET_RSS_MB} MB`,
+    `${rssMedian.toFixed(1)} MiB`,
+    `${Math.min(...samples.map((s) => s.rssMb)).toFixed(1)} MiB`,
+    `${Math.max(...samples.map((s) => s.rssMb)).toFixed(1)} MiB`,
+    `≤ ${TARGET_RSS_MB} MiB`,
     rssMedian <= TARGET_RSS_MB ? "yes" : "NO",
   ],
 ];

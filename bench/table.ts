@@ -32,7 +32,7 @@ export function ratio(value: number | undefined): string {
 }
 
 export function mb(bytes: number | undefined): string {
-  return bytes === undefined || !Number.isFinite(bytes) ? "–" : `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  return bytes === undefined || !Number.isFinite(bytes) ? "–" : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 function paths(m: ModelReport): string {
@@ -88,7 +88,7 @@ function serverFacts(m: ModelReport): string {
       `${mb(leak.rssCheckpointBytes)} / ${mb(leak.rssEndBytes)} (${change >= 0 ? "+" : ""}${num(change)} %)`,
     ]);
     const series = leak.rssSeriesBytes.map((b) => (b / 2 ** 20).toFixed(0)).join(" ");
-    rows.push([`RSS every ${leak.checkpoint} requests (MB)`, series]);
+    rows.push([`RSS every ${leak.checkpoint} requests (MiB)`, series]);
     const statuses = Object.entries(leak.statuses)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([status, count]) => `${status}×${count}`)

@@ -104,7 +104,7 @@ describe("bench formatting", () => {
     expect([num(44.567), num(1234.5), num(Number.NaN), num(undefined), num(0.5, 3)]).toEqual(["44.6", "1235", "–", "–", "0.500"]);
     expect([ms(0.234), ms(22.25), ms(1500.4)]).toEqual(["0.23", "22.3", "1500"]);
     expect([ratio(0.954), ratio(Number.POSITIVE_INFINITY)]).toEqual(["0.95×", "–"]);
-    expect(mb(3 * 2 ** 20)).toBe("3.0 MB");
+    expect(mb(3 * 2 ** 20)).toBe("3.0 MiB");
     expect(percentile([5, 1, 4, 2, 3], 50)).toBe(3);
     expect(percentile([5, 1, 4, 2, 3], 99)).toBe(5);
     expect(percentile([], 50)).toBeNaN();
