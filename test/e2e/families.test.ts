@@ -2,7 +2,7 @@
 // served through the real server and the compiled binary, compared with transformers.js on the same files: fp32 for
 // every family, q4f16 (float16 cache and logits, 4-bit weights) for every family, fp16 and q4 for Qwen2.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
@@ -44,6 +44,15 @@ describe("family fixtures", () => {
   it("give each family its own output (the comparison below could fail)", () => {
     const fp32 = FAMILIES.map((f) => expected.get(f.id)!.join("|"));
     expect(new Set(fp32).size).toBe(FAMILIES.length);
+  });
+
+  it("carry each family's config quirks (GPT-NeoX without kv heads or head_dim, Qwen3 and Gemma with head_dim ≠ hidden/heads)", () => {
+    const config = (id: string) => JSON.parse(readFileSync(join(OUT, id, "config.json"), "utf8")) as Record<string, unknown>;
+    expect(config("family-gpt-neox")).not.toHaveProperty("num_key_value_heads");
+    expect(config("family-gpt-neox")).not.toHaveProperty("head_dim");
+    for (const id of ["family-qwen3", "family-gemma2", "family-gemma3"]) expect(config(id)).toMatchObject({ hidden_size: 32, num_attention_heads: 4, head_dim: 16 });
+    expect(config("family-gemma2").final_logit_softcapping).toBe(30);
+    expect(config("family-gemma3").model_type).toBe("gemma3_text");
   });
 });
 
