@@ -135,7 +135,7 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       eosAt: raw.eosAt,
       loadavg1m: [loadavgStart, loadavg()[0] as number],
       rounds,
-      raw: { loadMs: raw.loadMs, single, batch },
+      raw: { loadMs: raw.loadMs, single, batch, rssModelBytes: raw.rssModelBytes },
       transformers: tjs.length > 0 ? best(tjs, (x) => x.tps) : undefined,
       server: { loadMs, rssStartBytes, rssLoadedBytes, rssEndBytes, single: best(c1, (x) => x.perStream.tps), sweep },
       contexts,

@@ -32,6 +32,8 @@ export interface RawLoopResult {
   /** Index of the first EOS in `greedyIds`, −1 when none: a server stops there. */
   eosAt: number;
   loadMs: number;
+  /** What the first session added to this process's RSS once created (its loaded cost), in bytes. */
+  rssModelBytes?: number;
   runs: RawLoopRun[];
 }
 
@@ -111,9 +113,12 @@ export async function rawLoop(job: RawLoopJob): Promise<RawLoopResult> {
   const runs: RawLoopRun[] = [];
   let greedyIds: number[] = [];
   let loadMs = 0;
+  let rssModelBytes: number | undefined;
   for (const spinning of [true, false]) {
+    const rssBefore = process.memoryUsage.rss();
     const t0 = now();
     const session = await ort.InferenceSession.create(join(job.modelDir, "onnx", job.onnxFile), serverSessionOptions(job.threads, spinning));
+    rssModelBytes ??= process.memoryUsage.rss() - rssBefore;
     if (!spinning) loadMs = elapsedMs(t0, now());
     try {
       for (const [i, batch] of job.batches.entries()) {
@@ -131,7 +136,7 @@ export async function rawLoop(job: RawLoopJob): Promise<RawLoopResult> {
     }
   }
   const eos = new Set(config.eosIds);
-  return { greedyIds, eosAt: greedyIds.findIndex((t) => eos.has(t)), loadMs, runs };
+  return { greedyIds, eosAt: greedyIds.findIndex((t) => eos.has(t)), loadMs, rssModelBytes, runs };
 }
 
 if (import.meta.main) {

@@ -27,7 +27,7 @@ export interface ModelReport {
   loadavg1m: [number, number];
   /** The headline figures of every interleaved round; the tables show each path's best round. */
   rounds: RoundSample[];
-  raw: { loadMs: number; single: RawLoopRun; batch: RawLoopRun };
+  raw: { loadMs: number; single: RawLoopRun; batch: RawLoopRun; rssModelBytes?: number };
   transformers?: GenerateResult;
   server: {
     /** The first request, which loads the model. */
@@ -147,6 +147,8 @@ export function flatMetrics(models: readonly ModelReport[]): Record<string, numb
     put("server.rss_start_mb", m.server.rssStartBytes / 2 ** 20);
     put("server.rss_loaded_mb", m.server.rssLoadedBytes / 2 ** 20);
     put("server.rss_end_mb", m.server.rssEndBytes / 2 ** 20);
+    put("server.model_cost_x_file", (m.server.rssLoadedBytes - m.server.rssStartBytes) / m.fileBytes);
+    if (m.raw.rssModelBytes !== undefined) put("raw.model_cost_x_file", m.raw.rssModelBytes / m.fileBytes);
     if (m.leak) {
       put(`leak.rss_after_${m.leak.checkpoint}_mb`, m.leak.rssCheckpointBytes / 2 ** 20);
       put(`leak.rss_after_${m.leak.requests}_mb`, m.leak.rssEndBytes / 2 ** 20);

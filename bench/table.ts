@@ -80,6 +80,12 @@ function serverFacts(m: ModelReport): string {
     "server RSS: started / model loaded / after the sweep",
     `${mb(m.server.rssStartBytes)} / ${mb(m.server.rssLoadedBytes)} / ${mb(m.server.rssEndBytes)}`,
   ]);
+  const cost = m.server.rssLoadedBytes - m.server.rssStartBytes;
+  const raw = m.raw.rssModelBytes;
+  rows.push([
+    "model cost in RSS (× its file): server loaded − started / bare onnxruntime-node session",
+    `${mb(cost)} (${num(cost / m.fileBytes, 2)}×) / ${raw === undefined ? "–" : `${mb(raw)} (${num(raw / m.fileBytes, 2)}×)`}`,
+  ]);
   const leak = m.leak;
   if (leak) {
     const change = (leak.ratio - 1) * 100;
