@@ -26,7 +26,11 @@ const KEYWORDS = new Set([
   "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
   "pattern", "format", "$ref", "nullable", "uniqueItems", "unevaluatedProperties",
 ]);
-/** Strings longer than this are never generated (shorter ones still satisfy a larger maxLength). */
+/**
+ * A finite bound above these is generated as if it were these (shorter strings and arrays still satisfy it): every
+ * position below a finite bound is a grammar state of its own. Unbounded ones stay unbounded (one state, one mask);
+ * the budget check in the token masks closes them in time.
+ */
 const LENGTH_CAP = 512;
 const ITEMS_CAP = 256;
 const INT_CAP = 10 ** MAX_INT_DIGITS - 1;
@@ -189,7 +193,7 @@ export class SchemaCompiler {
       return [...literal("["), ...items.flat(), ...literal("]")];
     }
     if (s.items === false) max = 0;
-    max = Math.min(max, Math.max(min, ITEMS_CAP));
+    if (max !== Infinity) max = Math.min(max, Math.max(min, ITEMS_CAP));
     const item = s.items === undefined || s.items === false ? this.json.value() : this.value(s.items, `${path}/items`);
     return [b.ref("array", [[...literal("["), ...b.repeat(item, min, max, literal(",")), ...literal("]")]])];
   }
@@ -217,7 +221,7 @@ export class SchemaCompiler {
         throw error;
       }
     }
-    max = Math.min(max, Math.max(min, LENGTH_CAP));
+    if (max !== Infinity) max = Math.min(max, Math.max(min, LENGTH_CAP));
     return this.json.string(min, max);
   }
 
