@@ -140,9 +140,13 @@ export class Decoder implements BatchModel<KvBlock> {
     const seq = Math.max(...rows.map((r) => r.ids.length));
     const cached = rows.map((r) => r.past?.length ?? 0);
     const holder = rows.find((r) => r.past && r.past.length > 0)?.past;
-    const past = holder
-      ? this.pack(rows.map((r) => (r.past && r.past.length > 0 ? r.past : { kv: holder.kv, row: 0, length: 0 })))
-      : this.emptyKv(count);
+    // A single row whose cache fills its own one-row block (a prompt resumed from the prefix cache) runs on it as it is.
+    const whole = count === 1 && holder && holder.kv.rows === 1 && holder.length === holder.kv.width;
+    const past = whole
+      ? holder.kv
+      : holder
+        ? this.pack(rows.map((r) => (r.past && r.past.length > 0 ? r.past : { kv: holder.kv, row: 0, length: 0 })))
+        : this.emptyKv(count);
     const width = past.width + seq;
     const ids = new Array<number>(count * seq).fill(0);
     const positions = new Array<number>(count * seq).fill(0);
