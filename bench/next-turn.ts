@@ -19,7 +19,7 @@ try {
     await Bun.sleep(Number(process.env.PAUSE_MS ?? 0));
     const next = await timedStream(server.baseURL, { model: m.serverModel, promptIds: [...ids, ...contextIds(base, 16, 3)], tokens: 1 });
     const fresh = await timedStream(server.baseURL, { model: m.serverModel, promptIds: contextIds(base, 912, 9000 + r + Math.floor(Math.random() * 1000)), tokens: 1 });
-    const t = (s: StreamTiming) => (s.textNs[0] - s.startNs) / 1e6;
+    const t = (s: StreamTiming) => ((s.textNs[0] ?? s.finishNs) - s.startNs) / 1e6;
     console.log(JSON.stringify({ key, round: r, firstTurnMs: +t(first).toFixed(0), nextTurnMs: +t(next).toFixed(0), nextCached: next.cachedTokens, freshMs: +t(fresh).toFixed(0), ratio: +(t(next) / t(first)).toFixed(3), ratioVsFresh: +(t(next) / t(fresh)).toFixed(3) }));
   }
 } finally {
