@@ -5,7 +5,7 @@ export interface KvShape {
 }
 
 export interface StepOutput<K> {
-  /** `rows × vocab` next-token logits (prefill: the last position of each row). */
+  /** `rows × vocab` next-token logits (prefill: the last position of each row, or every position: LogitPositions). */
   logits: Float32Array;
   kv: K;
 }
@@ -23,6 +23,13 @@ export interface PrefillRow<K> {
   past?: RowSource<K>;
 }
 
+/**
+ * Which positions of a prefill chunk return logits: the last (the next token), or every one (`ids.length × vocab`,
+ * for echo with logprobs, which scores each prompt token; the LM head over every position costs more than the rest of
+ * a short step, so it is asked for explicitly).
+ */
+export type LogitPositions = "last" | "all";
+
 /** What the scheduler needs from a model; src/engine/decoder.ts is the real one. */
 export interface BatchModel<K extends KvShape> {
   readonly vocabSize: number;
@@ -31,7 +38,7 @@ export interface BatchModel<K extends KvShape> {
   /** Cache bytes per position of one sequence (keys and values of every layer); unknown: the budget counts nothing. */
   readonly kvBytesPerPosition?: number;
   emptyKv(): K;
-  prefill(ids: readonly number[], past: K): Promise<StepOutput<K>>;
+  prefill(ids: readonly number[], past: K, positions?: LogitPositions): Promise<StepOutput<K>>;
   /**
    * Several prompts' chunks in one left-padded run; row r of the returned cache holds `past` and `ids` of `rows[r]`,
    * right-aligned. A row with cached positions must have as many ids as the longest row, so that its cache and its new

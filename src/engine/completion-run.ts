@@ -17,6 +17,8 @@ export type CompletionEvent =
 /** A validated request, ready to generate: prompt tokens are known before any output is produced. */
 export interface CompletionRun {
   readonly modelId: string;
+  /** Changes whenever the model or the code running it changes (see fingerprint.ts). */
+  readonly systemFingerprint: string;
   readonly promptTokens: number;
   /** Valid once `events()` has finished. */
   readonly completionTokens: number;
@@ -43,7 +45,7 @@ export interface RunFeed {
  * the producer: a step's events wait here until the consumer reads them.
  */
 export function createRun(
-  info: { modelId: string; promptTokens: number },
+  info: { modelId: string; systemFingerprint: string; promptTokens: number },
   cancel: () => void,
   signal?: AbortSignal,
 ): { run: CompletionRun; feed: RunFeed } {

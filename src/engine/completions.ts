@@ -16,6 +16,14 @@ interface GenerationOptions {
   n: number;
   temperature: number;
   topP: number;
+  /** 0 keeps every token. */
+  topK?: number;
+  minP?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repetitionPenalty?: number;
+  /** (token id, added logit) pairs; ids are checked against the model's vocabulary here. */
+  logitBias?: ReadonlyArray<readonly [number, number]>;
   /** The request's 64-bit seed; each choice draws from its own stream derived from it. */
   seed?: bigint;
   stop: readonly string[];
@@ -23,6 +31,10 @@ interface GenerationOptions {
   format?: OutputFormat;
   /** Tools the model may (or must) call; chat requests only. */
   tools?: ToolSet;
+  /** Report each token's log-probability with this many alternatives; absent: none. */
+  logprobs?: number;
+  /** Output each prompt before its choices' text (with its logprobs when `logprobs` is set); allows maxTokens 0. */
+  echo?: boolean;
   /** Aborting stops the generation (client gone, deadline passed). */
   signal?: AbortSignal;
 }
@@ -57,30 +69,42 @@ export function planCompletion(model: TextModel, request: CompletionRequest): Co
   ).map((ids) => (ids.length > 0 ? ids : startIds(model)));
   const longest = Math.max(...prompts.map((ids) => ids.length));
   const maxTokens = request.maxTokens ?? model.contextLength - longest;
-  if (longest + maxTokens > model.contextLength || maxTokens < 1) {
+  const least = request.echo ? 0 : 1;
+  if (longest + maxTokens > model.contextLength || maxTokens < least) {
     throw new ContextLengthError(model.contextLength, longest, request.maxTokens ?? 1, request.messages ? "messages" : "prompts");
+  }
+  for (const [id] of request.logitBias ?? []) {
+    if (id >= model.vocabSize) {
+      throw new InvalidInputError(`Token id ${id} in logit_bias is out of range for this model's vocabulary (size ${model.vocabSize}).`, "logit_bias");
+    }
   }
   const distinct = new Map<string, number>();
   const inputs: number[][] = [];
+  const promptTexts: string[] = [];
   const choices: CompletionPlan["job"]["choices"][number][] = [];
-  for (const ids of prompts) {
+  prompts.forEach((ids, i) => {
     const key = ids.join(",");
     let prompt = distinct.get(key);
     if (prompt === undefined) {
       prompt = inputs.push(ids) - 1;
       distinct.set(key, prompt);
+      if (request.echo && request.prompts) promptTexts.push(echoText(model, request.prompts[i]!));
     }
     for (let j = 0; j < request.n; j++) {
       const index = choices.length;
-      const sampling = {
-        temperature: request.temperature,
-        topP: request.topP,
-        seed: request.seed === undefined ? undefined : choiceSeed(request.seed, index),
-      };
-      choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop, constraint } });
+      const { temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias } = request;
+      const seed = request.seed === undefined ? undefined : choiceSeed(request.seed, index);
+      const sampling = { temperature, topP, topK, minP, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, seed };
+      choices.push({ prompt, params: { maxTokens, sampling, stop: request.stop, logprobs: request.logprobs, echo: request.echo, constraint } });
     }
-  }
-  return { job: { prompts: inputs, choices }, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
+  });
+  const job = { prompts: inputs, choices, ...(request.echo ? { promptTexts } : {}) };
+  return { job, promptTokens: prompts.reduce((sum, ids) => sum + ids.length, 0) };
+}
+
+/** An echoed prompt reads as the client wrote it; token ids read as their text. */
+function echoText(model: TextModel, prompt: string | readonly number[]): string {
+  return typeof prompt === "string" ? prompt : model.tokenizer.decode(prompt);
 }
 
 /** Tools with `none` are not shown to the model. */

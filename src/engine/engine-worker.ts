@@ -87,7 +87,7 @@ async function complete(id: number, request: CompletionRequest): Promise<void> {
         },
       },
     );
-    send({ type: "started", id, modelId: started.modelId, promptTokens: started.promptTokens });
+    send({ type: "started", id, modelId: started.modelId, systemFingerprint: started.systemFingerprint, promptTokens: started.promptTokens });
     for (const message of early) send(message);
     early = undefined;
   } catch (error) {

@@ -235,7 +235,7 @@ export class Engine {
         else if (message.type === "rejected") waiter.reject(fromWireError(message.error));
         else {
           // Registered before the rest of this batch is read: its events may follow in the same batch.
-          const info = { modelId: message.modelId, promptTokens: message.promptTokens };
+          const info = { modelId: message.modelId, systemFingerprint: message.systemFingerprint, promptTokens: message.promptTokens };
           const { run, feed } = createRun(info, () => this.cancel(id), waiter.signal);
           this.runs.set(id, feed);
           waiter.resolve(run);

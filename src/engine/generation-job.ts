@@ -25,8 +25,11 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
 };
 
 export type ChoiceEvent =
-  /** `logprobs`: the tokens of this step (or of the echoed prompt), when the request asked for them. */
-  | { kind: "text"; index: number; text: string; logprobs?: TokenLogprob[] }
+  /**
+   * `logprobs`: the tokens of this step, when the request asked for them. `prompt`: the echoed prompt, first (its
+   * first token's logprob is null: nothing predicts it).
+   */
+  | { kind: "text"; index: number; text: string; logprobs?: TokenLogprob[]; prompt?: true }
   | { kind: "finish"; index: number; reason: FinishReason; stopSequence?: string };
 
 /** Where a job's output goes; calls arrive between steps, in order. */
@@ -40,6 +43,8 @@ export interface JobSink {
 /** One request: its distinct prompts and its choices (choice i's events carry index i). */
 export interface GenerationJob {
   prompts: ReadonlyArray<readonly number[]>;
+  /** Each prompt's text as the client gave it, for choices that echo their prompt. */
+  promptTexts?: readonly string[];
   choices: ReadonlyArray<{ prompt: number; params: SequenceParams }>;
   sink: JobSink;
 }

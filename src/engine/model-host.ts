@@ -5,6 +5,7 @@ import type { SessionSettings } from "../runtime/session.ts";
 import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { RunFeed } from "./completion-run.ts";
 import { planCompletion, type CompletionRequest } from "./completions.ts";
+import { systemFingerprint } from "./fingerprint.ts";
 import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
@@ -23,6 +24,7 @@ export interface EngineSettings {
 
 export interface StartedCompletion {
   modelId: string;
+  systemFingerprint: string;
   promptTokens: number;
   cancel(): void;
 }
@@ -84,7 +86,7 @@ export class ModelHost {
     try {
       const model = lease.model;
       const plan = planCompletion(model, request);
-      const started = { modelId: model.spec.id, promptTokens: plan.promptTokens };
+      const started = { modelId: model.spec.id, systemFingerprint: systemFingerprint(model.spec), promptTokens: plan.promptTokens };
       if (request.signal?.aborted) {
         release();
         feed.done(0);

@@ -1,4 +1,4 @@
-import type { PromptGroup } from "./scheduler-jobs.ts";
+import { scoresPrompt, type PromptGroup } from "./scheduler-jobs.ts";
 
 /** One prompt's next chunk in a prefill run. */
 export interface PrefillChunk<K> {
@@ -22,10 +22,11 @@ export function nextPrefillRun<K>(
     // Chunk boundaries depend on the prompt alone, so a prompt's numbers never depend on other traffic.
     const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
     if (used > 0 && used + ids.length > chunk) return { run, used, full: true };
-    if (run.length > 0 && !sharesRun([...run, { group, ids }])) break;
+    // A prompt being scored runs alone: its run returns every position's logits.
+    if (run.length > 0 && (scoresPrompt(group) || scoresPrompt(run[0]!.group) || !sharesRun([...run, { group, ids }]))) break;
     run.push({ group, ids });
     used += ids.length;
-    if (!supportsPadding) break;
+    if (!supportsPadding || scoresPrompt(group)) break;
   }
   return { run, used, full: false };
 }

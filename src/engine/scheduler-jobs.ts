@@ -4,6 +4,17 @@
  */
 import type { ChoiceEvent, GenerationJob, JobSink } from "./generation-job.ts";
 import type { Sequence, SequenceEvent, SequenceParams } from "./sequence.ts";
+import type { TokenLogprob } from "./token-logprobs.ts";
+
+/**
+ * What choices that echo their prompt show first: its text and, when one of them asked for logprobs, every prompt
+ * token's logprob with the most alternatives any of them asked for (`top`), filled in as the prompt is prefilled.
+ */
+export interface PromptEcho {
+  text: string;
+  top?: number;
+  logprobs: TokenLogprob[];
+}
 
 export interface PromptGroup<K> {
   ids: readonly number[];
@@ -16,6 +27,7 @@ export interface PromptGroup<K> {
   prefilled: number;
   logits?: Float32Array;
   choices: Choice<K>[];
+  echo?: PromptEcho;
 }
 
 export interface Choice<K> {
@@ -55,8 +67,17 @@ export function createJob<K>(request: GenerationJob): Job<K> {
     const choice: Choice<K> = { job, index, group, params, state: "queued", length: 0 };
     group.choices.push(choice);
     job.choices.push(choice);
+    if (params.echo) {
+      group.echo ??= { text: request.promptTexts?.[prompt] ?? "", logprobs: [] };
+      if (params.logprobs !== undefined) group.echo.top = Math.max(group.echo.top ?? 0, params.logprobs);
+    }
   });
   return job;
+}
+
+/** Whether the prompt's prefill must score every prompt token (run alone, with every position's logits). */
+export function scoresPrompt<K>(group: PromptGroup<K>): boolean {
+  return group.echo?.top !== undefined;
 }
 
 /** Whether a prompt still has choices waiting for its prefill. */

@@ -5,7 +5,7 @@ import { KvBudget } from "./kv-budget.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import { nextPrefillRun, type PrefillChunk } from "./prefill-plan.ts";
 import type { PromptPrefixes } from "./prefix-reuse.ts";
-import { awaitsPrefill, createJob, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
+import { awaitsPrefill, createJob, scoresPrompt, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
 import { Sequence, type SequenceEvent } from "./sequence.ts";
 import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
 
@@ -188,8 +188,9 @@ export class Scheduler<K extends KvShape> {
       const group = choice.group;
       if (group.logits) this.start(choice);
       else if (!this.prefilling.includes(group)) {
-        // The prompt's prefill starts after the longest prefix it can take from the prefix cache.
-        job.cachedTokens += this.prefixes?.resume(group) ?? 0;
+        // The prompt's prefill starts after the longest prefix it can take from the prefix cache (unless each of its
+        // tokens is to be scored, which needs every position's logits).
+        if (!scoresPrompt(group)) job.cachedTokens += this.prefixes?.resume(group) ?? 0;
         this.prefilling.push(group);
       }
     }
@@ -217,8 +218,12 @@ export class Scheduler<K extends KvShape> {
 
   private async prefillRun(run: readonly PrefillChunk<K>[]): Promise<void> {
     let out: StepOutput<K>;
+    const scoring = run.length === 1 && scoresPrompt(run[0]!.group);
     try {
-      if (this.model.supportsPadding) {
+      if (scoring) {
+        const { group, ids } = run[0]!;
+        out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv(), "all");
+      } else if (this.model.supportsPadding) {
         out = await this.model.prefillBatch(
           run.map(({ group, ids }) => {
             const past: RowSource<K> | undefined = group.kv && { kv: group.kv, row: group.row, length: group.prefilled };
@@ -238,17 +243,41 @@ export class Scheduler<K extends KvShape> {
       return this.failJobs(jobs, error);
     }
     const vocab = this.model.vocabSize;
+    if (scoring && !this.scoreChunk(run[0]!, out.logits)) return;
     run.forEach(({ group, ids }, r) => {
       group.kv = out.kv;
       group.row = r;
       group.prefilled += ids.length;
       this.counters.prefillTokens += ids.length;
       if (group.prefilled < group.ids.length) return;
-      group.logits = out.logits.subarray(r * vocab, (r + 1) * vocab);
+      const at = scoring ? ids.length - 1 : r;
+      group.logits = out.logits.subarray(at * vocab, (at + 1) * vocab);
       this.prefixes?.remember(group.ids, out.kv, r);
       this.forgetPrefill(group);
       for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
     });
+  }
+
+  /**
+   * Appends the logprobs of the prompt tokens this chunk predicts (position j's logits predict token j + 1; the first
+   * token has none). A failure here fails the prompt's requests alone; returns whether they go on.
+   */
+  private scoreChunk({ group, ids }: PrefillChunk<K>, logits: Float32Array): boolean {
+    const echo = group.echo!;
+    const vocab = this.model.vocabSize;
+    try {
+      if (group.prefilled === 0) echo.logprobs.push(this.reporter.unscored(group.ids[0]!));
+      for (let j = 0; j < ids.length; j++) {
+        const next = group.prefilled + j + 1;
+        if (next >= group.ids.length) break;
+        echo.logprobs.push(this.reporter.report(logits.subarray(j * vocab, (j + 1) * vocab), group.ids[next]!, echo.top!));
+      }
+      return true;
+    } catch (error) {
+      this.forgetPrefill(group);
+      this.failJobs(new Set(group.choices.map((c) => c.job)), error);
+      return false;
+    }
   }
 
   private forgetPrefill(group: PromptGroup<K>): void {
@@ -262,7 +291,7 @@ export class Scheduler<K extends KvShape> {
     choice.length = group.ids.length;
     const ok = this.step(choice, () => {
       choice.seq = new Sequence(choice.params, this.eosIds, this.reporter, group.ids);
-      const opening = choice.seq.begin(undefined);
+      const opening = choice.seq.begin(group.echo);
       return choice.seq.finished ? opening : [...opening, ...choice.seq.advance(group.logits!)];
     });
     if (ok && !choice.seq!.finished) {

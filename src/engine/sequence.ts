@@ -20,11 +20,12 @@ export interface SequenceParams {
 }
 
 /**
- * A text event's `logprobs` are those of the tokens sampled in its step, whether their text shows yet or not.
- * `stopSequence`: the stop string that ended the choice, when one did (Anthropic's `stop_sequence` reports it).
+ * A text event's `logprobs` are those of the tokens sampled in its step, whether their text shows yet or not; one
+ * marked `prompt` is the echoed prompt, before any generated text. `stopSequence`: the stop string that ended the
+ * choice, when one did (Anthropic's `stop_sequence` reports it).
  */
 export type SequenceEvent =
-  | { kind: "text"; text: string; logprobs?: TokenLogprob[] }
+  | { kind: "text"; text: string; logprobs?: TokenLogprob[]; prompt?: true }
   | { kind: "finish"; reason: FinishReason; stopSequence?: string };
 
 /**
@@ -70,7 +71,7 @@ export class Sequence {
     const events: SequenceEvent[] = [];
     if (this.params.echo && echo) {
       const logprobs = this.params.logprobs === undefined ? undefined : echo.logprobs?.map((t) => this.trimmed(t));
-      events.push(logprobs ? { kind: "text", text: echo.text, logprobs } : { kind: "text", text: echo.text });
+      events.push(logprobs ? { kind: "text", text: echo.text, logprobs, prompt: true } : { kind: "text", text: echo.text, prompt: true });
     }
     if (this.params.maxTokens === 0) {
       this.finishReason = "length";

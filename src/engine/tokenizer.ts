@@ -1,7 +1,8 @@
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import type { ToolCall, ToolDefinition } from "./constraints/structured-request.ts";
 import { withDefaultToolPrompt } from "./constraints/tool-prompt.ts";
-import type { TokenDecoder } from "./detokenizer.ts";
+import { vocabBytes } from "./byte-level.ts";
+import type { TokenDescriber } from "./token-logprobs.ts";
 import {
   detectOpenAIEncoding,
   loadOpenAIEncoding,
@@ -25,7 +26,10 @@ export interface ChatMessage {
  * The model's own tokenizer (tokenizer.json) and chat template, reduced to what the engine needs. When the tokenizer
  * is one of OpenAI's encodings, text is encoded with gpt-tokenizer so counts match OpenAI's exactly.
  */
-export class Tokenizer implements TokenDecoder {
+export class Tokenizer implements TokenDescriber {
+  /** Vocabulary strings by id, built on first use (logprobs only). */
+  private vocabulary: string[] | undefined;
+
   private constructor(
     private readonly inner: PreTrainedTokenizer,
     readonly openaiEncoding: OpenAIEncoding | undefined,
@@ -77,6 +81,16 @@ export class Tokenizer implements TokenDecoder {
     }
     for (let id = 0; id < size; id++) texts[id] = special.has(id) ? "" : this.decode([id]);
     return texts;
+  }
+
+  /** A token's exact bytes, read from its vocabulary string (byte-level BPE or byte fallback); else undefined. */
+  tokenBytes(id: number): number[] | undefined {
+    if (!this.vocabulary) {
+      this.vocabulary = [];
+      for (const [token, at] of this.inner.get_vocab()) this.vocabulary[at] = token;
+    }
+    const token = this.vocabulary[id];
+    return token === undefined ? undefined : vocabBytes(token);
   }
 
   hasChatTemplate(override?: string): boolean {

@@ -31,6 +31,7 @@ export function withToolCalls(run: CompletionRun): CompletionRun {
   }
   return {
     modelId: run.modelId,
+    systemFingerprint: run.systemFingerprint,
     promptTokens: run.promptTokens,
     get completionTokens() {
       return run.completionTokens;

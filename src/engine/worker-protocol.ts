@@ -26,7 +26,7 @@ export type ToWorker =
 export type WorkerMessage =
   | { type: "reply"; id: number; value: unknown }
   | { type: "rejected"; id: number; error: WireError }
-  | { type: "started"; id: number; modelId: string; promptTokens: number }
+  | { type: "started"; id: number; modelId: string; systemFingerprint: string; promptTokens: number }
   | { type: "events"; id: number; events: CompletionEvent[] }
   | { type: "done"; id: number; completionTokens: number; cachedTokens: number }
   | { type: "failed"; id: number; error: WireError }

@@ -123,11 +123,31 @@ export const ChatCompletionMessage = t.Object({
 export const ChatFinishReason = t.Union([FinishReason, t.Literal("tool_calls")]);
 export type ChatFinishReason = typeof ChatFinishReason.static;
 
+export const TopLogprob = t.Object({
+  token: t.String(),
+  logprob: t.Number(),
+  bytes: t.Union([t.Array(Integer()), t.Null()]),
+});
+
+export const ChatCompletionTokenLogprob = t.Object({
+  token: t.String(),
+  logprob: t.Number(),
+  bytes: t.Union([t.Array(Integer()), t.Null()]),
+  top_logprobs: t.Array(TopLogprob),
+});
+export type ChatCompletionTokenLogprob = typeof ChatCompletionTokenLogprob.static;
+
+export const ChatCompletionLogprobs = t.Object({
+  content: t.Union([t.Array(ChatCompletionTokenLogprob), t.Null()]),
+  refusal: t.Union([t.Array(ChatCompletionTokenLogprob), t.Null()]),
+});
+export type ChatCompletionLogprobs = typeof ChatCompletionLogprobs.static;
+
 export const ChatCompletionChoice = t.Object({
   index: Integer(),
   message: ChatCompletionMessage,
   finish_reason: t.Union([ChatFinishReason, t.Null()]),
-  logprobs: t.Null(),
+  logprobs: t.Union([ChatCompletionLogprobs, t.Null()]),
 });
 export type ChatCompletionChoice = typeof ChatCompletionChoice.static;
 
@@ -136,6 +156,7 @@ export const ChatCompletion = t.Object({
   object: t.Literal("chat.completion"),
   created: Integer(),
   model: t.String(),
+  system_fingerprint: t.String(),
   choices: t.Array(ChatCompletionChoice),
   usage: t.Optional(t.Union([CompletionUsage, t.Null()])),
 });
@@ -160,12 +181,13 @@ export const ChatCompletionChunk = t.Object({
   object: t.Literal("chat.completion.chunk"),
   created: Integer(),
   model: t.String(),
+  system_fingerprint: t.String(),
   choices: t.Array(
     t.Object({
       index: Integer(),
       delta: ChatCompletionChunkDelta,
       finish_reason: t.Union([ChatFinishReason, t.Null()]),
-      logprobs: t.Null(),
+      logprobs: t.Union([ChatCompletionLogprobs, t.Null()]),
     }),
   ),
   usage: t.Optional(t.Union([CompletionUsage, t.Null()])),

@@ -1,5 +1,5 @@
 import type { CompletionRun } from "../engine/completions.ts";
-import { invalidRequest, unsupportedParameter } from "../errors.ts";
+import { invalidRequest } from "../errors.ts";
 import type { CompletionUsage } from "../openai/completions.ts";
 
 /** The sampling fields chat and text completions share, as they arrive on the wire. */
@@ -14,34 +14,68 @@ export interface WireSampling {
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
+  top_k?: number | null;
+  min_p?: number | null;
+  repetition_penalty?: number | null;
 }
 
 export interface EngineSampling {
   n: number;
   temperature: number;
   topP: number;
+  topK: number;
+  minP: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  repetitionPenalty: number;
+  logitBias: Array<[number, number]>;
   seed?: bigint;
   stop: string[];
 }
 
-/**
- * Converts the shared fields once, refusing (never silently ignoring) values gpt3dev cannot honour yet;
- * neutral values such as `frequency_penalty: 0` are accepted.
- */
-export function toEngineSampling(body: WireSampling): EngineSampling {
+/** Converts the shared fields once (ranges were checked by the schema). */
+export function toEngineSampling(body: WireSampling, exactSeed?: bigint): EngineSampling {
   if (body.stream_options != null && body.stream !== true) {
     throw invalidRequest("'stream_options' is only allowed when 'stream' is true.", "stream_options");
   }
-  if (body.frequency_penalty) throw unsupportedParameter("frequency_penalty", "Only 0 is accepted.");
-  if (body.presence_penalty) throw unsupportedParameter("presence_penalty", "Only 0 is accepted.");
-  if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw unsupportedParameter("logit_bias");
   return {
     n: body.n ?? 1,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
-    seed: body.seed == null ? undefined : BigInt.asIntN(64, BigInt(body.seed)),
+    // vLLM's -1 and 0 both mean "off".
+    topK: Math.max(0, body.top_k ?? 0),
+    minP: body.min_p ?? 0,
+    presencePenalty: body.presence_penalty ?? 0,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+    repetitionPenalty: body.repetition_penalty ?? 1,
+    logitBias: toLogitBias(body.logit_bias),
+    seed: toSeed(body.seed, exactSeed),
     stop: toStopList(body.stop),
   };
+}
+
+/**
+ * OpenAI's seed is a signed 64-bit integer. JSON numbers past 2^53 reach JavaScript rounded, so the body parser keeps
+ * the seed's own digits (`exactSeed`, see http/exact-seed.ts); values outside the 64-bit range are refused.
+ */
+function toSeed(seed: number | null | undefined, exactSeed: bigint | undefined): bigint | undefined {
+  if (seed == null) return undefined;
+  const value = exactSeed ?? BigInt(seed);
+  if (value < -(2n ** 63n) || value >= 2n ** 63n) {
+    throw invalidRequest("'seed' must be a 64-bit signed integer (-9223372036854775808 … 9223372036854775807).", "seed");
+  }
+  return value;
+}
+
+/** Keys are token ids written in decimal, as OpenAI takes them; whether the id exists is the model's to say. */
+function toLogitBias(bias: Record<string, number> | null | undefined): Array<[number, number]> {
+  if (bias == null) return [];
+  return Object.entries(bias).map(([key, value]) => {
+    if (!/^(0|[1-9][0-9]{0,9})$/.test(key)) {
+      throw invalidRequest(`Invalid key '${key}' in 'logit_bias': keys must be token ids (non-negative integers).`, "logit_bias");
+    }
+    return [Number(key), value];
+  });
 }
 
 function toStopList(stop: string | string[] | null | undefined): string[] {

@@ -9,6 +9,7 @@ export interface Head {
   id: string;
   created: number;
   model: string;
+  systemFingerprint: string;
 }
 
 /** How one endpoint family shapes a run: the whole response, or the chunks of its stream. */
@@ -62,7 +63,7 @@ export async function serveGeneration<Whole>(
   if (trace) run = trace.observe(run);
   // Generation may outlast Bun's idle timeout; the client decides how long it waits.
   exchange.server?.timeout(exchange.request, 0);
-  const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId };
+  const head = { id: requestId(format.idPrefix), created: unixSeconds(), model: run.modelId, systemFingerprint: run.systemFingerprint };
   if (exchange.stream) {
     const traced = trace?.hold();
     const chunks = failOnDeadline(format.chunks(run, head, exchange.includeUsage === true), deadline, timedOut);
@@ -96,6 +97,9 @@ async function* failOnDeadline(
 }
 
 /** The fields every response and chunk starts with, in OpenAI's order. */
-export function envelope<const O extends string>(head: Head, object: O): { id: string; object: O; created: number; model: string } {
-  return { id: head.id, object, created: head.created, model: head.model };
+export function envelope<const O extends string>(
+  head: Head,
+  object: O,
+): { id: string; object: O; created: number; model: string; system_fingerprint: string } {
+  return { id: head.id, object, created: head.created, model: head.model, system_fingerprint: head.systemFingerprint };
 }

@@ -5,5 +5,8 @@
 import ortPackage from "onnxruntime-node/package.json" with { type: "json" };
 import transformersPackage from "@huggingface/transformers/package.json" with { type: "json" };
 
+import gpt3devPackage from "../../package.json" with { type: "json" };
+
+export const gpt3devVersion: string = gpt3devPackage.version;
 export const ortVersion: string = ortPackage.version;
 export const transformersVersion: string = transformersPackage.version;

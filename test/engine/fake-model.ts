@@ -3,7 +3,7 @@
 // the scheduler mixes rows up. It checks the padding it is given and logs every call. What it cannot show is a real
 // kernel's dependence on the batch's shape: test/engine/batch-invariance.test.ts measures that on the ONNX models.
 import type { TokenDecoder } from "../../src/engine/detokenizer.ts";
-import type { BatchModel, PrefillRow, RowSource, StepOutput } from "../../src/engine/batch-model.ts";
+import type { BatchModel, LogitPositions, PrefillRow, RowSource, StepOutput } from "../../src/engine/batch-model.ts";
 
 export const PAD = -1;
 export const VOCAB = 40;
@@ -51,11 +51,15 @@ export class FakeModel implements BatchModel<FakeKv> {
     return { rows: 1, width: 0, cells: [[]] };
   }
 
-  async prefill(ids: readonly number[], past: FakeKv): Promise<StepOutput<FakeKv>> {
+  async prefill(ids: readonly number[], past: FakeKv, positions: LogitPositions = "last"): Promise<StepOutput<FakeKv>> {
     this.calls.push({ op: "prefill", tokens: ids.length, rows: 1 });
     const row = [...past.cells[0]!, ...ids];
     if (row.includes(PAD)) throw new Error("prefill cache is padded");
-    return { logits: this.logitsFor(row), kv: { rows: 1, width: row.length, cells: [row] } };
+    const kv = { rows: 1, width: row.length, cells: [row] };
+    if (positions === "last") return { logits: this.logitsFor(row), kv };
+    const logits = new Float32Array(ids.length * VOCAB);
+    for (let j = 0; j < ids.length; j++) logits.set(this.logitsFor(row.slice(0, past.width + j + 1)), j * VOCAB);
+    return { logits, kv };
   }
 
   /** Checks that every row's cache and new tokens end up contiguous and right-aligned, with PAD only before them. */

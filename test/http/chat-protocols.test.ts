@@ -19,7 +19,7 @@ function scriptedApp(script: Script) {
     async createCompletion(request: CompletionRequest) {
       const { signal, ...recorded } = request;
       requests.push(recorded as CompletionRequest);
-      const { run, feed } = createRun({ modelId: request.model, promptTokens: 5 }, () => {}, signal);
+      const { run, feed } = createRun({ modelId: request.model, systemFingerprint: "fp_scripted", promptTokens: 5 }, () => {}, signal);
       queueMicrotask(() => {
         feed.events(script.events);
         if (script.fail) feed.fail(script.fail);
