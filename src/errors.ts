@@ -64,7 +64,7 @@ export interface ErrorContext {
 
 /** The OpenAI field of each engine argument when the route gives no better name: `inputs[2]` is `input[2]`. */
 function defaultParam(argument: string): string {
-  return argument.replace(/^prompts\b/, "prompt").replace(/^inputs\b/, "input");
+  return argument.replace(/^prompts\b/, "prompt").replace(/^inputs\b/, "input").replace(/^logitBias$/, "logit_bias");
 }
 
 /** Runs a route's engine call; its errors are answered in the route's own terms (field names, route). */

@@ -75,7 +75,7 @@ export function planCompletion(model: TextModel, request: CompletionRequest): Co
   }
   for (const [id] of request.logitBias ?? []) {
     if (id >= model.vocabSize) {
-      throw new InvalidInputError(`Token id ${id} in logit_bias is out of range for this model's vocabulary (size ${model.vocabSize}).`, "logit_bias");
+      throw new InvalidInputError(`Token id ${id} in the logit bias is out of range for this model's vocabulary (size ${model.vocabSize}).`, "logitBias");
     }
   }
   const distinct = new Map<string, number>();

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { invalidRequest, OpenAIError, toOpenAIError } from "../errors.ts";
+import { parseJsonBody } from "./exact-seed.ts";
 
 /**
  * Bun.serve's own limit answers 413 with an empty body, before the app sees the request; it is set far above the
@@ -47,7 +48,7 @@ export const bodyLimitPlugin = (maxBytes: number) =>
       if (text.trim() === "") throw invalidRequest("The request body is empty: send a JSON object (content-type: application/json).");
       let value: unknown;
       try {
-        value = JSON.parse(text);
+        value = parseJsonBody(text, request);
       } catch {
         throw toOpenAIError(undefined, "PARSE");
       }

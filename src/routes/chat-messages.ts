@@ -52,8 +52,9 @@ function textOf(content: ChatCompletionMessageParam["content"], where: string): 
 
 /** Refuses chat options gpt3dev cannot honour yet; their neutral values are accepted. */
 export function refuseUnsupportedChatOptions(body: ChatCompletionCreateParams): void {
-  if (body.logprobs) throw unsupportedParameter("logprobs", "Only false is accepted.");
-  if (body.top_logprobs) throw unsupportedParameter("top_logprobs");
+  if (body.top_logprobs && body.logprobs !== true) {
+    throw invalidRequest("'top_logprobs' needs 'logprobs' set to true.", "top_logprobs");
+  }
   if (body.functions && body.functions.length > 0) throw unsupportedParameter("functions");
   if (body.function_call != null && body.function_call !== "none" && body.function_call !== "auto") {
     throw unsupportedParameter("function_call");

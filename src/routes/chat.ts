@@ -10,9 +10,11 @@ import {
 } from "../openai/chat.ts";
 import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
 import { toOutputFormat, toToolSet } from "./chat-structured.ts";
+import { exactSeedOf } from "../http/exact-seed.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
 import { serveChat } from "./chat-service.ts";
 import { envelope, exchangeOf, type Head } from "./generation-response.ts";
+import { toChatLogprobs } from "./logprobs-format.ts";
 import { checkChatLimits } from "./limits.ts";
 
 export const chatRoutes = (engine: Engine, limits: Limits) =>
@@ -21,18 +23,19 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
     ({ body, request, server }) => {
       refuseUnsupportedChatOptions(body);
       checkChatLimits(body, limits);
-      const sampling = toEngineSampling(body);
+      const sampling = toEngineSampling(body, exactSeedOf(request));
       const messages = toChatMessages(body.messages);
       const format = toOutputFormat(body.response_format);
       const tools = toToolSet(body);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
+      const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
       return serveChat(
         engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
-        { ...sampling, model: body.model, messages, maxTokens, ...(format.type === "text" ? {} : { format }), tools },
+        { ...sampling, model: body.model, messages, maxTokens, ...(format.type === "text" ? {} : { format }), tools, logprobs },
         {
           idPrefix: "chatcmpl-",
-          collect: (run, head) => collect(run, head, sampling.n),
+          collect: (run, head) => collect(run, head, sampling.n, logprobs !== undefined),
           chunks: streamChunks,
         },
       );
@@ -40,18 +43,21 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
     { body: ChatCompletionCreateParams },
   );
 
-async function collect(run: CompletionRun, head: Head, choiceCount: number): Promise<ChatCompletion> {
+async function collect(run: CompletionRun, head: Head, choiceCount: number, withLogprobs: boolean): Promise<ChatCompletion> {
   const choices: ChatCompletionChoice[] = Array.from({ length: choiceCount }, (_, index) => ({
     index,
     message: { role: "assistant", content: "", refusal: null },
     finish_reason: null,
-    logprobs: null,
+    logprobs: withLogprobs ? { content: [], refusal: null } : null,
   }));
   for await (const event of run.events()) {
     const choice = choices[event.index];
     if (!choice) continue;
     const message = choice.message;
-    if (event.kind === "text") message.content += event.text;
+    if (event.kind === "text") {
+      message.content += event.text;
+      if (event.logprobs && choice.logprobs) choice.logprobs.content!.push(...toChatLogprobs(event.logprobs));
+    }
     else if (event.kind === "tool_call") {
       (message.tool_calls ??= [])[event.call] = { id: event.id, type: "function", function: { name: event.name, arguments: "" } };
     } else if (event.kind === "tool_arguments") message.tool_calls![event.call]!.function.arguments += event.text;
@@ -72,7 +78,14 @@ async function* streamChunks(run: CompletionRun, head: Head, includeUsage: boole
   const usage = includeUsage ? { usage: null } : {};
   const chunk = (index: number, delta: Delta, event?: CompletionEvent) => ({
     ...envelope(head, "chat.completion.chunk"),
-    choices: [{ index, delta, finish_reason: event?.kind === "finish" ? event.reason : null, logprobs: null }],
+    choices: [
+      {
+        index,
+        delta,
+        finish_reason: event?.kind === "finish" ? event.reason : null,
+        logprobs: event?.kind === "text" && event.logprobs ? { content: toChatLogprobs(event.logprobs), refusal: null } : null,
+      },
+    ],
     ...usage,
   });
   const started = new Set<number>();

@@ -64,6 +64,7 @@ export class RequestTrace {
     };
     return {
       modelId: run.modelId,
+      systemFingerprint: run.systemFingerprint,
       promptTokens: run.promptTokens,
       get completionTokens() {
         return run.completionTokens;
