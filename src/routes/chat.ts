@@ -32,7 +32,15 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       return serveChat(
         engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
-        { ...sampling, model: body.model, messages, maxTokens, ...(format.type === "text" ? {} : { format }), tools, logprobs },
+        {
+          ...sampling,
+          model: body.model,
+          messages,
+          maxTokens,
+          ...(format.type === "text" ? {} : { format }),
+          tools,
+          ...(logprobs === undefined ? {} : { logprobs }),
+        },
         {
           idPrefix: "chatcmpl-",
           collect: (run, head) => collect(run, head, sampling.n, logprobs !== undefined),

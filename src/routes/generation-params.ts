@@ -19,39 +19,41 @@ export interface WireSampling {
   repetition_penalty?: number | null;
 }
 
+/** The sampling part of an engine request; optional fields are left out at their neutral values. */
 export interface EngineSampling {
   n: number;
   temperature: number;
   topP: number;
-  topK: number;
-  minP: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  repetitionPenalty: number;
-  logitBias: Array<[number, number]>;
+  topK?: number;
+  minP?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repetitionPenalty?: number;
+  logitBias?: Array<[number, number]>;
   seed?: bigint;
   stop: string[];
 }
 
-/** Converts the shared fields once (ranges were checked by the schema). */
+/** Converts the shared fields once (ranges were checked by the schema); neutral values are left out. */
 export function toEngineSampling(body: WireSampling, exactSeed?: bigint): EngineSampling {
   if (body.stream_options != null && body.stream !== true) {
     throw invalidRequest("'stream_options' is only allowed when 'stream' is true.", "stream_options");
   }
-  return {
-    n: body.n ?? 1,
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? 1,
+  const seed = toSeed(body.seed, exactSeed);
+  const logitBias = toLogitBias(body.logit_bias);
+  const optional = {
     // vLLM's -1 and 0 both mean "off".
-    topK: Math.max(0, body.top_k ?? 0),
-    minP: body.min_p ?? 0,
-    presencePenalty: body.presence_penalty ?? 0,
-    frequencyPenalty: body.frequency_penalty ?? 0,
-    repetitionPenalty: body.repetition_penalty ?? 1,
-    logitBias: toLogitBias(body.logit_bias),
-    seed: toSeed(body.seed, exactSeed),
-    stop: toStopList(body.stop),
+    topK: (body.top_k ?? 0) > 0 ? body.top_k! : undefined,
+    minP: body.min_p || undefined,
+    presencePenalty: body.presence_penalty || undefined,
+    frequencyPenalty: body.frequency_penalty || undefined,
+    repetitionPenalty: body.repetition_penalty != null && body.repetition_penalty !== 1 ? body.repetition_penalty : undefined,
+    logitBias: logitBias.length > 0 ? logitBias : undefined,
+    seed,
   };
+  const sampling: EngineSampling = { n: body.n ?? 1, temperature: body.temperature ?? 1, topP: body.top_p ?? 1, stop: toStopList(body.stop) };
+  for (const [key, value] of Object.entries(optional)) if (value !== undefined) Object.assign(sampling, { [key]: value });
+  return sampling;
 }
 
 /**
