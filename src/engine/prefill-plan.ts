@@ -1,3 +1,4 @@
+import type { BatchModel, KvShape, RowSource, StepOutput } from "./batch-model.ts";
 import { scoresPrompt, type PromptGroup } from "./scheduler-jobs.ts";
 
 /** One prompt's next chunk in a prefill run. */
@@ -38,4 +39,21 @@ export function nextPrefillRun<K>(
 function sharesRun<K>(run: readonly PrefillChunk<K>[]): boolean {
   const longest = Math.max(...run.map((b) => b.ids.length));
   return run.every((b) => b.group.prefilled === 0 || b.ids.length === longest);
+}
+
+/**
+ * Runs one prefill run on the model: a prompt being scored alone with every position's logits, chunks that share a
+ * left-padded run, or (a model without padding) one chunk.
+ */
+export function runPrefill<K extends KvShape>(model: BatchModel<K>, run: readonly PrefillChunk<K>[], scoring: boolean): Promise<StepOutput<K>> {
+  if (scoring || !model.supportsPadding) {
+    const { group, ids } = run[0]!;
+    return model.prefill(ids, group.kv ?? model.emptyKv(), scoring ? "all" : "last");
+  }
+  return model.prefillBatch(
+    run.map(({ group, ids }) => {
+      const past: RowSource<K> | undefined = group.kv && { kv: group.kv, row: group.row, length: group.prefilled };
+      return { ids, past };
+    }),
+  );
 }

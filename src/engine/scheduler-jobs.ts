@@ -4,17 +4,7 @@
  */
 import type { ChoiceEvent, GenerationJob, JobSink } from "./generation-job.ts";
 import type { Sequence, SequenceEvent, SequenceParams } from "./sequence.ts";
-import type { TokenLogprob } from "./token-logprobs.ts";
-
-/**
- * What choices that echo their prompt show first: its text and, when one of them asked for logprobs, every prompt
- * token's logprob with the most alternatives any of them asked for (`top`), filled in as the prompt is prefilled.
- */
-export interface PromptEcho {
-  text: string;
-  top?: number;
-  logprobs: TokenLogprob[];
-}
+import type { PromptEcho } from "./prompt-echo.ts";
 
 export interface PromptGroup<K> {
   ids: readonly number[];

@@ -1,11 +1,12 @@
-import type { BatchModel, KvShape, RowSource, StepOutput } from "./batch-model.ts";
+import type { BatchModel, KvShape, StepOutput } from "./batch-model.ts";
 import { DecodeBatch } from "./decode-batch.ts";
 import { GenerationError, QueueFullError } from "./errors.ts";
 import { KvBudget } from "./kv-budget.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
-import { nextPrefillRun, type PrefillChunk } from "./prefill-plan.ts";
+import { nextPrefillRun, runPrefill, type PrefillChunk } from "./prefill-plan.ts";
 import type { PromptPrefixes } from "./prefix-reuse.ts";
 import { awaitsPrefill, createJob, scoresPrompt, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
+import { scoreChunk } from "./prompt-echo.ts";
 import { Sequence, type SequenceEvent } from "./sequence.ts";
 import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
 
@@ -220,20 +221,7 @@ export class Scheduler<K extends KvShape> {
     let out: StepOutput<K>;
     const scoring = run.length === 1 && scoresPrompt(run[0]!.group);
     try {
-      if (scoring) {
-        const { group, ids } = run[0]!;
-        out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv(), "all");
-      } else if (this.model.supportsPadding) {
-        out = await this.model.prefillBatch(
-          run.map(({ group, ids }) => {
-            const past: RowSource<K> | undefined = group.kv && { kv: group.kv, row: group.row, length: group.prefilled };
-            return { ids, past };
-          }),
-        );
-      } else {
-        const { group, ids } = run[0]!;
-        out = await this.model.prefill(ids, group.kv ?? this.model.emptyKv());
-      }
+      out = await runPrefill(this.model, run, scoring);
     } catch (error) {
       const jobs = new Set<Job<K>>();
       for (const { group } of run) {
@@ -258,20 +246,10 @@ export class Scheduler<K extends KvShape> {
     });
   }
 
-  /**
-   * Appends the logprobs of the prompt tokens this chunk predicts (position j's logits predict token j + 1; the first
-   * token has none). A failure here fails the prompt's requests alone; returns whether they go on.
-   */
+  /** Scores the prompt tokens this chunk predicts; a failure there fails the prompt's requests alone. */
   private scoreChunk({ group, ids }: PrefillChunk<K>, logits: Float32Array): boolean {
-    const echo = group.echo!;
-    const vocab = this.model.vocabSize;
     try {
-      if (group.prefilled === 0) echo.logprobs.push(this.reporter.unscored(group.ids[0]!));
-      for (let j = 0; j < ids.length; j++) {
-        const next = group.prefilled + j + 1;
-        if (next >= group.ids.length) break;
-        echo.logprobs.push(this.reporter.report(logits.subarray(j * vocab, (j + 1) * vocab), group.ids[next]!, echo.top!));
-      }
+      scoreChunk(group.echo!, group.ids, group.prefilled, ids.length, logits, this.model.vocabSize, this.reporter);
       return true;
     } catch (error) {
       this.forgetPrefill(group);
