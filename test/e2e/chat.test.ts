@@ -137,7 +137,7 @@ describeEachMode("POST /v1/chat/completions", (ctx) => {
       ],
       [{ messages: MESSAGES, tools: [{ type: "custom", custom: { name: "f" } }] }, "tools[0].function"],
       [{ messages: MESSAGES, tool_choice: { type: "allowed_tools", allowed_tools: { mode: "auto", tools: [] } } }, "tool_choice"],
-      [{ messages: MESSAGES, logprobs: true }, "logprobs"],
+      [{ messages: MESSAGES, top_logprobs: 2 }, "top_logprobs"],
       [{ messages: MESSAGES, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "string", format: "ipv4" } } } }, "response_format"],
       [{ messages: MESSAGES, stream_options: { include_usage: true } }, "stream_options"],
       [{ messages: [] }, "messages"],

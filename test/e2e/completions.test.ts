@@ -166,12 +166,11 @@ describeEachMode("POST /v1/completions", (ctx) => {
       [{ model: "tiny-gpt2", prompt: "x", temperature: 5 }, "temperature", "invalid_value"],
       [{ model: "tiny-gpt2", prompt: "x", max_tokens: "ten" }, "max_tokens", "invalid_value"],
       [{ model: "tiny-gpt2", prompt: "x", stop: ["a", "b", "c", "d", "e"] }, "stop", "limit_exceeded"],
-      [{ model: "tiny-gpt2", prompt: "x", echo: true }, "echo", "unsupported_parameter"],
-      [{ model: "tiny-gpt2", prompt: "x", logprobs: 2 }, "logprobs", "unsupported_parameter"],
-      [{ model: "tiny-gpt2", prompt: "x", presence_penalty: 1 }, "presence_penalty", "unsupported_parameter"],
-      [{ model: "tiny-gpt2", prompt: "x", best_of: 3 }, "best_of", "unsupported_parameter"],
+      [{ model: "tiny-gpt2", prompt: "x", suffix: "y" }, "suffix", "unsupported_parameter"],
+      [{ model: "tiny-gpt2", prompt: "x", max_tokens: 0 }, "max_tokens", null as never],
+      [{ model: "tiny-gpt2", prompt: "x", n: 3, best_of: 2 }, "best_of", null as never],
       [{ model: "tiny-gpt2", prompt: "x", stream_options: { include_usage: true } }, "stream_options", null as never],
-      [{ model: "tiny-gpt2", prompt: "x", top_k: 5 }, "top_k", "unknown_parameter"],
+      [{ model: "tiny-gpt2", prompt: "x", mirostat: 2 }, "mirostat", "unknown_parameter"],
       [{ model: "tiny-gpt2", prompt: [1, 2, 999999] }, "prompt", null as never],
     ];
     for (const [body, param, code] of cases) {
