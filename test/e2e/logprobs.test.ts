@@ -78,7 +78,9 @@ describeEachMode("logprobs", (ctx) => {
       joined.top_logprobs.push(...logprobs.top_logprobs!);
       joined.text_offset.push(...logprobs.text_offset!);
     }
-    expect(joined).toEqual(whole as typeof joined);
+    expect({ ...joined, token_logprobs: [], top_logprobs: [] }).toEqual({ ...(whole as typeof joined), token_logprobs: [], top_logprobs: [] });
+    expectClose(joined.token_logprobs, whole.token_logprobs as number[]);
+    expect(joined.top_logprobs.map((t) => Object.keys(t as object))).toEqual(whole.top_logprobs!.map((t) => Object.keys(t)));
 
     const chatRequest = {
       model: "tiny-llama",
@@ -92,7 +94,9 @@ describeEachMode("logprobs", (ctx) => {
     const chatStream = await ctx().client.chat.completions.create({ ...chatRequest, stream: true });
     const chatJoined: ChatTokenLogprob[] = [];
     for await (const chunk of chatStream) chatJoined.push(...(chunk.choices[0]?.logprobs?.content ?? []));
-    expect(chatJoined).toEqual(chat);
+    const strip = (entries: ChatTokenLogprob[]) => entries.map((e) => ({ ...e, logprob: 0, top_logprobs: e.top_logprobs.map((t) => ({ ...t, logprob: 0 })) }));
+    expect(strip(chatJoined)).toEqual(strip(chat));
+    expectClose(chatJoined.flatMap((e) => [e.logprob, ...e.top_logprobs.map((t) => t.logprob)]), chat.flatMap((e) => [e.logprob, ...e.top_logprobs.map((t) => t.logprob)]));
   });
 
   it("are the model's raw log-softmax: the same whatever the temperature, penalties or bias", async () => {
@@ -110,8 +114,9 @@ describeEachMode("logprobs", (ctx) => {
     });
     const logprobs = forced.choices[0]!.logprobs!;
     expect(logprobs.tokens).toEqual([fifth[0]]);
-    expect(logprobs.token_logprobs).toEqual([fifth[1]]);
-    expect(logprobs.top_logprobs).toEqual(greedy.top_logprobs);
+    expectClose(logprobs.token_logprobs!, [fifth[1]]);
+    expect(Object.keys(logprobs.top_logprobs![0]!)).toEqual(Object.keys(greedy.top_logprobs![0]!));
+    expectClose(Object.values(logprobs.top_logprobs![0]!), Object.values(greedy.top_logprobs![0]!));
   });
 
   it("echo prepends the prompt, with null for its first token's logprob, streamed too", async () => {
@@ -126,7 +131,7 @@ describeEachMode("logprobs", (ctx) => {
     expect(token_logprobs!.slice(1).every((v) => typeof v === "number" && v < 0)).toBe(true);
     const plain = (await ctx().client.completions.create({ ...request, echo: false })).choices[0]!;
     expect(whole.text).toBe("Hello there, friend" + plain.text);
-    expect(whole.logprobs!.token_logprobs!.slice(4)).toEqual(plain.logprobs!.token_logprobs!);
+    expectClose(whole.logprobs!.token_logprobs!.slice(4), plain.logprobs!.token_logprobs!);
 
     const stream = await ctx().client.completions.create({ ...request, stream: true });
     let text = "";
@@ -136,7 +141,8 @@ describeEachMode("logprobs", (ctx) => {
       streamed.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
     }
     expect(text).toBe(whole.text);
-    expect(streamed).toEqual(token_logprobs!);
+    expect(streamed[0]).toBeNull();
+    expectClose(streamed.slice(1) as number[], token_logprobs!.slice(1));
     const echoedOnly = (await ctx().client.completions.create({ ...request, logprobs: null })).choices[0]!;
     expect(echoedOnly.text).toBe(whole.text);
     expect(echoedOnly.logprobs).toBeNull();
@@ -155,6 +161,15 @@ describeEachMode("logprobs", (ctx) => {
     }
   });
 });
+
+/**
+ * Logprobs of a repeated prompt may differ in the last float32 bits: the second request reuses the first one's cached
+ * prefix, so its prompt runs in a different split.
+ */
+function expectClose(actual: readonly number[], expected: readonly number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((v, i) => expect(Math.abs(v - expected[i]!)).toBeLessThan(1e-5));
+}
 
 /** The id of a token of gpt2-vocab (one token's text), through /tokenize. */
 async function idOf(post: (path: string, body: unknown) => Promise<Response>, text: string): Promise<number> {

@@ -116,7 +116,9 @@ describeEachMode("lm-eval loglikelihood requests", (ctx) => {
     const a = scored.choices[0]!.logprobs;
     const b = one.choices[0]!.logprobs;
     expect(b.tokens).toHaveLength(ids.length + 1);
-    expect(b.token_logprobs.slice(0, ids.length)).toEqual(a.token_logprobs);
+    expect(b.token_logprobs[0]).toBeNull();
+    // a repeated prompt may reuse the cached prefix of the first, which moves the last float32 bits
+    b.token_logprobs.slice(1, ids.length).forEach((v, i) => expect(Math.abs(v! - a.token_logprobs[i + 1]!)).toBeLessThan(1e-5));
     expect(b.tokens.slice(0, ids.length)).toEqual(a.tokens);
     // lm-eval's is_greedy: the generated token of a greedy request is the top entry
     const last = b.top_logprobs.at(-1)!;
