@@ -11,7 +11,7 @@ import {
   type Usage,
 } from "../anthropic/messages.ts";
 import type { RawMessageStreamEvent } from "../anthropic/streaming.ts";
-import { checkConversationLength, serveChat, type SchemaFields } from "./chat-service.ts";
+import { checkConversationLength, serveChat, type ChatFields } from "./chat-service.ts";
 import { exchangeOf, type GenerationFormat, type Head } from "./generation-response.ts";
 import { MessageContentBuilder } from "./messages-output.ts";
 import { toChatRequest, toConversation } from "./messages-request.ts";
@@ -24,7 +24,7 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
       "/v1/messages",
       ({ body, request, server }) => {
         const exchange = exchangeOf({ request, server }, body, limits.requestTimeoutSeconds);
-        return serveChat(engine, exchange, toChatRequest(body, limits), MESSAGE_FORMAT, SCHEMA_FIELDS);
+        return serveChat(engine, exchange, toChatRequest(body, limits), MESSAGE_FORMAT, FIELDS);
       },
       { body: MessageCreateParams },
     )
@@ -39,7 +39,12 @@ export const messagesRoutes = (engine: Engine, limits: Limits) =>
       { body: MessageCountTokensParams },
     );
 
-const SCHEMA_FIELDS: SchemaFields = { format: "output_config.format.schema", tool: (i) => `tools[${i}].input_schema` };
+const FIELDS: ChatFields = {
+  route: "/v1/messages",
+  conversation: "messages",
+  format: "output_config.format.schema",
+  tool: (i) => `tools[${i}].input_schema`,
+};
 
 const MESSAGE_FORMAT: GenerationFormat<Message> = {
   idPrefix: "msg_",

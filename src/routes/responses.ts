@@ -5,7 +5,7 @@ import type { Engine } from "../engine/engine.ts";
 import { toOpenAIError } from "../errors.ts";
 import type { ResponseErrorEvent } from "../openai/response-stream-events.ts";
 import { ResponseCreateParams, type Response as ResponseObject } from "../openai/responses.ts";
-import { serveChat, type SchemaFields } from "./chat-service.ts";
+import { serveChat, type ChatFields } from "./chat-service.ts";
 import { unixSeconds } from "./generation-params.ts";
 import { exchangeOf, type Head } from "./generation-response.ts";
 import { ResponseOutputBuilder, type OutputEvent, type Unnumbered } from "./responses-output.ts";
@@ -26,12 +26,17 @@ export const responsesRoutes = (engine: Engine, limits: Limits) =>
         chunks: (run: CompletionRun, head: Head) => streamEvents(run, head, echo),
         framing,
       };
-      return serveChat(engine, exchange, chat, format, SCHEMA_FIELDS);
+      return serveChat(engine, exchange, chat, format, FIELDS);
     },
     { body: ResponseCreateParams },
   );
 
-const SCHEMA_FIELDS: SchemaFields = { format: "text.format.schema", tool: (i) => `tools[${i}].parameters` };
+const FIELDS: ChatFields = {
+  route: "/v1/responses",
+  conversation: "input",
+  format: "text.format.schema",
+  tool: (i) => `tools[${i}].parameters`,
+};
 
 const framing = typedEventFraming(
   (error): Unnumbered<ResponseErrorEvent> => {

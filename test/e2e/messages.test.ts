@@ -173,6 +173,7 @@ describeEachMode("POST /v1/messages", (ctx) => {
       [{ output_config: { format: { type: "json_schema", schema: { type: "array", uniqueItems: true } } } }, 400, "invalid_request_error", "'output_config.format.schema'"],
       [{ messages: [{ role: "user", content: [{ type: "tool_use", id: "x", name: "f", input: {} }] }] }, 400, "invalid_request_error", "messages[0].content[0].type"],
       [{ max_tokens: 1000 }, 400, "invalid_request_error", "maximum context length"],
+      [{ model: "tiny-bert" }, 400, "invalid_request_error", "/v1/messages"],
       [{ bogus: true }, 400, "invalid_request_error", "bogus"],
     ];
     for (const [fields, status, type, named] of cases) {

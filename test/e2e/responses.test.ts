@@ -143,6 +143,7 @@ describeEachMode("POST /v1/responses", (ctx) => {
       [{ input: [{ role: "wizard", content: "x" }] }, "input[0].role"],
       [{ input: [] }, "input"],
       [{ max_output_tokens: 0 }, "max_output_tokens"],
+      [{ input: "word ".repeat(300), max_output_tokens: 100 }, "input"],
       [{ bogus: 1 }, "bogus"],
     ];
     for (const [body, param] of cases) {
