@@ -30,6 +30,7 @@ export function toChatRequest(body: MessageCreateParams, limits: Limits): ChatRe
     n: 1,
     temperature: body.temperature ?? 1,
     topP: body.top_p ?? 1,
+    ...(body.top_k ? { topK: body.top_k } : {}),
     stop: (body.stop_sequences ?? []).filter((s) => s.length > 0),
     ...(format ? { format } : {}),
     ...(tools ? { tools } : {}),
@@ -134,7 +135,6 @@ function refuseUnsupportedConversation(body: MessageCountTokensParams): void {
 
 /** Fields of a generation that gpt3dev has no counterpart for. */
 function refuseUnsupported(body: MessageCreateParams): void {
-  if (body.top_k !== undefined) throw unsupportedParameter("top_k");
   const unsupported = ["container", "diagnostics", "user_profile_id", "workspace_id"] as const;
   for (const field of unsupported) if (body[field] != null) throw unsupportedParameter(field);
 }

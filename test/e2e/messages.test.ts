@@ -157,7 +157,6 @@ describeEachMode("POST /v1/messages", (ctx) => {
     const cases: Array<[Record<string, unknown>, number, string, string]> = [
       [{ max_tokens: undefined }, 400, "invalid_request_error", "max_tokens"],
       [{ model: "no-such-model" }, 404, "not_found_error", "no-such-model"],
-      [{ top_k: 5 }, 400, "invalid_request_error", "top_k"],
       [{ thinking: { type: "enabled", budget_tokens: 1024 } }, 400, "invalid_request_error", "thinking"],
       [{ messages: [{ role: "user", content: [{ type: "image", source: {} }] }] }, 400, "invalid_request_error", "messages[0].content[0].type"],
       [{ messages: [{ role: "user", content: "a" }, { role: "assistant", content: "b" }] }, 400, "invalid_request_error", "messages[1].role"],

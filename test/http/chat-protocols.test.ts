@@ -88,6 +88,11 @@ describe("chat-shaped protocols over one chat path", () => {
       }),
     );
     expect(requests).toHaveLength(3);
+    const topK = { model: "m", messages: [{ role: "user", content: "x" }], max_tokens: 3, top_k: 5 };
+    await app.handle(post("/v1/chat/completions", topK));
+    await app.handle(post("/v1/messages", topK));
+    expect(requests[4]).toEqual(requests[3]!);
+    expect(requests[3]).toMatchObject({ topK: 5 });
     expect(requests[1]).toEqual(requests[0]!);
     expect(requests[2]).toEqual(requests[0]!);
     expect(requests[0]).toMatchObject({ maxTokens: 7, temperature: 0.5, topP: 0.9, n: 1, stop: [] });
