@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { resolve } from "node:path";
-import { ConfigError, helpText, OPTIONS, parseCli } from "../src/config.ts";
+import { OPTIONS } from "../src/config-options.ts";
+import { ConfigError, helpText, parseCli } from "../src/config.ts";
 
 describe("parseCli", () => {
   it("puts rewritten graphs in the flag's folder, else systemd's cache folder, else the XDG or home cache; 'none' turns it off", () => {
