@@ -4,26 +4,18 @@ import { ConstraintSourceError } from "./constraints/tool-call-grammar.ts";
 import { ChatTemplateMissingError, ContextLengthError, InvalidInputError, OutputConstraintError } from "./errors.ts";
 import type { GenerationJob } from "./generation-job.ts";
 import { choiceSeed } from "./rng.ts";
+import type { SamplingParams } from "./sampler.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
 
 export type { CompletionEvent, CompletionFinishReason, CompletionRun } from "./completion-run.ts";
 
-interface GenerationOptions {
+/** Sampling as the sampler takes it (logit-bias ids are checked against the model's vocabulary here). */
+interface GenerationOptions extends Omit<SamplingParams, "seed"> {
   model: string;
   /** Undefined: as many as fit in the context. */
   maxTokens?: number;
   n: number;
-  temperature: number;
-  topP: number;
-  /** 0 keeps every token. */
-  topK?: number;
-  minP?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  repetitionPenalty?: number;
-  /** (token id, added logit) pairs; ids are checked against the model's vocabulary here. */
-  logitBias?: ReadonlyArray<readonly [number, number]>;
   /** The request's 64-bit seed; each choice draws from its own stream derived from it. */
   seed?: bigint;
   stop: readonly string[];
