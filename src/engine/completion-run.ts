@@ -33,6 +33,27 @@ export interface CompletionRun {
   close(): void;
 }
 
+/** The same run with its events (and optionally its close) replaced; counts are still read from `run`. */
+export function wrapRun(
+  run: CompletionRun,
+  events: () => AsyncGenerator<CompletionEvent>,
+  close: () => void = () => run.close(),
+): CompletionRun {
+  return {
+    modelId: run.modelId,
+    systemFingerprint: run.systemFingerprint,
+    promptTokens: run.promptTokens,
+    get completionTokens() {
+      return run.completionTokens;
+    },
+    get cachedTokens() {
+      return run.cachedTokens;
+    },
+    events,
+    close,
+  };
+}
+
 /** Where the producer side of a run (the scheduler, or the worker's messages) delivers. */
 export interface RunFeed {
   events(events: readonly CompletionEvent[]): void;

@@ -1,4 +1,4 @@
-import type { CompletionEvent, CompletionRun } from "./completion-run.ts";
+import { wrapRun, type CompletionEvent, type CompletionRun } from "./completion-run.ts";
 import { ToolCallParser } from "./constraints/tool-call-parser.ts";
 
 /** OpenAI-style call ids (`call_` and 24 letters and digits); other protocols may present them as they like. */
@@ -29,17 +29,5 @@ export function withToolCalls(run: CompletionRun): CompletionRun {
       } else yield event;
     }
   }
-  return {
-    modelId: run.modelId,
-    systemFingerprint: run.systemFingerprint,
-    promptTokens: run.promptTokens,
-    get completionTokens() {
-      return run.completionTokens;
-    },
-    get cachedTokens() {
-      return run.cachedTokens;
-    },
-    events,
-    close: () => run.close(),
-  };
+  return wrapRun(run, events);
 }

@@ -1,4 +1,4 @@
-import type { CompletionRun } from "../engine/completion-run.ts";
+import { wrapRun, type CompletionRun } from "../engine/completion-run.ts";
 
 /**
  * What one HTTP request did, from its arrival to the last byte of its answer: filled in by the request-log plugin
@@ -62,38 +62,27 @@ export class RequestTrace {
       trace.completionTokens = run.completionTokens;
       trace.cachedTokens = run.cachedTokens ?? 0;
     };
-    return {
-      modelId: run.modelId,
-      systemFingerprint: run.systemFingerprint,
-      promptTokens: run.promptTokens,
-      get completionTokens() {
-        return run.completionTokens;
-      },
-      get cachedTokens() {
-        return run.cachedTokens;
-      },
-      close() {
-        run.close();
-        settle();
-      },
-      async *events() {
-        try {
-          for await (const event of run.events()) {
-            if (event.kind === "text" && event.text !== "") {
-              const now = performance.now();
-              trace.ttftMs ??= now - trace.started;
-              const previous = lastText.get(event.index);
-              if (previous !== undefined) trace.tokenGaps.push((now - previous) / 1000);
-              lastText.set(event.index, now);
-              if (trace.captureText) (trace.completion ??= [])[event.index] = (trace.completion[event.index] ?? "") + event.text;
-            }
-            yield event;
+    async function* events() {
+      try {
+        for await (const event of run.events()) {
+          if (event.kind === "text" && event.text !== "") {
+            const now = performance.now();
+            trace.ttftMs ??= now - trace.started;
+            const previous = lastText.get(event.index);
+            if (previous !== undefined) trace.tokenGaps.push((now - previous) / 1000);
+            lastText.set(event.index, now);
+            if (trace.captureText) (trace.completion ??= [])[event.index] = (trace.completion[event.index] ?? "") + event.text;
           }
-        } finally {
-          settle();
+          yield event;
         }
-      },
-    };
+      } finally {
+        settle();
+      }
+    }
+    return wrapRun(run, events, () => {
+      run.close();
+      settle();
+    });
   }
 
   private maybeEnd(): void {
