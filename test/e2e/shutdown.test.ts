@@ -41,7 +41,7 @@ async function readRest(chunks: Chunks): Promise<{ text: string; cut: boolean }>
   }
 }
 
-/** Waits until a fresh TCP connection to the server's port is refused; false if it is still accepted after 3 s. */
+/** Waits until a fresh TCP connection to the server's port is refused (or reset); false if it is still accepted after 3 s. */
 async function refusesConnections(server: RunningServer): Promise<boolean> {
   const { hostname, port } = new URL(server.baseURL);
   const deadline = performance.now() + 3000;
@@ -50,7 +50,9 @@ async function refusesConnections(server: RunningServer): Promise<boolean> {
       const socket = await Bun.connect({ hostname, port: Number(port), socket: { data() {} } });
       socket.end();
     } catch (error) {
-      if ((error as { code?: string }).code === "ECONNREFUSED") return true;
+      // A connection caught in the backlog while the listener closes is reset instead of refused: not served either.
+      const code = (error as { code?: string }).code;
+      if (code === "ECONNREFUSED" || code === "ECONNRESET") return true;
       throw error;
     }
     await Bun.sleep(10);
