@@ -1,21 +1,9 @@
-import toRegexRange from "to-regex-range";
 import { GrammarBuilder, literal, type Element, type Grammar } from "./grammar.ts";
-import { JsonGrammar, MAX_INT_DIGITS, writeJsonString } from "./json-grammar.ts";
-import { compilePattern, PatternError, writePlain } from "./regex-grammar.ts";
+import { JsonGrammar } from "./json-grammar.ts";
+import { count, SchemaError, type Schema } from "./schema-error.ts";
+import { ScalarSchemas } from "./schema-scalars.ts";
 
-/** A schema the compiler cannot enforce: `keyword` is the JSON Schema keyword, `path` a JSON pointer to it. */
-export class SchemaError extends Error {
-  constructor(
-    readonly keyword: string,
-    readonly path: string,
-    detail: string,
-  ) {
-    super(`${detail} (keyword '${keyword}' at '${path || "/"}')`);
-    this.name = "SchemaError";
-  }
-}
-
-type Schema = Record<string, unknown>;
+export { SchemaError } from "./schema-error.ts";
 
 const ANNOTATIONS = new Set([
   "title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly",
@@ -26,23 +14,8 @@ const KEYWORDS = new Set([
   "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
   "pattern", "format", "$ref", "nullable", "uniqueItems", "unevaluatedProperties",
 ]);
-/**
- * A finite bound above these is generated as if it were these (shorter strings and arrays still satisfy it): every
- * position below a finite bound is a grammar state of its own. Unbounded ones stay unbounded (one state, one mask);
- * the budget check in the token masks closes them in time.
- */
-const LENGTH_CAP = 512;
+/** A finite maxItems above this is generated as if it were this (shorter arrays still satisfy it). */
 const ITEMS_CAP = 256;
-const INT_CAP = 10 ** MAX_INT_DIGITS - 1;
-
-const FORMATS: Record<string, string> = {
-  date: "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])",
-  time: "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,3})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
-  "date-time":
-    "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,3})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])",
-  uuid: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-  email: "[a-z0-9]{1,20}@[a-z0-9]{1,20}\\.[a-z]{2,6}",
-};
 
 /**
  * JSON Schema → grammar, in the spirit of llama.cpp's json-schema-to-grammar: every string the grammar generates
@@ -51,6 +24,7 @@ const FORMATS: Record<string, string> = {
  */
 export class SchemaCompiler {
   readonly json: JsonGrammar;
+  private readonly scalars: ScalarSchemas;
   private readonly refs = new Map<string, number>();
 
   constructor(
@@ -58,6 +32,7 @@ export class SchemaCompiler {
     private readonly root: unknown,
   ) {
     this.json = new JsonGrammar(b);
+    this.scalars = new ScalarSchemas(b, this.json);
   }
 
   value(schema: unknown, path: string): Element[] {
@@ -136,11 +111,11 @@ export class SchemaCompiler {
       case "array":
         return this.array(s, path);
       case "string":
-        return this.string(s, path);
+        return this.scalars.string(s, path);
       case "integer":
-        return this.integer(s, path);
+        return this.scalars.integer(s, path);
       case "number":
-        return this.number(s, path);
+        return this.scalars.number(s, path);
       case "boolean":
         return [this.b.ref("boolean", [literal("true"), literal("false")])];
       default:
@@ -198,77 +173,6 @@ export class SchemaCompiler {
     return [b.ref("array", [[...literal("["), ...b.repeat(item, min, max, literal(",")), ...literal("]")]])];
   }
 
-  private string(s: Schema, path: string): Element[] {
-    const min = count(s.minLength, "minLength", path) ?? 0;
-    let max = count(s.maxLength, "maxLength", path) ?? Infinity;
-    if (max < min) throw new SchemaError("maxLength", `${path}/maxLength`, "'maxLength' is below 'minLength'");
-    let pattern = s.pattern;
-    if (s.format !== undefined) {
-      pattern = FORMATS[s.format as string];
-      if (pattern === undefined) throw new SchemaError("format", `${path}/format`, `format ${JSON.stringify(s.format)} cannot be enforced`);
-      if (s.pattern !== undefined) throw new SchemaError("pattern", `${path}/pattern`, "'pattern' beside 'format' cannot be enforced");
-    }
-    if (pattern !== undefined) {
-      const keyword = s.format !== undefined ? "format" : "pattern";
-      if (s.minLength !== undefined || s.maxLength !== undefined) {
-        throw new SchemaError(keyword, `${path}/${keyword}`, `'${keyword}' with 'minLength'/'maxLength' cannot be enforced`);
-      }
-      if (typeof pattern !== "string") throw new SchemaError("pattern", `${path}/pattern`, "'pattern' must be a string");
-      try {
-        return [...literal('"'), ...compilePattern(pattern, this.b, writeJsonString), ...literal('"')];
-      } catch (error) {
-        if (error instanceof PatternError) throw new SchemaError(keyword, `${path}/${keyword}`, error.message);
-        throw error;
-      }
-    }
-    if (max !== Infinity) max = Math.min(max, Math.max(min, LENGTH_CAP));
-    return this.json.string(min, max);
-  }
-
-  private bounds(s: Schema, path: string, integral: boolean): [number, number] | undefined {
-    const num = (k: string) => {
-      const v = s[k];
-      if (v === undefined) return undefined;
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new SchemaError(k, `${path}/${k}`, `'${k}' must be a number`);
-      if (!integral && !Number.isInteger(v)) throw new SchemaError(k, `${path}/${k}`, `a fractional '${k}' on a number cannot be enforced`);
-      return v;
-    };
-    const [min, max, xmin, xmax] = [num("minimum"), num("maximum"), num("exclusiveMinimum"), num("exclusiveMaximum")];
-    if ([min, max, xmin, xmax].every((v) => v === undefined)) return undefined;
-    if (!integral && (xmin !== undefined || xmax !== undefined)) {
-      const k = xmin !== undefined ? "exclusiveMinimum" : "exclusiveMaximum";
-      throw new SchemaError(k, `${path}/${k}`, `'${k}' on a number cannot be enforced`);
-    }
-    let lo = -INT_CAP;
-    let hi = INT_CAP;
-    if (min !== undefined) lo = Math.max(lo, Math.ceil(min));
-    if (xmin !== undefined) lo = Math.max(lo, Math.floor(xmin) + 1);
-    if (max !== undefined) hi = Math.min(hi, Math.floor(max));
-    if (xmax !== undefined) hi = Math.min(hi, Math.ceil(xmax) - 1);
-    if (lo > hi) throw new SchemaError("minimum", `${path}/minimum`, "no number lies between the bounds");
-    return [lo, hi];
-  }
-
-  private range(lo: number, hi: number): Element[] {
-    return compilePattern(toRegexRange(lo, hi), this.b, writePlain);
-  }
-
-  private integer(s: Schema, path: string): Element[] {
-    const bounds = this.bounds(s, path, true);
-    if (!bounds) return this.json.integer();
-    return [this.b.ref("int", [this.range(...bounds)])];
-  }
-
-  private number(s: Schema, path: string): Element[] {
-    const bounds = this.bounds(s, path, false);
-    if (!bounds) return this.json.number();
-    const [lo, hi] = bounds;
-    if (lo < 0) throw new SchemaError("minimum", `${path}/minimum`, "a number range below 0 cannot be enforced (integers can)");
-    const alternatives = [this.range(hi, hi)];
-    if (lo < hi) alternatives.push([...this.range(lo, hi - 1), ...this.json.fraction()]);
-    return [this.b.ref("num", alternatives)];
-  }
-
   private ref(ref: unknown, path: string): Element[] {
     if (typeof ref !== "string" || !ref.startsWith("#")) throw new SchemaError("$ref", path, "only local '$ref's (#/…) can be resolved");
     let rule = this.refs.get(ref);
@@ -285,14 +189,6 @@ export class SchemaCompiler {
     }
     return [{ kind: "rule", rule }];
   }
-}
-
-function count(value: unknown, keyword: string, path: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new SchemaError(keyword, `${path}/${keyword}`, `'${keyword}' must be a non-negative integer`);
-  }
-  return value;
 }
 
 function jsonType(v: unknown): string {
