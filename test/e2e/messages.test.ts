@@ -3,7 +3,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import { serverModes, startServer, type RunningServer } from "./harness.ts";
 import { describeEachMode } from "./suite.ts";
-import { parseTypedSse } from "./typed-sse.ts";
+import { parseTypedSse, singleBlockDeltas } from "./typed-sse.ts";
 
 const SYSTEM = "You are terse.";
 const QUESTION = "Say something about foxes.";
@@ -104,18 +104,9 @@ describeEachMode("POST /v1/messages", (ctx) => {
     const response = await ctx().post("/v1/messages", { ...messageRequest(), stream: true });
     expect(response.headers.get("content-type")).toStartWith("text/event-stream");
     const events = parseTypedSse(await response.text()).map((e) => e.data);
-    const deltas = events.filter((e) => e.type === "content_block_delta");
-    expect(events.map((e) => e.type)).toEqual([
-      "message_start",
-      "ping",
-      "content_block_start",
-      ...deltas.map(() => "content_block_delta"),
-      "content_block_stop",
-      "message_delta",
-      "message_stop",
-    ]);
-    expect(deltas.map((e) => (e.delta as { type: string; text: string }).type)).toEqual(deltas.map(() => "text_delta"));
-    const text = deltas.map((e) => (e.delta as { text: string }).text).join("");
+    const deltas = singleBlockDeltas<{ type: string; text: string }>(events);
+    expect(deltas.map((d) => d.type)).toEqual(deltas.map(() => "text_delta"));
+    const text = deltas.map((d) => d.text).join("");
     expect([{ type: "text", text, citations: null }]).toEqual(whole.content as never);
     const start = events[0]!.message as typeof whole;
     expect(start).toMatchObject({ id: expect.stringMatching(/^msg_/), content: [], stop_reason: null });

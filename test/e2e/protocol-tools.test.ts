@@ -6,7 +6,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
 import OpenAI from "openai";
 import { REPO_ROOT, serverModes, startServer, type RunningServer } from "./harness.ts";
-import { parseTypedSse } from "./typed-sse.ts";
+import { parseTypedSse, singleBlockDeltas } from "./typed-sse.ts";
 
 /**
  * Tools and structured output on /v1/responses and /v1/messages, compared with what /v1/chat/completions answers
@@ -125,14 +125,17 @@ for (const mode of serverModes()) {
       expect(response.usage!.input_tokens).toBe(chat.usage!.prompt_tokens);
     });
 
-    it("Responses: text.format json_schema gives chat's response_format document", async () => {
-      const chat = await openai.chat.completions.create({
+    const chatJsonSchema = () =>
+      openai.chat.completions.create({
         model: MODEL,
         messages: [{ role: "user", content: QUESTION }],
         response_format: { type: "json_schema", json_schema: { name: "weather", schema: SCHEMA } },
         max_tokens: 40,
         temperature: 0,
       });
+
+    it("Responses: text.format json_schema gives chat's response_format document", async () => {
+      const chat = await chatJsonSchema();
       const response = await openai.responses.create({
         model: MODEL,
         input: QUESTION,
@@ -161,16 +164,7 @@ for (const mode of serverModes()) {
       expect(block.input).toEqual(JSON.parse(args));
 
       const events = parseTypedSse(await (await post("/v1/messages", { ...request, stream: true })).text()).map((e) => e.data);
-      const deltas = events.filter((e) => e.type === "content_block_delta").map((e) => e.delta as { type: string; partial_json: string });
-      expect(events.map((e) => e.type)).toEqual([
-        "message_start",
-        "ping",
-        "content_block_start",
-        ...deltas.map(() => "content_block_delta"),
-        "content_block_stop",
-        "message_delta",
-        "message_stop",
-      ]);
+      const deltas = singleBlockDeltas<{ type: string; partial_json: string }>(events);
       expect(deltas.map((d) => d.type)).toEqual(deltas.map(() => "input_json_delta"));
       expect(deltas.map((d) => d.partial_json).join("")).toBe(args);
       expect(events[2]).toMatchObject({ index: 0, content_block: { type: "tool_use", name: "get_weather", input: {} } });
@@ -208,13 +202,7 @@ for (const mode of serverModes()) {
     });
 
     it("Messages: output_config.format json_schema gives chat's response_format document", async () => {
-      const chat = await openai.chat.completions.create({
-        model: MODEL,
-        messages: [{ role: "user", content: QUESTION }],
-        response_format: { type: "json_schema", json_schema: { name: "weather", schema: SCHEMA } },
-        max_tokens: 40,
-        temperature: 0,
-      });
+      const chat = await chatJsonSchema();
       const message = await anthropic.messages.create(
         messageRequest({ output_config: { format: { type: "json_schema", schema: SCHEMA } }, max_tokens: 40 }),
       );

@@ -21,3 +21,23 @@ export function parseTypedSse(text: string): TypedEvent[] {
       return { event: match[1]!, data };
     });
 }
+
+/**
+ * The deltas of a Messages stream that holds exactly one content block, after checking Anthropic's event order:
+ * message_start, ping, the block's start, its deltas, its stop, message_delta, message_stop.
+ */
+export function singleBlockDeltas<D>(events: TypedEvent["data"][]): D[] {
+  const deltas = events.filter((e) => e.type === "content_block_delta");
+  const expected = [
+    "message_start",
+    "ping",
+    "content_block_start",
+    ...deltas.map(() => "content_block_delta"),
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+  ];
+  const types = events.map((e) => e.type);
+  if (JSON.stringify(types) !== JSON.stringify(expected)) throw new Error(`unexpected Messages event order: ${types.join(", ")}`);
+  return deltas.map((e) => e.delta as D);
+}
