@@ -13,6 +13,7 @@ import {
   ModelUnsupportedError,
   OutputConstraintError,
   QueueFullError,
+  TemplateRenderError,
 } from "./engine/errors.ts";
 import type { ErrorResponse } from "./openai/errors.ts";
 
@@ -64,7 +65,12 @@ export interface ErrorContext {
 
 /** The OpenAI field of each engine argument when the route gives no better name: `inputs[2]` is `input[2]`. */
 function defaultParam(argument: string): string {
-  return argument.replace(/^prompts\b/, "prompt").replace(/^inputs\b/, "input").replace(/^logitBias$/, "logit_bias");
+  return argument
+    .replace(/^prompts\b/, "prompt")
+    .replace(/^inputs\b/, "input")
+    .replace(/^logitBias$/, "logit_bias")
+    .replace(/^templateVariables\b/, "chat_template_kwargs")
+    .replace(/^template$/, "chat_template");
 }
 
 /** Runs a route's engine call; its errors are answered in the route's own terms (field names, route). */
@@ -156,6 +162,11 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
       "model",
       "chat_template_missing",
     );
+  }
+  if (error instanceof TemplateRenderError) {
+    const param = paramOf(error.argument);
+    const whose = error.argument === "template" ? `The chat template in '${param}'` : "The model's chat template";
+    return invalidRequest(`${whose} could not be rendered: ${error.reason}`, param, "invalid_chat_template");
   }
   if (error instanceof InvalidInputError) {
     const param = paramOf(error.argument);

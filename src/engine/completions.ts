@@ -1,7 +1,7 @@
 import { OutputConstraints } from "./constraints/output-constraints.ts";
 import type { OutputFormat, ToolSet } from "./constraints/structured-request.ts";
 import { ConstraintSourceError } from "./constraints/tool-call-grammar.ts";
-import { ChatTemplateMissingError, ContextLengthError, InvalidInputError, OutputConstraintError } from "./errors.ts";
+import { ChatTemplateMissingError, ContextLengthError, InvalidInputError, OutputConstraintError, TemplateRenderError } from "./errors.ts";
 import type { GenerationJob } from "./generation-job.ts";
 import { choiceSeed } from "./rng.ts";
 import type { SamplingParams } from "./sampler.ts";
@@ -38,8 +38,16 @@ interface GenerationOptions extends Omit<SamplingParams, "seed"> {
 export type CompletionRequest = GenerationOptions &
   (
     | { prompts: ReadonlyArray<string | readonly number[]>; messages?: undefined }
-    | { messages: readonly ChatMessage[]; prompts?: undefined }
+    | { messages: readonly ChatMessage[]; template?: ChatTemplateChoice; prompts?: undefined }
   );
+
+/** Per request: a template to render this conversation with instead of the model's, and variables it may read. */
+export interface ChatTemplateChoice {
+  /** Jinja source, as in tokenizer_config.json's chat_template. */
+  source?: string;
+  /** Extra names the template sees (e.g. `enable_thinking`). */
+  variables?: Readonly<Record<string, unknown>>;
+}
 
 export interface CompletionPlan {
   job: Omit<GenerationJob, "sink">;
@@ -56,7 +64,7 @@ export function planCompletion(model: TextModel, request: CompletionRequest): Co
   // What the model is fed: an empty prompt is fed the start-of-text token, and counted as such.
   const prompts = (
     request.messages
-      ? [renderChat(model, request.messages, request.tools)]
+      ? [renderChat(model, request.messages, request.tools, request.template)]
       : request.prompts.map((prompt, i) => tokenizePrompt(model, prompt, `prompts[${i}]`))
   ).map((ids) => (ids.length > 0 ? ids : startIds(model)));
   const longest = Math.max(...prompts.map((ids) => ids.length));
@@ -99,12 +107,21 @@ function echoText(model: TextModel, prompt: string | readonly number[]): string 
   return typeof prompt === "string" ? prompt : model.tokenizer.decode(prompt);
 }
 
-/** Tools with `none` are not shown to the model. */
-export function renderChat(model: TextModel, messages: readonly ChatMessage[], tools?: ToolSet): number[] {
-  const template = model.spec.chatTemplate;
+/**
+ * Renders with the request's template, else the registry's, else the model's own. Tools with `none` are not shown
+ * to the model. A render failure blames what the request changed: its template, else its variables.
+ */
+export function renderChat(model: TextModel, messages: readonly ChatMessage[], tools?: ToolSet, choice: ChatTemplateChoice = {}): number[] {
+  const template = choice.source ?? model.spec.chatTemplate;
   if (!model.tokenizer.hasChatTemplate(template)) throw new ChatTemplateMissingError(model.spec.id);
   const shown = tools && tools.choice.type !== "none" && tools.tools.length > 0 ? tools.tools : undefined;
-  return model.tokenizer.renderChat(messages, template, shown);
+  try {
+    return model.tokenizer.renderChat(messages, template, shown, choice.variables);
+  } catch (error) {
+    if (!(error instanceof TemplateRenderError)) throw error;
+    const variables = choice.variables !== undefined && Object.keys(choice.variables).length > 0;
+    throw new TemplateRenderError(error.reason, choice.source !== undefined ? "template" : variables ? "templateVariables" : "messages");
+  }
 }
 
 const constraintsByModel = new WeakMap<TextModel, OutputConstraints>();

@@ -149,3 +149,17 @@ export class OutputConstraintError extends Error {
     this.name = "OutputConstraintError";
   }
 }
+
+/**
+ * A chat template failed to parse or render; `reason` is Jinja's message. `argument` is what to blame: the template
+ * sent with the request, the variables sent with it (the model's own template then failed), or the messages.
+ */
+export class TemplateRenderError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly argument: "template" | "templateVariables" | "messages" = "messages",
+  ) {
+    super(`the chat template did not render: ${reason}`);
+    this.name = "TemplateRenderError";
+  }
+}

@@ -1,4 +1,4 @@
-import { renderChat, tokenizePrompt } from "./completions.ts";
+import { renderChat, tokenizePrompt, type ChatTemplateChoice } from "./completions.ts";
 import type { ToolSet } from "./constraints/structured-request.ts";
 import type { TextModel } from "./text-model.ts";
 import type { ChatMessage } from "./tokenizer.ts";
@@ -9,7 +9,7 @@ import type { ChatMessage } from "./tokenizer.ts";
  */
 export type TokenizeRequest = { model: string } & (
   | { prompt: string; addSpecialTokens: boolean; messages?: undefined }
-  | { messages: readonly ChatMessage[]; tools?: ToolSet; prompt?: undefined }
+  | { messages: readonly ChatMessage[]; tools?: ToolSet; template?: ChatTemplateChoice; prompt?: undefined }
 );
 
 export interface TokenizeResult {
@@ -20,7 +20,7 @@ export interface TokenizeResult {
 
 export function tokenizeWith(model: TextModel, request: TokenizeRequest): TokenizeResult {
   const tokens = request.messages
-    ? renderChat(model, request.messages, request.tools)
+    ? renderChat(model, request.messages, request.tools, request.template)
     : model.tokenizer.encode(request.prompt, request.addSpecialTokens);
   return { modelId: model.spec.id, tokens, contextLength: model.contextLength };
 }

@@ -1,6 +1,7 @@
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import type { ToolCall, ToolDefinition } from "./constraints/structured-request.ts";
 import { withDefaultToolPrompt } from "./constraints/tool-prompt.ts";
+import { InvalidInputError, TemplateRenderError } from "./errors.ts";
 import { vocabBytes } from "./byte-level.ts";
 import type { TokenDescriber } from "./token-logprobs.ts";
 import {
@@ -97,13 +98,24 @@ export class Tokenizer implements TokenDescriber {
     return Boolean(override ?? this.inner.chat_template);
   }
 
+  /** The template the model itself ships (tokenizer_config.json), for error messages and tests. */
+  get ownTemplate(): string | undefined {
+    return typeof this.inner.chat_template === "string" ? this.inner.chat_template : undefined;
+  }
+
   /**
    * Renders messages with the model's chat template (or `template`), ending with the assistant's generation prompt,
    * and tokenizes the result without adding special tokens again: the template writes them itself. `tools` (and
    * tool calls and results in the conversation) go to a template that renders tools; for any other template they
-   * are written in with the default tool prompt (constraints/tool-prompt.ts).
+   * are written in with the default tool prompt (constraints/tool-prompt.ts). `variables` are extra names the
+   * template can read (e.g. `enable_thinking`); a template that fails to parse or render throws TemplateRenderError.
    */
-  renderChat(messages: readonly ChatMessage[], template?: string, tools?: readonly ToolDefinition[]): number[] {
+  renderChat(
+    messages: readonly ChatMessage[],
+    template?: string,
+    tools?: readonly ToolDefinition[],
+    variables: Readonly<Record<string, unknown>> = {},
+  ): number[] {
     const source = template ?? JSON.stringify(this.inner.chat_template ?? "");
     const native = /\btools\b/.test(source);
     const conversation = (native ? messages : withDefaultToolPrompt(messages, tools)).map(({ role, content, name, toolCallId, toolCalls }) => ({
@@ -115,17 +127,54 @@ export class Tokenizer implements TokenDescriber {
         ? {}
         : { tool_calls: toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: parseArguments(c.arguments) } })) }),
     }));
-    const text = this.inner.apply_chat_template(conversation, {
-      tokenize: false,
-      add_generation_prompt: true,
-      ...(template === undefined ? {} : { chat_template: template }),
-      ...(native && tools && tools.length > 0
-        ? { tools: tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } })) }
-        : {}),
-    }) as string;
+    const reserved = Object.keys(variables).find((name) => RESERVED_TEMPLATE_VARIABLES.has(name));
+    if (reserved !== undefined) {
+      throw new InvalidInputError(`'${reserved}' is set by the server and cannot be given as a template variable`, `templateVariables.${reserved}`);
+    }
+    let text: string;
+    try {
+      text = this.inner.apply_chat_template(conversation, {
+        ...variables,
+        tokenize: false,
+        add_generation_prompt: true,
+        ...(template === undefined ? {} : { chat_template: template }),
+        ...(native && tools && tools.length > 0
+          ? { tools: tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } })) }
+          : {}),
+      }) as string;
+    } catch (error) {
+      throw new TemplateRenderError(error instanceof Error ? error.message : String(error));
+    } finally {
+      if (template !== undefined) this.forgetCompiledTemplates();
+    }
+    if (typeof text !== "string") throw new TemplateRenderError(`the template produced ${typeof text}, not text`);
     return this.encode(text, false);
   }
+
+  /**
+   * transformers.js keeps every template it compiled, keyed by its text, for good: templates sent with requests
+   * would pile up there. The most recent few stay (a client usually repeats its template); older ones are dropped.
+   */
+  private forgetCompiledTemplates(): void {
+    const cache = (this.inner as unknown as { _compiled_template_cache?: Map<string, unknown> })._compiled_template_cache;
+    if (!(cache instanceof Map) || cache.size <= COMPILED_TEMPLATES_KEPT) return;
+    for (const key of cache.keys()) {
+      if (cache.size <= COMPILED_TEMPLATES_KEPT) break;
+      if (key !== this.inner.chat_template) cache.delete(key);
+    }
+  }
 }
+
+const COMPILED_TEMPLATES_KEPT = 8;
+
+/**
+ * Names the server itself gives the template (the conversation, tools, the generation prompt) or that
+ * transformers.js's apply_chat_template reads as options: extra variables may not replace them.
+ */
+export const RESERVED_TEMPLATE_VARIABLES: ReadonlySet<string> = new Set([
+  "messages", "tools", "documents", "add_generation_prompt", "chat_template", "tokenize", "padding", "truncation",
+  "max_length", "return_tensor", "return_dict", "tokenizer_kwargs",
+]);
 
 /** Templates index into arguments as an object (Hugging Face's convention); text that is not JSON stays text. */
 function parseArguments(text: string): unknown {

@@ -78,6 +78,12 @@ export const ChatCompletionMessageParam = t.Object(
 );
 export type ChatCompletionMessageParam = typeof ChatCompletionMessageParam.static;
 
+/** vLLM's extensions (not OpenAI's): a Jinja chat template for this request, and variables passed into the template. */
+export const chatTemplateFields = {
+  chat_template: Nullable(t.String({ minLength: 1, description: "a Jinja chat template used instead of the model's (vLLM's extension)" })),
+  chat_template_kwargs: Nullable(t.Record(t.String(), t.Unknown(), { description: "an object of variables the chat template can read" })),
+};
+
 /**
  * Every field of OpenAI's ChatCompletionCreateParams is known here, so that a field gpt3dev cannot honour is refused
  * by name (see routes/chat.ts) instead of being reported as unrecognised or silently dropped.
@@ -108,6 +114,7 @@ export const ChatCompletionCreateParams = t.Object(
     prompt_cache_options: t.Optional(t.Unknown()),
     prompt_cache_retention: Nullable(t.String()),
     safety_identifier: Nullable(t.String()),
+    ...chatTemplateFields,
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,6 @@
 import { t } from "elysia";
 import { Integer } from "./common.ts";
-import { ChatCompletionMessageParam } from "./chat.ts";
+import { ChatCompletionMessageParam, chatTemplateFields } from "./chat.ts";
 
 /** Not part of OpenAI's API: the shape vLLM's server gives these helper routes, which clients already speak. */
 export const TokenizeParams = t.Object(
@@ -10,6 +10,7 @@ export const TokenizeParams = t.Object(
     messages: t.Optional(t.Array(ChatCompletionMessageParam, { minItems: 1 })),
     add_special_tokens: t.Optional(t.Boolean()),
     add_generation_prompt: t.Optional(t.Literal(true)),
+    ...chatTemplateFields,
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import type { ChatTemplateChoice } from "../engine/completions.ts";
 import type { ChatMessage } from "../engine/tokenizer.ts";
 import { invalidRequest, unsupportedParameter } from "../errors.ts";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "../openai/chat.ts";
@@ -65,4 +66,15 @@ export function refuseUnsupportedChatOptions(body: ChatCompletionCreateParams): 
   const unsupported = ["audio", "prediction", "reasoning_effort", "verbosity", "web_search_options", "moderation"] as const;
   for (const field of unsupported) if (body[field] != null) throw unsupportedParameter(field);
   if (body.store) throw unsupportedParameter("store", "Completions are never stored.");
+}
+
+/** vLLM's `chat_template` and `chat_template_kwargs`, in engine terms; undefined when the request sets neither. */
+export function toTemplateChoice(body: {
+  chat_template?: string | null;
+  chat_template_kwargs?: Record<string, unknown> | null;
+}): ChatTemplateChoice | undefined {
+  const source = body.chat_template ?? undefined;
+  const variables = body.chat_template_kwargs ?? undefined;
+  if (source === undefined && variables === undefined) return undefined;
+  return { ...(source === undefined ? {} : { source }), ...(variables === undefined ? {} : { variables }) };
 }

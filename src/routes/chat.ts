@@ -8,7 +8,7 @@ import {
   type ChatCompletionChoice,
   type ChatCompletionChunk,
 } from "../openai/chat.ts";
-import { refuseUnsupportedChatOptions, toChatMessages } from "./chat-messages.ts";
+import { refuseUnsupportedChatOptions, toChatMessages, toTemplateChoice } from "./chat-messages.ts";
 import { toOutputFormat, toToolSet } from "./chat-structured.ts";
 import { exactSeedOf } from "../http/exact-seed.ts";
 import { toEngineSampling, usageOf } from "./generation-params.ts";
@@ -29,6 +29,7 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       const tools = toToolSet(body);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
+      const template = toTemplateChoice(body);
       return serveChat(
         engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),
@@ -36,6 +37,7 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
           ...sampling,
           model: body.model,
           messages,
+          ...(template === undefined ? {} : { template }),
           maxTokens,
           ...(format.type === "text" ? {} : { format }),
           tools,

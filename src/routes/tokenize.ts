@@ -8,7 +8,7 @@ import {
   type DetokenizeResponse,
   type TokenizeResponse,
 } from "../openai/tokenize.ts";
-import { toChatMessages } from "./chat-messages.ts";
+import { toChatMessages, toTemplateChoice } from "./chat-messages.ts";
 import { checkMessagesLength, checkPromptLength } from "./limits.ts";
 
 /** Token counting for clients that budget prompts: `/tokenize` and `/detokenize` as vLLM's server offers them. */
@@ -22,8 +22,10 @@ export const tokenizeRoutes = (engine: Engine, limits: Limits) =>
         }
         if (body.messages) checkMessagesLength(body.messages, limits);
         else checkPromptLength(body.prompt?.length ?? 0, "prompt", limits);
+        const template = toTemplateChoice(body);
+        if (template && !body.messages) throw invalidRequest("A chat template applies to 'messages' only.", body.chat_template != null ? "chat_template" : "chat_template_kwargs");
         const result = body.messages
-          ? await engine.tokenize({ model: body.model, messages: toChatMessages(body.messages) })
+          ? await engine.tokenize({ model: body.model, messages: toChatMessages(body.messages), ...(template === undefined ? {} : { template }) })
           : await engine.tokenize({
               model: body.model,
               prompt: body.prompt ?? "",
