@@ -2,9 +2,10 @@ import { join } from "node:path";
 import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import { readJson } from "./model-config.ts";
-import { ContextLengthError, InvalidInputError } from "./errors.ts";
+import { ContextLengthError, InvalidInputError, UnsupportedFormatError } from "./errors.ts";
 import { l2Normalize, pool, truncateDimensions, type PoolingMode } from "./pooling.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
+import { readSentenceTransformers } from "./sentence-transformers.ts";
 
 export interface EmbedOptions {
   /** Shorten every vector to this width (Matryoshka models only). */
@@ -59,21 +60,26 @@ export class EmbeddingModel {
     private readonly facts: EncoderFacts,
   ) {
     this.inputNames = new Set(session.inputNames);
+    // The session's own inputs decide what is fed: BERT exports take token_type_ids, nomic-embed / GTE-style ones do not.
     const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name));
-    if (unknown.length > 0 || !this.inputNames.has("input_ids")) {
-      throw new Error(`unsupported encoder inputs: ${session.inputNames.join(", ")}`);
-    }
+    if (unknown.length > 0) throw new UnsupportedFormatError(`the ONNX graph has inputs gpt3dev cannot feed: ${unknown.join(", ")}`);
+    if (!this.inputNames.has("input_ids")) throw new UnsupportedFormatError("the ONNX graph has no 'input_ids' input (not a text encoder export)");
     this.outputName = session.outputNames.includes("last_hidden_state")
       ? "last_hidden_state"
       : (session.outputNames[0] ?? "last_hidden_state");
   }
 
   static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<EmbeddingModel> {
-    const [session, tokenizer] = await Promise.all([
-      createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), settings),
-      loadTokenizer(spec.dir),
-    ]);
-    return new EmbeddingModel(spec, session, tokenizer, readEncoderFacts(spec, tokenizer));
+    const tokenizer = await loadTokenizer(spec.dir);
+    // Config first: a folder refused for its pooling or modules never opens a session.
+    const facts = readEncoderFacts(spec, tokenizer);
+    const session = await createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), settings);
+    try {
+      return new EmbeddingModel(spec, session, tokenizer, facts);
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
   }
 
   /** Width of the vectors before any `dimensions` truncation. */
@@ -200,26 +206,28 @@ const POSITION_OFFSET_TYPES = new Set(["roberta", "xlm-roberta", "camembert"]);
 
 function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): EncoderFacts {
   const config = readJson(join(spec.dir, "config.json"));
-  const width = num(config.hidden_size) ?? num(config.d_model) ?? num(config.dim);
+  // nomic_bert configs use GPT-2's names (n_embd, n_positions); DistilBERT's dim; others BERT's.
+  const width = num(config.hidden_size) ?? num(config.n_embd) ?? num(config.d_model) ?? num(config.dim);
   const vocabSize = num(config.vocab_size);
-  const positions = num(config.max_position_embeddings);
+  const positions = num(config.max_position_embeddings) ?? num(config.n_positions);
   if (width === undefined || vocabSize === undefined || positions === undefined) {
-    throw new Error("config.json lacks hidden_size, vocab_size or max_position_embeddings");
+    throw new UnsupportedFormatError("config.json lacks the width (hidden_size, n_embd), vocab_size or the context (max_position_embeddings, n_positions)");
   }
   const padId = tokenizer.pad_token_id ?? num(config.pad_token_id) ?? 0;
   const offset = POSITION_OFFSET_TYPES.has(String(config.model_type)) ? padId + 1 : 0;
   const tokenizerMax = num(tokenizer.model_max_length);
   const limits = [positions - offset, spec.maxContextTokens, tokenizerMax !== undefined && tokenizerMax < 1e6 ? tokenizerMax : undefined];
-  // sentence-transformers folders say how they were trained to pool (e.g. BGE uses [CLS]).
-  const stPooling = readJson(join(spec.dir, "1_Pooling", "config.json"));
+  // sentence-transformers folders say how they were trained to pool (BGE: [CLS]) and whether vectors are normalised.
+  const st = readSentenceTransformers(spec.dir);
   const settings = spec.embedding ?? {};
   return {
     width,
     vocabSize,
     contextLength: Math.min(...limits.filter((v): v is number => v !== undefined)),
     padId,
-    pooling: settings.pooling ?? (stPooling.pooling_mode_cls_token === true ? "cls" : "mean"),
-    normalize: settings.normalize ?? true,
+    pooling: settings.pooling ?? st.pooling ?? "mean",
+    // modules.json decides when the folder has one; otherwise unit vectors, as OpenAI's embeddings are.
+    normalize: settings.normalize ?? st.normalize ?? true,
     truncate: settings.truncate ?? false,
     matryoshka: settings.matryoshkaDimensions,
     ...specialTokensAround(tokenizer),

@@ -3,7 +3,13 @@
  * numbers can be checked by hand.
  */
 
-export type PoolingMode = "mean" | "cls";
+/** sentence-transformers' pooling modes that gpt3dev applies (`1_Pooling/config.json`'s `pooling_mode_*` flags). */
+export const POOLING_MODES = ["mean", "cls", "max", "lasttoken"] as const;
+export type PoolingMode = (typeof POOLING_MODES)[number];
+
+export function isPoolingMode(value: unknown): value is PoolingMode {
+  return typeof value === "string" && (POOLING_MODES as readonly string[]).includes(value);
+}
 
 /** An encoder output `[batch, seq, width]` laid out row-major, as ONNX Runtime returns `last_hidden_state`. */
 export interface HiddenStates {
@@ -45,8 +51,55 @@ export function clsPool(hidden: HiddenStates): Float32Array[] {
   return Array.from({ length: batch }, (_, b) => data.slice(b * seq * width, b * seq * width + width));
 }
 
+/**
+ * The largest value of each component over the positions the mask keeps (sentence-transformers' max pooling, which
+ * sets padding to -1e9 first). A row with no kept position gives a zero vector.
+ */
+export function maxPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  const { data, batch, seq, width } = hidden;
+  if (mask.length !== batch * seq) throw new Error(`mask has ${mask.length} entries, expected ${batch * seq}`);
+  const vectors: Float32Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const out = new Float32Array(width).fill(-Infinity);
+    let kept = 0;
+    for (let s = 0; s < seq; s++) {
+      if (Number(mask[b * seq + s]) === 0) continue;
+      kept++;
+      const offset = (b * seq + s) * width;
+      for (let d = 0; d < width; d++) out[d] = Math.max(out[d]!, data[offset + d]!);
+    }
+    vectors.push(kept > 0 ? out : new Float32Array(width));
+  }
+  return vectors;
+}
+
+/**
+ * The hidden state of each row's last kept position (sentence-transformers' `lasttoken`, used by decoder-based
+ * embedders whose last token has seen the whole text). Rows are right-padded, so that is the last 1 of the mask.
+ */
+export function lastTokenPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  const { data, batch, seq, width } = hidden;
+  if (mask.length !== batch * seq) throw new Error(`mask has ${mask.length} entries, expected ${batch * seq}`);
+  return Array.from({ length: batch }, (_, b) => {
+    let last = -1;
+    for (let s = 0; s < seq; s++) if (Number(mask[b * seq + s]) !== 0) last = s;
+    if (last < 0) return new Float32Array(width);
+    const offset = (b * seq + last) * width;
+    return data.slice(offset, offset + width);
+  });
+}
+
 export function pool(mode: PoolingMode, hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
-  return mode === "cls" ? clsPool(hidden) : meanPool(hidden, mask);
+  switch (mode) {
+    case "cls":
+      return clsPool(hidden);
+    case "max":
+      return maxPool(hidden, mask);
+    case "lasttoken":
+      return lastTokenPool(hidden, mask);
+    case "mean":
+      return meanPool(hidden, mask);
+  }
 }
 
 /** A copy scaled to unit Euclidean length; a zero vector stays zero rather than becoming NaN. */

@@ -4,7 +4,7 @@ import { parse as parseYaml } from "yaml";
 import type { ModelKind } from "./errors.ts";
 import { defaultDtype, DTYPES, ENCODER_FAMILIES, isDtype, refusalOf } from "./model-files.ts";
 import { isOpenAIEncodingName, OPENAI_ENCODINGS, type OpenAIEncodingName } from "./openai-encoding.ts";
-import type { PoolingMode } from "./pooling.ts";
+import { isPoolingMode, POOLING_MODES, type PoolingMode } from "./pooling.ts";
 
 /** What the server knows about a model before loading it. */
 export interface ModelSpec {
@@ -36,9 +36,9 @@ export interface ModelSpec {
 }
 
 export interface EmbeddingSettings {
-  /** How token vectors become one vector (default "mean", or what `1_Pooling/config.json` says). */
+  /** How token vectors become one vector (default: what the folder's sentence-transformers Pooling config says, else "mean"). */
   pooling?: PoolingMode;
-  /** L2-normalise every vector (default true, as OpenAI's embeddings are). */
+  /** L2-normalise every vector (default: whether modules.json has a Normalize module; true without modules.json). */
   normalize?: boolean;
   /** Cut inputs longer than the context instead of refusing them (default false, as OpenAI refuses). */
   truncate?: boolean;
@@ -216,8 +216,8 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   if (entry.kind !== undefined && entry.kind !== "text-generation" && entry.kind !== "embeddings") {
     throw new Error(`${where}: 'kind' must be 'text-generation' or 'embeddings'`);
   }
-  if (entry.pooling !== undefined && entry.pooling !== "mean" && entry.pooling !== "cls") {
-    throw new Error(`${where}: 'pooling' must be 'mean' or 'cls'`);
+  if (entry.pooling !== undefined && !isPoolingMode(entry.pooling)) {
+    throw new Error(`${where}: 'pooling' must be one of ${POOLING_MODES.join(", ")}`);
   }
   for (const key of ["normalize", "truncate"] as const) {
     if (entry[key] !== undefined && typeof entry[key] !== "boolean") throw new Error(`${where}: '${key}' must be true or false`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { clsPool, l2Normalize, meanPool, pool, truncateDimensions, type HiddenStates } from "../../src/engine/pooling.ts";
+import { clsPool, l2Normalize, lastTokenPool, maxPool, meanPool, pool, truncateDimensions, type HiddenStates } from "../../src/engine/pooling.ts";
 
 // Two rows, three positions, width two. Row 1 is padded after its second token: its last position holds values
 // (100, -100) that must never reach its vector.
@@ -52,10 +52,42 @@ describe("clsPool", () => {
   });
 });
 
+describe("maxPool", () => {
+  it("takes each component's largest value over the kept positions only", () => {
+    expect(list(maxPool(HIDDEN, MASK))).toEqual([
+      [5, 6],
+      [3, 1.5],
+    ]);
+  });
+
+  it("gives a zero vector for a row with no kept position, and refuses a mask of the wrong size", () => {
+    expect(list(maxPool(HIDDEN, [0, 0, 0, 1, 0, 0]))).toEqual([
+      [0, 0],
+      [-1, 0.5],
+    ]);
+    expect(() => maxPool(HIDDEN, [1])).toThrow("mask has 1 entries, expected 6");
+  });
+});
+
+describe("lastTokenPool", () => {
+  it("takes each row's last kept position, not its last padded one", () => {
+    expect(list(lastTokenPool(HIDDEN, MASK))).toEqual([
+      [5, 6],
+      [3, 1.5],
+    ]);
+    expect(list(lastTokenPool(HIDDEN, BigInt64Array.from([1n, 0n, 0n, 0n, 0n, 0n])))).toEqual([
+      [1, 2],
+      [0, 0],
+    ]);
+  });
+});
+
 describe("pool", () => {
   it("dispatches on the mode", () => {
     expect(list(pool("cls", HIDDEN, MASK))).toEqual(list(clsPool(HIDDEN)));
     expect(list(pool("mean", HIDDEN, MASK))).toEqual(list(meanPool(HIDDEN, MASK)));
+    expect(list(pool("max", HIDDEN, MASK))).toEqual(list(maxPool(HIDDEN, MASK)));
+    expect(list(pool("lasttoken", HIDDEN, MASK))).toEqual(list(lastTokenPool(HIDDEN, MASK)));
   });
 });
 

@@ -1,0 +1,129 @@
+// One tiny encoder per embedding family (scripts/fixtures/encoders.ts: each family's I/O contract, config.json and
+// sentence-transformers files), served through the real server and the compiled binary, compared value by value with
+// transformers.js's feature-extraction pipeline on the same files, with the pooling and normalisation the folder's
+// modules.json and 1_Pooling/config.json ask for; fp32 and q8 for every family.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { makeModels } from "../../scripts/make-models.ts";
+import { ENCODER_FAMILIES, modulesJson, poolingConfig, type EncoderPooling } from "../../scripts/fixtures/encoders.ts";
+import { referenceEmbeddings } from "../formats/embedding-reference.ts";
+import { serverModes, startServer, type RunningServer } from "./harness.ts";
+import { errorOf } from "./suite.ts";
+
+const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-encoders-"));
+// Different lengths, so every batch is right-padded and the padding must stay out of each vector.
+const TEXTS = ["hello world", "The quick brown fox jumps over the lazy dog by the river", "query: how cold was the morning?"];
+const TOLERANCE = 1e-5;
+
+interface Served {
+  folder: string;
+  dtype: string;
+  pooling: EncoderPooling;
+  normalize: boolean;
+}
+
+/** Served id → what the server must do with it: each family at fp32 and q8, and minilm copies with other pooling. */
+const SERVED: Record<string, Served> = {
+  // No sentence-transformers files: mean pooling and unit vectors, as OpenAI's embeddings are.
+  "tiny-bert": { folder: "tiny-bert", dtype: "fp32", pooling: "mean", normalize: true },
+  "tiny-bert-q8": { folder: "tiny-bert", dtype: "q8", pooling: "mean", normalize: true },
+};
+for (const f of ENCODER_FAMILIES) {
+  SERVED[f.id] = { folder: f.id, dtype: "fp32", pooling: f.pooling, normalize: f.normalize };
+  SERVED[`${f.id}-q8`] = { folder: f.id, dtype: "q8", pooling: f.pooling, normalize: f.normalize };
+}
+// sentence-transformers folders with max and last-token pooling and no Normalize module.
+for (const pooling of ["max", "lasttoken"] as const) SERVED[`pool-${pooling}`] = { folder: `pool-${pooling}`, dtype: "fp32", pooling, normalize: false };
+
+const expected = new Map<string, number[][]>();
+
+beforeAll(async () => {
+  makeModels({ outDir: OUT, ids: ["tiny-bert", ...ENCODER_FAMILIES.map((f) => f.id)] });
+  for (const pooling of ["max", "lasttoken"] as const) {
+    const dir = join(OUT, `pool-${pooling}`);
+    cpSync(join(OUT, "encoder-minilm"), dir, { recursive: true });
+    writeFileSync(join(dir, "modules.json"), JSON.stringify(modulesJson(false)));
+    writeFileSync(join(dir, "1_Pooling", "config.json"), JSON.stringify(poolingConfig(32, pooling)));
+  }
+  // A Dense projection after pooling is not in the ONNX graph: serving the pooled vector would be wrong.
+  cpSync(join(OUT, "encoder-minilm"), join(OUT, "with-dense"), { recursive: true });
+  writeFileSync(join(OUT, "with-dense", "modules.json"), JSON.stringify([...modulesJson(true), { idx: 3, name: "3", path: "3_Dense", type: "sentence_transformers.models.Dense" }]));
+  // A pooling mode gpt3dev does not apply.
+  cpSync(join(OUT, "encoder-minilm"), join(OUT, "pool-weighted"), { recursive: true });
+  writeFileSync(join(OUT, "pool-weighted", "1_Pooling", "config.json"), JSON.stringify({ ...poolingConfig(32, "mean"), pooling_mode_mean_tokens: false, pooling_mode_weightedmean_tokens: true }));
+  const entries = Object.entries(SERVED)
+    .filter(([id, s]) => id !== s.folder)
+    .map(([id, s]) => `- name: ${id}\n  path: ${s.folder}\n  dtype: ${s.dtype}\n`);
+  writeFileSync(join(OUT, "registry.yaml"), entries.join(""));
+  for (const [id, s] of Object.entries(SERVED)) expected.set(id, await referenceEmbeddings(join(OUT, s.folder), s.dtype, TEXTS, s.pooling, s.normalize));
+});
+
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+
+const norm = (v: readonly number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
+const maxDiff = (a: readonly number[], b: readonly number[]) => {
+  expect(a.length).toBe(b.length);
+  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0);
+};
+
+describe("encoder family fixtures", () => {
+  it("give each family, dtype and pooling its own vectors (the comparison below could fail)", () => {
+    const firsts = [...expected.values()].map((vectors) => vectors[0]!);
+    for (const [i, a] of firsts.entries()) for (const b of firsts.slice(i + 1)) expect(maxDiff(a, b)).toBeGreaterThan(1e-3);
+  });
+
+  it("reference vectors are unit length exactly where the folder has a Normalize module", () => {
+    for (const [id, s] of Object.entries(SERVED)) {
+      for (const v of expected.get(id)!) expect({ id, unit: Math.abs(norm(v) - 1) < 1e-5 }).toEqual({ id, unit: s.normalize });
+    }
+  });
+});
+
+for (const mode of serverModes()) {
+  describe(`encoder families [${mode}]`, () => {
+    let server: RunningServer;
+    let client: OpenAI;
+    beforeAll(async () => {
+      server = await startServer({ mode, args: ["--models-dir", OUT, "--registry", join(OUT, "registry.yaml"), "--max-loaded-models", "4"] });
+      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it("embeds as transformers.js does for every family, dtype and pooling, with the folder's normalisation", async () => {
+      for (const id of Object.keys(SERVED)) {
+        const response = await client.embeddings.create({ model: id, input: TEXTS, encoding_format: "float" });
+        const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+        const diffs = vectors.map((v, i) => maxDiff(v, expected.get(id)![i]!));
+        expect({ id, close: diffs.every((d) => d < TOLERANCE) }).toEqual({ id, close: true });
+      }
+    });
+
+    it("refuses a folder whose sentence-transformers modules it cannot apply with 400 and the reason, and keeps serving", async () => {
+      const reasons: Record<string, string> = {
+        "with-dense": "modules.json has modules gpt3dev does not apply after the encoder: Dense",
+        "pool-weighted": "the sentence-transformers Pooling config asks for pooling_mode_weightedmean_tokens, which gpt3dev does not apply",
+      };
+      for (const [id, reason] of Object.entries(reasons)) {
+        const response = await fetch(`${server.baseURL}/v1/embeddings`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: id, input: "hello" }),
+        });
+        expect(response.status).toBe(400);
+        expect(await errorOf(response)).toEqual({
+          message: `The model '${id}' cannot be served: ${reason}.`,
+          type: "invalid_request_error",
+          param: "model",
+          code: "model_not_supported",
+        });
+      }
+      const ok = await client.embeddings.create({ model: "encoder-bge", input: TEXTS[0]!, encoding_format: "float" });
+      expect(maxDiff(ok.data[0]!.embedding, expected.get("encoder-bge")![0]!)).toBeLessThan(TOLERANCE);
+    });
+  });
+}
