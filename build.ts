@@ -16,7 +16,7 @@ import { cpSync, existsSync, readdirSync, renameSync, rmSync, mkdirSync, statSyn
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createBuildPlugins } from "./scripts/build-plugins.ts";
-import { ENGINE_WORKER_ENTRY } from "./src/runtime/workers.ts";
+import { ENGINE_WORKER_ENTRIES } from "./src/runtime/workers.ts";
 
 const ROOT = import.meta.dir;
 const MODEL_FOLDERS = ["tiny-gpt2", "tiny-llama", "tiny-bert", "gpt2-vocab"];
@@ -35,9 +35,9 @@ async function assemble(dir: string): Promise<void> {
   const outfile = join(dir, "gpt3dev");
   const { plugins, assertApplied } = createBuildPlugins();
   const result = await Bun.build({
-    // The engine worker is an entry point of its own: Bun embeds it beside the main module (src/runtime/workers.ts).
-    entrypoints: [entry, resolve(ROOT, ENGINE_WORKER_ENTRY)],
-    // Without splitting, modules the worker imports lazily (gpt-tokenizer's rank tables) land in both bundles.
+    // Each engine worker is an entry point of its own: Bun embeds it beside the main module (src/runtime/workers.ts).
+    entrypoints: [entry, ...ENGINE_WORKER_ENTRIES.map((worker) => resolve(ROOT, worker))],
+    // Without splitting, modules a worker imports lazily (gpt-tokenizer's rank tables) land in several bundles.
     splitting: true,
     target: "bun",
     format: "esm",

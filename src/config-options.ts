@@ -37,7 +37,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "max-loaded-models",
     env: "GPT3DEV_MAX_LOADED_MODELS",
     type: "string",
-    description: "models kept in memory at once; the least recently used is unloaded",
+    description: "models kept in memory at once, counted apart for text generation and for other kinds; the least recently used is unloaded",
     defaultText: "2",
   },
   {

@@ -1,25 +1,19 @@
 import type { GraphOptimizationLevel } from "../runtime/session.ts";
 import { engineWorkerUrl } from "../runtime/workers.ts";
-import { createRun, type CompletionRun, type RunFeed } from "./completion-run.ts";
+import type { AuxiliaryTask, TaskRequest, TaskResult } from "./auxiliary-tasks.ts";
+import type { CompletionRun } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import type { EngineObserver } from "./engine-events.ts";
-import { EngineCrashError, ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
+import { ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import { withToolCalls } from "./tool-call-events.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./generation-job.ts";
 import type { TokenizeRequest, TokenizeResult } from "./tokenize.ts";
-import {
-  fromWireError,
-  type CallArgs,
-  type CallMethod,
-  type CallResult,
-  type FromWorker,
-  type ToWorker,
-  type WorkerMessage,
-} from "./worker-protocol.ts";
+import { WorkerLink } from "./worker-link.ts";
+import type { CallArgs, CallMethod, CallResult, ToWorker } from "./worker-protocol.ts";
 
 export type { EngineStats } from "./model-host.ts";
 
@@ -29,6 +23,12 @@ export interface EngineOptions {
   maxLoadedModels: number;
   /** ONNX Runtime intra-op threads per session (0 = one per core). */
   intraOpThreads: number;
+  /**
+   * Intra-op threads for the auxiliary worker's models (embeddings); default AUXILIARY_INTRA_OP_THREADS, so that on
+   * a small machine an embeddings request leaves cores to the decoding steps (bench/README.md, "Embeddings next to
+   * streams"). 0 = one per core.
+   */
+  auxiliaryIntraOpThreads?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Folder for decoder graphs rewritten at load time; unset: model files are opened as they are. */
   cacheDir?: string;
@@ -44,40 +44,57 @@ export interface EngineOptions {
   observer?: EngineObserver;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  /** Completions only: the request's signal, handed to the run once it starts. */
-  signal?: AbortSignal;
-}
+/** See EngineOptions.auxiliaryIntraOpThreads. */
+export const AUXILIARY_INTRA_OP_THREADS = 1;
 
 /**
  * Everything the HTTP layer may ask of the models: listing them, generating, embedding and tokenizing with them.
- * Listing is answered here; the rest runs in the engine worker (src/engine/engine-worker.ts), which owns the ONNX
- * sessions, so that a decoding step never blocks HTTP. Engine errors come back as instances of their own classes.
+ * Listing is answered here; the rest runs in one of two workers, each owning its models' ONNX sessions so that no
+ * `session.run` blocks HTTP: text generation (and tokenizing) in the generation worker
+ * (src/engine/generation-worker.ts), every other kind of model in the auxiliary worker
+ * (src/engine/auxiliary-worker.ts, tasks in src/engine/auxiliary-tasks.ts), so that a large embeddings request never
+ * stalls decoding and a crash of one worker leaves the other serving. Each worker has its own model cache, so
+ * `maxLoadedModels` applies to each. Engine errors come back as instances of their own classes.
  */
 export class Engine {
-  private worker: Worker | undefined;
-  private ready: Promise<void> | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly runs = new Map<number, RunFeed>();
+  private readonly generation: WorkerLink;
+  private readonly auxiliary: WorkerLink;
   /** The HTTP thread's share of a request's garbage (events, JSON) is reclaimed between bursts too. */
   private readonly collector = new IdleCollector();
-  private readonly settings: EngineSettings;
 
   constructor(private readonly options: EngineOptions) {
-    this.settings = {
+    const session = {
+      intraOpThreads: options.intraOpThreads,
+      graphOptimizationLevel: options.graphOptimizationLevel,
+      cacheDir: options.cacheDir,
+      prepackWeights: options.prepackWeights,
+      spinning: options.spinning,
+    };
+    const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,
-      session: {
-        intraOpThreads: options.intraOpThreads,
-        graphOptimizationLevel: options.graphOptimizationLevel,
-        cacheDir: options.cacheDir,
-        prepackWeights: options.prepackWeights,
-        spinning: options.spinning,
-      },
+      session,
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };
+    const auxiliarySettings: EngineSettings = {
+      ...settings,
+      session: { ...session, intraOpThreads: options.auxiliaryIntraOpThreads ?? AUXILIARY_INTRA_OP_THREADS },
+    };
+    const link = (name: "generation" | "auxiliary", workerSettings: EngineSettings) =>
+      new WorkerLink({
+        name,
+        url: () => engineWorkerUrl(name),
+        init: () => ({ specs: this.listModels(), settings: workerSettings }),
+        onMessage: (message) => {
+          if (message.type === "observed") this.options.observer?.(message.event);
+        },
+        onActivity: () => {
+          if (this.generation.inFlight + this.auxiliary.inFlight === 0) this.collector.idle();
+          else this.collector.busy();
+        },
+        log: options.log ?? ((line: string) => console.error(line)),
+      });
+    this.generation = link("generation", settings);
+    this.auxiliary = link("auxiliary", auxiliarySettings);
   }
 
   listModels(): ModelSpec[] {
@@ -105,9 +122,10 @@ export class Engine {
   async createCompletion(request: CompletionRequest): Promise<CompletionRun> {
     this.checkServable(request.model);
     const { signal, ...plain } = request;
-    const run = (await this.send((id) => {
+    const generation = this.generation;
+    const run = (await generation.send((id) => {
       // Forwarded at once: a request can wait in the worker (model loading, queue) long before it has a run here.
-      signal?.addEventListener("abort", () => this.cancel(id), { once: true });
+      signal?.addEventListener("abort", () => generation.cancel(id), { once: true });
       return { type: "complete", id, request: plain };
     }, signal)) as CompletionRun;
     return request.tools && request.tools.choice.type !== "none" ? withToolCalls(run) : run;
@@ -115,7 +133,7 @@ export class Engine {
 
   async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
     this.checkServable(request.model);
-    return this.call("createEmbeddings", request);
+    return this.task("embeddings", request);
   }
 
   async tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
@@ -128,14 +146,17 @@ export class Engine {
     return this.call("detokenize", model, tokens);
   }
 
-  /** What each loaded model's scheduler is doing and has done (for tests, the bench and logs). */
-  stats(): Promise<EngineStats> {
-    return this.call("stats");
+  /** What each loaded model's scheduler is doing and has done, over both workers (for tests, the bench and logs). */
+  async stats(): Promise<EngineStats> {
+    const [generation, auxiliary] = await Promise.all([this.call("stats"), this.auxiliaryStats()]);
+    return mergeStats(generation, auxiliary);
   }
 
   /** The stats, or undefined while no worker runs: asking never starts one (metrics scrapes). */
   async statsIfRunning(): Promise<EngineStats | undefined> {
-    return this.worker ? this.stats() : undefined;
+    if (!this.generation.running && !this.auxiliary.running) return undefined;
+    const generation = this.generation.running ? await this.call("stats") : undefined;
+    return mergeStats(generation, await this.auxiliaryStats());
   }
 
   /** What each loaded model costs in memory; nothing is loaded (and no worker is started) before the first use. */
@@ -143,129 +164,44 @@ export class Engine {
     return (await this.statsIfRunning())?.memory ?? {};
   }
 
-  /** Unloads every model and stops the worker. */
+  /** Unloads every model and stops the workers. */
   async close(): Promise<void> {
-    if (!this.worker) return;
-    try {
-      await this.call("close");
-    } finally {
-      this.stop(new Error("the engine was closed"));
-    }
-  }
-
-  private call<M extends CallMethod>(method: M, ...args: CallArgs<M>): Promise<CallResult<M>> {
-    return this.send((id) => ({ type: "call", id, method, args })) as Promise<CallResult<M>>;
-  }
-
-  private async send(message: (id: number) => ToWorker, signal?: AbortSignal): Promise<unknown> {
-    const id = this.nextId++;
-    const worker = this.spawn();
-    const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject, signal }));
-    await this.ready;
-    worker.postMessage(message(id));
-    return reply;
-  }
-
-  /** Started on first use: a server that has not served a model yet holds no second JS heap and no ONNX Runtime. */
-  private spawn(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(engineWorkerUrl());
-    this.worker = worker;
-    this.ready = new Promise<void>((resolve) => {
-      worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        if (event.data.type === "ready") {
-          worker.postMessage({ type: "init", specs: this.listModels(), settings: this.settings } satisfies ToWorker);
-          resolve();
-        } else for (const message of event.data.messages) this.receive(message);
-      };
-    });
-    let serving = false;
-    void this.ready.then(() => (serving = true));
-    const crashed = (reason: string) => {
-      if (this.worker !== worker) return;
-      const inFlight = this.pending.size + this.runs.size;
-      this.stop(new EngineCrashError(reason));
-      // A worker that died before it was ready is not restarted in a loop: the next request tries again.
-      if (serving) this.spawn();
-      const log = this.options.log ?? ((line: string) => console.error(line));
-      log(
-        `[gpt3dev] engine worker stopped unexpectedly (${reason}); ${inFlight} request(s) in flight failed; ` +
-          (serving ? "a new engine worker was started, models load again on their next request" : "the next request starts a new one"),
-      );
-    };
-    worker.onerror = (event) => crashed(crashReason(event));
-    worker.addEventListener("close", () => crashed("the worker exited"));
-    // The HTTP server keeps the process alive; an idle engine alone should not.
-    worker.unref();
-    return worker;
-  }
-
-  /** Fails whatever still waits on this worker; the next request starts a new one. */
-  private stop(error: Error): void {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.ready = undefined;
-    worker?.terminate();
-    for (const waiter of this.pending.values()) waiter.reject(error);
-    for (const feed of this.runs.values()) feed.fail(error);
-    this.pending.clear();
-    this.runs.clear();
-  }
-
-  private receive(message: WorkerMessage): void {
-    this.handle(message);
-    if (this.pending.size === 0 && this.runs.size === 0) this.collector.idle();
-    else this.collector.busy();
-  }
-
-  private handle(message: WorkerMessage): void {
-    if (message.type === "observed") {
-      this.options.observer?.(message.event);
-      return;
-    }
-    const id = message.id;
-    switch (message.type) {
-      case "reply":
-      case "rejected":
-      case "started": {
-        const waiter = this.pending.get(id);
-        this.pending.delete(id);
-        if (!waiter) return;
-        if (message.type === "reply") waiter.resolve(message.value);
-        else if (message.type === "rejected") waiter.reject(fromWireError(message.error));
-        else {
-          // Registered before the rest of this batch is read: its events may follow in the same batch.
-          const info = { modelId: message.modelId, systemFingerprint: message.systemFingerprint, promptTokens: message.promptTokens };
-          const { run, feed } = createRun(info, () => this.cancel(id), waiter.signal);
-          this.runs.set(id, feed);
-          waiter.resolve(run);
+    await Promise.all(
+      [this.generation, this.auxiliary].map(async (link) => {
+        if (!link.running) return;
+        try {
+          await link.send((id) => ({ type: "call", id, method: "close", args: [] }));
+        } finally {
+          link.stop(new Error("the engine was closed"));
         }
-        return;
-      }
-      case "events":
-        this.runs.get(id)?.events(message.events);
-        return;
-      case "done":
-        this.runs.get(id)?.done(message.completionTokens, message.cachedTokens);
-        this.runs.delete(id);
-        return;
-      case "failed":
-        this.runs.get(id)?.fail(fromWireError(message.error));
-        this.runs.delete(id);
-        return;
-    }
+      }),
+    );
   }
 
-  private cancel(id: number): void {
-    const live = this.runs.delete(id) || this.pending.has(id);
-    if (live) this.worker?.postMessage({ type: "cancel", id } satisfies ToWorker);
+  /** A request/reply call to the generation worker's host. */
+  private call<M extends CallMethod>(method: M, ...args: CallArgs<M>): Promise<CallResult<M>> {
+    return this.generation.send((id) => ({ type: "call", id, method, args })) as Promise<CallResult<M>>;
+  }
+
+  /** One task of the auxiliary worker (src/engine/auxiliary-tasks.ts). */
+  private task<T extends AuxiliaryTask>(task: T, request: TaskRequest<T>): Promise<TaskResult<T>> {
+    return this.auxiliary.send((id) => ({ type: "task", id, task, request }) satisfies ToWorker) as Promise<TaskResult<T>>;
+  }
+
+  /** The auxiliary worker's stats if it runs (asking never starts it). */
+  private async auxiliaryStats(): Promise<EngineStats | undefined> {
+    if (!this.auxiliary.running) return undefined;
+    return (await this.auxiliary.send((id) => ({ type: "call", id, method: "stats", args: [] }))) as EngineStats;
   }
 }
 
-/** One line naming the error: Bun's message may carry a source excerpt, which belongs in no client's error. */
-function crashReason(event: ErrorEvent): string {
-  const error: unknown = event.error;
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  const lines = (event.message ?? "").split("\n").map((line) => line.trim());
-  return lines.find((line) => /^\w*Error\b.*:/.test(line)) ?? lines.find(Boolean) ?? "uncaught error";
+function mergeStats(...parts: (EngineStats | undefined)[]): EngineStats {
+  const merged: EngineStats = { loaded: [], models: {}, memory: {} };
+  for (const part of parts) {
+    if (!part) continue;
+    merged.loaded.push(...part.loaded);
+    Object.assign(merged.models, part.models);
+    Object.assign(merged.memory, part.memory);
+  }
+  return merged;
 }

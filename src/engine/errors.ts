@@ -104,10 +104,14 @@ export class GenerationError extends Error {
   }
 }
 
-/** The engine worker died (a crash in native code or an uncaught error) while this request was in flight. */
+/** An engine worker died (a crash in native code or an uncaught error) while this request was in flight. */
 export class EngineCrashError extends Error {
-  constructor(readonly reason: string) {
-    super(`the engine worker stopped unexpectedly: ${reason}`);
+  constructor(
+    readonly reason: string,
+    /** Which engine worker: "generation" or "auxiliary". */
+    readonly worker = "engine",
+  ) {
+    super(`the ${worker} worker stopped unexpectedly: ${reason}`);
     this.name = "EngineCrashError";
   }
 }

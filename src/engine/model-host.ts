@@ -3,16 +3,12 @@ import { join } from "node:path";
 import { releaseFreeHeap } from "../runtime/heap.ts";
 import type { SessionSettings } from "../runtime/session.ts";
 import type { EngineObserver, LoadedFile } from "./engine-events.ts";
-import type { RunFeed } from "./completion-run.ts";
-import { planCompletion, type CompletionRequest } from "./completions.ts";
-import { systemFingerprint } from "./fingerprint.ts";
-import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
+import type { EmbeddingModel } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
-import { TextModel } from "./text-model.ts";
-import { detokenizeWith, tokenizeWith, type TokenizeRequest, type TokenizeResult } from "./tokenize.ts";
+import type { TextModel } from "./text-model.ts";
 
 /** Everything the model side needs to know, as plain data (it crosses into the engine worker in a message). */
 export interface EngineSettings {
@@ -20,13 +16,6 @@ export interface EngineSettings {
   maxLoadedModels: number;
   session: SessionSettings;
   scheduler: SchedulerOptions;
-}
-
-export interface StartedCompletion {
-  modelId: string;
-  systemFingerprint: string;
-  promptTokens: number;
-  cancel(): void;
 }
 
 export interface EngineStats {
@@ -49,12 +38,19 @@ export interface ModelMemory {
   kvCacheLimitBytes?: number | null;
 }
 
-type LoadedModel = TextModel | EmbeddingModel;
-type ModelOfKind<K extends LoadedModel["kind"]> = Extract<LoadedModel, { kind: K }>;
+/** Every kind of loaded model; a new kind adds its class here and its loader where its worker builds its host. */
+export type LoadedModel = TextModel | EmbeddingModel;
+export type LoadedKind = LoadedModel["kind"];
+export type ModelOfKind<K extends LoadedKind> = Extract<LoadedModel, { kind: K }>;
+
+/** How each kind a host serves is loaded; the host loads no other kind. */
+export type ModelLoaders = { [K in LoadedKind]?: (spec: ModelSpec, settings: EngineSettings) => Promise<ModelOfKind<K>> };
 
 /**
- * Owns the models and their ONNX sessions: the model cache, one scheduler per loaded text model, the tokenizers.
- * It runs inside the engine worker (src/engine/engine-worker.ts), so that no `session.run` blocks the HTTP thread.
+ * Owns one worker's models and their ONNX sessions: its model cache (its own `maxLoadedModels`), the load reports
+ * and memory facts, one scheduler per loaded text model. Each engine worker holds one: the generation worker
+ * (src/engine/generation-host.ts adds completions and tokenizing) and the auxiliary worker
+ * (src/engine/auxiliary-tasks.ts), so that no `session.run` blocks the HTTP thread or the other worker.
  */
 export class ModelHost {
   private readonly specs: ReadonlyMap<string, ModelSpec>;
@@ -64,69 +60,11 @@ export class ModelHost {
   constructor(
     specs: readonly ModelSpec[],
     private readonly settings: EngineSettings,
+    private readonly loaders: ModelLoaders,
     private readonly observe: EngineObserver = () => {},
   ) {
     this.specs = new Map(specs.map((spec) => [spec.id, spec]));
     this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels);
-  }
-
-  /**
-   * Loads the model if needed, tokenizes and queues the request; throws (before any output) when it cannot be
-   * served, QueueFullError included. Output and the end of the run go to `feed`; `request.signal` cancels it, and a
-   * request cancelled while its model loaded is never queued.
-   */
-  async startCompletion(request: CompletionRequest, feed: RunFeed): Promise<StartedCompletion> {
-    const lease = await this.acquire(request.model, "text-generation");
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      lease.done();
-    };
-    try {
-      const model = lease.model;
-      const plan = planCompletion(model, request);
-      const started = { modelId: model.spec.id, systemFingerprint: systemFingerprint(model.spec), promptTokens: plan.promptTokens };
-      if (request.signal?.aborted) {
-        release();
-        feed.done(0);
-        return { ...started, cancel() {} };
-      }
-      const handle = model.scheduler.submit({
-        ...plan.job,
-        sink: {
-          events: (events) => feed.events(events),
-          done: (tokens, cached) => {
-            release();
-            feed.done(tokens, cached);
-          },
-          fail: (error) => {
-            release();
-            feed.fail(error);
-          },
-        },
-      });
-      request.signal?.addEventListener("abort", handle.cancel, { once: true });
-      return { ...started, cancel: handle.cancel };
-    } catch (error) {
-      release();
-      throw error;
-    }
-  }
-
-  async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    return this.withModel(request.model, "embeddings", async (model) => {
-      const result = await model.embed(request.inputs, { dimensions: request.dimensions });
-      return { modelId: model.spec.id, ...result };
-    });
-  }
-
-  tokenize(request: TokenizeRequest): Promise<TokenizeResult> {
-    return this.withModel(request.model, "text-generation", async (model) => tokenizeWith(model, request));
-  }
-
-  detokenize(model: string, tokens: readonly number[]): Promise<string> {
-    return this.withModel(model, "text-generation", async (loaded) => detokenizeWith(loaded, tokens));
   }
 
   stats(): EngineStats {
@@ -149,7 +87,8 @@ export class ModelHost {
     return this.cache.unloadAll();
   }
 
-  private async withModel<K extends LoadedModel["kind"], T>(id: string, kind: K, use: (model: ModelOfKind<K>) => Promise<T>): Promise<T> {
+  /** Runs `use` with the model loaded and kept loaded until it settles; a model of another kind is refused. */
+  async withModel<K extends LoadedKind, T>(id: string, kind: K, use: (model: ModelOfKind<K>) => Promise<T>): Promise<T> {
     const lease = await this.acquire(id, kind);
     try {
       return await use(lease.model);
@@ -158,7 +97,8 @@ export class ModelHost {
     }
   }
 
-  private async acquire<K extends LoadedModel["kind"]>(id: string, kind: K): Promise<Lease<ModelOfKind<K>>> {
+  /** The model of that kind, loaded and leased: call `done()` on the lease when finished with it. */
+  async acquire<K extends LoadedKind>(id: string, kind: K): Promise<Lease<ModelOfKind<K>>> {
     const spec = this.spec(id);
     if (spec.kind !== kind) throw new ModelKindError(spec.id, spec.kind, kind);
     const lease = await this.cache.acquire(spec.id);
@@ -191,10 +131,10 @@ export class ModelHost {
       });
     try {
       const before = process.memoryUsage.rss();
-      const model =
-        spec.kind === "embeddings"
-          ? await EmbeddingModel.load(spec, this.settings.session)
-          : await TextModel.load(spec, this.settings.session, this.settings.scheduler);
+      const loader = this.loaders[spec.kind] as ((spec: ModelSpec, settings: EngineSettings) => Promise<LoadedModel>) | undefined;
+      // The engine routes each request to the worker serving its kind: reaching this is a bug, not a user error.
+      if (!loader) throw new Error(`this worker does not serve ${spec.kind} models`);
+      const model = await loader(spec, this.settings);
       // Loading frees the weights ONNX Runtime read or pre-packed; without this the C heap keeps them mapped.
       releaseFreeHeap();
       const fileBytes = files.filter((f) => f.path.startsWith("onnx")).reduce((sum, f) => sum + f.bytes, 0);

@@ -1,27 +1,32 @@
 /**
- * Messages between the HTTP thread's Engine (src/engine/engine.ts) and the engine worker
- * (src/engine/engine-worker.ts). Everything is plain data (structured clone): no functions, no AbortSignal (a
+ * Messages between the HTTP thread's Engine (src/engine/engine.ts, through src/engine/worker-link.ts) and its two
+ * workers: the generation worker (src/engine/generation-worker.ts) and the auxiliary worker
+ * (src/engine/auxiliary-worker.ts). Everything is plain data (structured clone): no functions, no AbortSignal (a
  * completion request travels without its signal; aborting it sends "cancel"), and errors travel as `WireError`
  * and come back as instances of their own class.
  */
+import type { AuxiliaryTask, TaskRequest } from "./auxiliary-tasks.ts";
 import type { CompletionEvent } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EngineEvent } from "./engine-events.ts";
 import * as engineErrors from "./errors.ts";
-import type { EngineSettings, ModelHost } from "./model-host.ts";
+import type { GenerationHost } from "./generation-host.ts";
+import type { EngineSettings } from "./model-host.ts";
 import type { ModelSpec } from "./registry.ts";
 
-/** ModelHost methods the HTTP side calls as plain request/reply. */
-export type CallMethod = "createEmbeddings" | "tokenize" | "detokenize" | "stats" | "close";
-export type CallArgs<M extends CallMethod> = Parameters<ModelHost[M]>;
-export type CallResult<M extends CallMethod> = Awaited<ReturnType<ModelHost[M]>>;
+/** ModelHost methods the HTTP side calls as plain request/reply ("stats" and "close" on either worker). */
+export type CallMethod = "tokenize" | "detokenize" | "stats" | "close";
+export type CallArgs<M extends CallMethod> = Parameters<GenerationHost[M]>;
+export type CallResult<M extends CallMethod> = Awaited<ReturnType<GenerationHost[M]>>;
 
 export type ToWorker =
   | { type: "init"; specs: ModelSpec[]; settings: EngineSettings }
   | { type: "call"; id: number; method: CallMethod; args: unknown[] }
   /** Starts a completion; answered by "started" or "rejected", then its "events" and one "done" or "failed". */
   | { type: "complete"; id: number; request: CompletionRequest }
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  /** Auxiliary worker only: runs one task of src/engine/auxiliary-tasks.ts; answered by "reply" or "rejected". */
+  | { type: "task"; id: number; task: AuxiliaryTask; request: TaskRequest<AuxiliaryTask> };
 
 export type WorkerMessage =
   | { type: "reply"; id: number; value: unknown }

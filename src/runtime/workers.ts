@@ -1,13 +1,15 @@
 /**
- * Where the engine worker's module is. From source it sits beside the engine; in the compiled executable build.ts
- * gives it to the bundler as a second entry point, and Bun embeds each entry under its path relative to the entry
- * points' common folder (src/), with a .js extension, beside the executable's own module.
+ * Where the engine's worker modules are. From source they sit in src/engine/; in the compiled executable build.ts
+ * gives each to the bundler as an entry point of its own, and Bun embeds each entry under its path relative to the
+ * entry points' common folder (src/), with a .js extension, beside the executable's own module.
  */
-export function engineWorkerUrl(): URL {
+export type EngineWorkerName = "generation" | "auxiliary";
+
+export function engineWorkerUrl(name: EngineWorkerName): URL {
   return Bun.isStandaloneExecutable
-    ? new URL("./engine/engine-worker.js", import.meta.url)
-    : new URL("../engine/engine-worker.ts", import.meta.url);
+    ? new URL(`./engine/${name}-worker.js`, import.meta.url)
+    : new URL(`../engine/${name}-worker.ts`, import.meta.url);
 }
 
-/** The entry point build.ts adds, relative to the repository. */
-export const ENGINE_WORKER_ENTRY = "src/engine/engine-worker.ts";
+/** The entry points build.ts adds, relative to the repository. */
+export const ENGINE_WORKER_ENTRIES = ["src/engine/generation-worker.ts", "src/engine/auxiliary-worker.ts"];

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { createRun } from "../../src/engine/completion-run.ts";
 import type { CompletionRequest } from "../../src/engine/completions.ts";
 import { Decoder } from "../../src/engine/decoder.ts";
-import { ModelHost } from "../../src/engine/model-host.ts";
+import { GenerationHost } from "../../src/engine/generation-host.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import type { SchedulerOptions } from "../../src/engine/generation-job.ts";
@@ -15,7 +15,7 @@ import { idsOf, letters } from "./fake-model.ts";
 
 const MODELS_DIR = resolve(import.meta.dir, "../../models");
 const decoders: Decoder[] = [];
-const hosts: ModelHost[] = [];
+const hosts: GenerationHost[] = [];
 afterAll(async () => {
   await Promise.all([...decoders.map((d) => d.release()), ...hosts.map((h) => h.close())]);
 });
@@ -92,7 +92,7 @@ describe("batched decoding on the generated models", () => {
   }
 });
 
-async function complete(host: ModelHost, request: CompletionRequest) {
+async function complete(host: GenerationHost, request: CompletionRequest) {
   let feed: ReturnType<typeof createRun>["feed"] | undefined;
   const started = await host.startCompletion(request, {
     events: (events) => feed!.events(events),
@@ -110,10 +110,10 @@ async function complete(host: ModelHost, request: CompletionRequest) {
   return { texts, finish, usage: [made.run.promptTokens, made.run.completionTokens] };
 }
 
-describe("ModelHost", () => {
+describe("GenerationHost", () => {
   const registry = new ModelRegistry({ modelsDir: MODELS_DIR });
   const host = (maxBatch: number) => {
-    const made = new ModelHost(registry.list(), {
+    const made = new GenerationHost(registry.list(), {
       maxLoadedModels: 2,
       session: { intraOpThreads: 1 },
       scheduler: { maxBatch, maxQueue: 64, prefillChunk: 8 },
@@ -146,7 +146,7 @@ describe("ModelHost", () => {
 
   it("keeps a model's batch within its registry max_batch", async () => {
     const specs = registry.list().map((spec) => (spec.id === "tiny-llama" ? { ...spec, maxBatch: 2 } : spec));
-    const capped = new ModelHost(specs, {
+    const capped = new GenerationHost(specs, {
       maxLoadedModels: 2,
       session: { intraOpThreads: 1 },
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 8 },
