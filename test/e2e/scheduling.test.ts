@@ -23,7 +23,7 @@ const MIXED: Params[] = [
   { model: "tiny-llama", prompt: "Hello there", max_tokens: 35, temperature: 0 },
   { model: "tiny-llama", prompt: "General Kenobi", max_tokens: 25, temperature: 1.3, seed: 11 },
   { model: "tiny-llama", prompt: "x", max_tokens: 20, temperature: 0.9, top_p: 0.5, seed: 2 },
-  // A second model decodes at the same time in the same engine worker.
+  // A second model decodes at the same time in the same generation worker.
   { model: "tiny-gpt2", prompt: "Hello there", max_tokens: 35, temperature: 0 },
   { model: "tiny-gpt2", prompt: "General Kenobi", max_tokens: 25, temperature: 1.3, seed: 11 },
 ];
