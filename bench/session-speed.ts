@@ -27,8 +27,12 @@ export interface SpeedJob {
 
 const int64 = (values: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), dims);
 
-/** Decode tokens/s (all rows) of `steps` one-token steps after a 32-token prompt. */
-async function decodeRate(session: ort.InferenceSession, job: SpeedJob, rows: number): Promise<number> {
+/**
+ * Decode tokens/s (all rows) of `steps` one-token steps after a 32-token prompt, and the process's CPU time per token
+ * (user + system, all threads; ONNX Runtime's threads do not spin here, so it counts work, not waiting): on a machine
+ * shared with other jobs wall-clock rates swing with the load, CPU time much less.
+ */
+async function decodeRate(session: ort.InferenceSession, job: SpeedJob, rows: number): Promise<{ tps: number; cpuMsPerToken: number }> {
   const c = readDecoderConfig(job.modelDir);
   let feeds: Record<string, ort.Tensor> = {};
   for (let i = 0; i < c.numLayers; i++) {
@@ -38,8 +42,12 @@ async function decodeRate(session: ort.InferenceSession, job: SpeedJob, rows: nu
   let past = 0;
   let ids = Array.from({ length: rows * seq }, (_, i) => (i * 7919) % c.vocabSize);
   let t0 = 0;
+  let cpu0 = process.cpuUsage();
   for (let n = 0; n <= job.steps; n++) {
-    if (n === 1) t0 = now();
+    if (n === 1) {
+      t0 = now();
+      cpu0 = process.cpuUsage();
+    }
     feeds.input_ids = int64(ids, [rows, seq]);
     feeds.attention_mask = int64(new Array<number>(rows * (past + seq)).fill(1), [rows, past + seq]);
     feeds.position_ids = int64(Array.from({ length: rows * seq }, (_, i) => past + (i % seq)), [rows, seq]);
@@ -54,7 +62,9 @@ async function decodeRate(session: ort.InferenceSession, job: SpeedJob, rows: nu
     seq = 1;
     ids = Array.from({ length: rows }, (_, r) => (n * 31 + r) % c.vocabSize);
   }
-  return (job.steps * rows) / (elapsedMs(t0, now()) / 1000);
+  const wall = elapsedMs(t0, now());
+  const cpu = process.cpuUsage(cpu0);
+  return { tps: (job.steps * rows) / (wall / 1000), cpuMsPerToken: (cpu.user + cpu.system) / 1000 / (job.steps * rows) };
 }
 
 export async function speed(job: SpeedJob) {
@@ -66,9 +76,14 @@ export async function speed(job: SpeedJob) {
     sessions.push(await ort.InferenceSession.create(resolve(job.modelDir, "onnx", v.file), options));
   }
   const rates = job.variants.map(() => job.batches.map(() => [] as number[]));
+  const cpu = job.variants.map(() => job.batches.map(() => [] as number[]));
   for (let round = 0; round < job.rounds; round++) {
     for (const [b, rows] of job.batches.entries()) {
-      for (const [i, session] of sessions.entries()) rates[i]![b]!.push(await decodeRate(session, job, rows));
+      for (const [i, session] of sessions.entries()) {
+        const r = await decodeRate(session, job, rows);
+        rates[i]![b]!.push(r.tps);
+        cpu[i]![b]!.push(r.cpuMsPerToken);
+      }
     }
   }
   return job.variants.map((v, i) => ({
@@ -76,7 +91,16 @@ export async function speed(job: SpeedJob) {
     batches: job.batches.map((rows, b) => {
       const own = rates[i]![b]!;
       const ratios = own.map((r, k) => r / rates[0]![b]![k]!);
-      return { rows, best: Math.max(...own), median: percentile(own, 50), ratioToFirst: percentile(ratios, 50) };
+      // CPU time of the first variant / this one's: above 1 means this variant does the same work in less CPU time.
+      const cpuRatios = cpu[i]![b]!.map((c, k) => cpu[0]![b]![k]! / c);
+      return {
+        rows,
+        best: Math.max(...own),
+        median: percentile(own, 50),
+        ratioToFirst: percentile(ratios, 50),
+        cpuMsPerToken: percentile(cpu[i]![b]!, 50),
+        cpuRatioToFirst: percentile(cpuRatios, 50),
+      };
     }),
   }));
 }

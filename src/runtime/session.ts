@@ -22,6 +22,11 @@ export interface SessionSettings {
    * box spinning is the faster one (see bench/README.md).
    */
   spinning?: boolean;
+  /**
+   * false: ONNX Runtime logs errors only while this session loads and runs. For graphs rewritten on purpose in a way
+   * ORT warns about (a weight declared as a graph input so that it is neither folded nor pre-packed).
+   */
+  warnings?: boolean;
 }
 
 /**
@@ -39,6 +44,7 @@ export async function createSession(path: string, settings: SessionSettings = {}
     interOpNumThreads: 1,
     enableMemPattern: false,
     enableCpuMemArena: true,
+    ...(settings.warnings === false ? { logSeverityLevel: 3 as const } : {}),
     extra: {
       session: {
         intra_op: { allow_spinning: settings.spinning ? "1" : "0" },

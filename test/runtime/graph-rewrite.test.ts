@@ -54,6 +54,8 @@ describe("load-time graph rewrites", () => {
       const original = await ort.InferenceSession.create(source);
       const rewritten = await ort.InferenceSession.create(prepared.path);
       try {
+        // A weight declared as a graph input is not an input callers feed.
+        expect(rewritten.inputNames).toEqual([...original.inputNames, "num_logits_to_keep"]);
         expect(original.inputNames).not.toContain("num_logits_to_keep");
         expect(rewritten.inputNames).toContain("num_logits_to_keep");
         const full = await original.run(feeds(original));
@@ -84,6 +86,10 @@ describe("load-time graph rewrites", () => {
     expect(head.input?.[1]).toBe("transformer.wte.weight");
     expect(Number(head.attribute?.find((a) => a.name === "transB")?.i)).toBe(1);
     expect(after.opsets.get("com.microsoft")).toBe(1);
+    // The table is declared as a graph input, so ONNX Runtime keeps it as a value it neither folds nor pre-packs.
+    expect(before.inputs.map((i) => i.name)).not.toContain("transformer.wte.weight");
+    const declared = after.inputs.find((i) => i.name === "transformer.wte.weight");
+    expect(declared?.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual(after.initializers.get("transformer.wte.weight")!.dims);
     // Weights are copied byte for byte: the file grows by the few new nodes only.
     const grown = statSync(prepared.path).size - statSync(join(MODELS, "tiny-gpt2/onnx/model.onnx")).size;
     expect(grown).toBeGreaterThan(0);

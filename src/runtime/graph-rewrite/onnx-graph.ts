@@ -6,6 +6,7 @@ import { onnx } from "onnx-proto";
 import { fields, lengthDelimited, lengthPrefix, readInts, readVarint, utf8, type Field } from "./protobuf.ts";
 
 // Field numbers of onnx.proto (ModelProto, GraphProto, TensorProto).
+const MODEL_IR_VERSION = 1;
 const MODEL_GRAPH = 7;
 const MODEL_OPSET = 8;
 const GRAPH_NODE = 1;
@@ -34,6 +35,8 @@ export interface NodeEntry {
 
 export interface OnnxModel {
   bytes: Uint8Array;
+  /** ModelProto.ir_version: from 4 on, an initializer also declared as a graph input is not a constant to ORT. */
+  irVersion: number;
   /** Default-domain opset and every other domain's version. */
   opsets: Map<string, number>;
   nodes: NodeEntry[];
@@ -78,8 +81,10 @@ export function readModel(bytes: Uint8Array): OnnxModel {
     opsets.set(id.domain === "ai.onnx" ? "" : id.domain, Number(id.version));
   }
   const graphFields = [...fields(bytes, graph.body, graph.end)];
+  const ir = model.find((f) => f.field === MODEL_IR_VERSION);
   const result: OnnxModel = {
     bytes,
+    irVersion: ir ? readVarint(bytes, ir.body)[0] : 0,
     opsets,
     nodes: [],
     initializers: new Map(),

@@ -7,7 +7,7 @@ import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 2;
+export const REWRITE_VERSION = 3;
 
 export interface PreparedModel {
   /** The file to open: the cached rewrite, or the source when nothing applied (or rewriting failed). */

@@ -3,12 +3,16 @@
 // - tied LM head: GPT-2-style exports compute logits as MatMul(x, Transpose(wte)) with `wte` also read by the
 //   embedding Gather. ONNX Runtime constant-folds the Transpose into a second, transposed copy of the table (147 MiB
 //   for GPT-2 small in fp32). The rewrite multiplies by `wte` itself, transposed inside the kernel
-//   (com.microsoft FusedMatMul, transB = 1), which ONNX Runtime does not fold.
+//   (com.microsoft FusedMatMul, transB = 1), which ONNX Runtime does not fold. The table is also declared as a graph
+//   input (an overridable initializer, IR version 4 on): ONNX Runtime then treats it as a value, not a constant, so
+//   the head's kernel does not pre-pack a second copy of it beside the one the embedding Gather keeps (another
+//   147 MiB). Callers never feed it (ORT lists it in no `inputNames`); the head multiplies the table as it is,
+//   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly.
 // - last logits: exports without a `num_logits_to_keep` input compute the LM head for every position of a prompt
 //   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
 //   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
 import { onnx } from "onnx-proto";
-import { int64Initializer, intsAttribute, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+import { int64Initializer, intsAttribute, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
 export type RewriteName = "tied-lm-head" | "last-logits";
 
@@ -40,6 +44,16 @@ function useDomain(model: OnnxModel, domain: string): void {
   if (model.opsets.has(domain)) return;
   model.opsets.set(domain, 1);
   model.addedOpsets.push({ domain, version: 1 });
+}
+
+/**
+ * Declares an initializer as a graph input too, so ONNX Runtime neither constant-folds nor pre-packs it (one copy of
+ * it in memory, read by every node as it is). No effect before IR version 4, where every initializer is a constant.
+ */
+function declareAsInput(model: OnnxModel, init: Initializer): void {
+  if (model.irVersion < 4 || model.inputs.some((i) => i.name === init.name) || model.addedInputs.some((i) => i.name === init.name)) return;
+  const dim = init.dims.map((d) => ({ dimValue: d }));
+  model.addedInputs.push({ name: init.name, type: { tensorType: { elemType: init.dataType, shape: { dim } } } });
 }
 
 /** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
@@ -75,6 +89,7 @@ export function shareTiedHead(model: OnnxModel): boolean {
       m.field = undefined;
     }
     model.nodes.splice(model.nodes.indexOf(entry), 1);
+    declareAsInput(model, w);
     changed = true;
   }
   return changed;
