@@ -68,7 +68,7 @@ export class KvLayout {
 }
 
 /** The same elements as raw bits, so that copies never convert (float16 data may come as Float16Array or Uint16Array). */
-function bitsView(data: Tensor["data"]): Uint32Array | Uint16Array {
+export function bitsView(data: Tensor["data"]): Uint32Array | Uint16Array {
   if (data instanceof Float32Array) return new Uint32Array(data.buffer, data.byteOffset, data.length);
   if (data instanceof Float16Array || data instanceof Uint16Array) return new Uint16Array(data.buffer, data.byteOffset, data.length);
   throw new Error(`a key/value cache must be float32 or float16, got ${data.constructor.name}`);

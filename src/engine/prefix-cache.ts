@@ -1,6 +1,14 @@
-/** What the prefix cache keeps for one block of positions: a copy of their keys and values, opaque to it but its size. */
-export interface KvSegment {
+/**
+ * The memory cached segments live in (a prefill run's whole output cache, or a compacted copy of one row): the cache
+ * counts its bytes once, while at least one cached block refers to it.
+ */
+export interface KvStore {
   readonly bytes: number;
+}
+
+/** What the prefix cache keeps for one block of positions: keys and values, opaque to it but the store they live in. */
+export interface KvSegment {
+  readonly store: KvStore;
 }
 
 /** Tokens per block of the server's prefix caches (vLLM's default block size). */
@@ -13,7 +21,7 @@ export interface PrefixCacheOptions {
   blockTokens: number;
 }
 
-/** A usable cached prefix: its first `length` positions are in `segments`, block after block (the last may be longer). */
+/** A usable cached prefix: its first `length` positions are in `segments`, block after block (the last may hold more). */
 export interface PrefixMatch<S> {
   length: number;
   segments: readonly S[];
@@ -44,11 +52,14 @@ interface Node<S> {
  * caching): a trie of fixed-size token blocks, each node holding its block's cache. The cache of a position depends on
  * the tokens up to it only, so the path a prompt shares with an earlier one can be reused as it is and only the rest
  * needs a prefill. Blocks shared by several prompts (a system prompt, a chat's history) are stored once. Memory is
- * bounded by a byte budget; the least recently used leaf blocks are evicted first, so a prefix outlives its extensions.
+ * bounded by a byte budget, counted per store (the memory blocks refer to); the least recently used leaf blocks are
+ * evicted first, so a prefix outlives its extensions.
  */
 export class PrefixCache<S extends KvSegment> {
   private readonly root: Node<S> = { parent: undefined, key: "", tokens: [], segment: undefined, children: new Map(), lastUsed: 0 };
   private readonly leaves = new Set<Node<S>>();
+  /** Stores the cached blocks refer to, with how many do. */
+  private readonly stores = new Map<KvStore, number>();
   private clock = 0;
   private bytes = 0;
   private blocks = 0;
@@ -81,43 +92,72 @@ export class PrefixCache<S extends KvSegment> {
   }
 
   /**
-   * Stores the whole blocks of `ids` that are not cached yet; `copy(start, end)` must return a copy of positions
-   * [start, end) of the caller's cache for `ids`. Evicts least recently used blocks to stay within the budget; stops
-   * (keeping the blocks stored so far) when the budget cannot hold the next block. Returns the blocks added.
+   * Caches `ids` block by block, the last one partial when the prompt ends inside a block (a chat's next turn then
+   * resumes after all of it; a longer block replaces it later); `view(start, end)` gives positions [start, end) of the caller's cache for `ids`
+   * (a view: one store holds all of them, so nothing is copied). Blocks already cached are pointed at the new store,
+   * so that a chat's growing history lives in its newest prompt's cache alone and older stores are freed. Then evicts
+   * least recently used blocks (never this prompt's path while others remain) to stay within the budget. A store
+   * larger than the whole budget is not cached. Returns the blocks added.
    */
-  insert(ids: readonly number[], copy: (start: number, end: number) => S): number {
+  insert(ids: readonly number[], view: (start: number, end: number) => S): number {
     if (!this.enabled) return 0;
     const size = this.options.blockTokens;
+    // Every position already cached, in a longer block than this prompt's last: nothing to add, nothing to move.
+    const { path, partial } = this.walk(ids);
+    if (partial > 0 && partial === ids.length % size && path.length === Math.ceil(ids.length / size)) return 0;
     let node = this.root;
     let added = 0;
-    for (let start = 0; start + size <= ids.length; start += size) {
-      const key = blockKey(ids, start, size);
-      const existing = node.children.get(key);
-      if (existing) {
-        node = existing;
-        this.touch(node);
-        continue;
+    for (let start = 0; start < ids.length; start += size) {
+      const end = Math.min(start + size, ids.length);
+      const key = blockKey(ids, start, end);
+      let child = node.children.get(key);
+      const segment = view(start, end);
+      if (segment.store.bytes > this.options.budgetBytes) break;
+      if (child) {
+        const old = child.segment!;
+        if (old.store !== segment.store) {
+          this.hold(segment.store);
+          child.segment = segment;
+          this.release(old.store);
+        }
+      } else {
+        child = { parent: node, key, tokens: ids.slice(start, end), segment, children: new Map(), lastUsed: 0 };
+        node.children.set(key, child);
+        this.leaves.delete(node);
+        this.leaves.add(child);
+        this.hold(segment.store);
+        this.blocks++;
+        added++;
+        // Shorter partial blocks this one starts with (an earlier turn's last block) hold nothing it does not.
+        for (const sibling of node.children.values()) {
+          if (sibling !== child && sibling.children.size === 0 && sibling.tokens.length < child.tokens.length && startsWith(child.tokens, sibling.tokens, 0, sibling.tokens.length)) {
+            this.evict(sibling, false);
+          }
+        }
       }
-      const segment = copy(start, start + size);
-      // The path to `node` is the most recently used: eviction never takes it.
-      this.touch(node);
-      if (!this.makeRoom(segment.bytes, node)) break;
-      const child: Node<S> = { parent: node, key, tokens: ids.slice(start, start + size), segment, children: new Map(), lastUsed: ++this.clock };
-      node.children.set(key, child);
-      this.leaves.delete(node);
-      this.leaves.add(child);
-      this.bytes += segment.bytes;
-      this.blocks++;
-      added++;
       node = child;
     }
+    if (node !== this.root) {
+      this.touch(node);
+      this.fit(node);
+    }
     return added;
+  }
+
+  /** Evicts least recently used blocks until the cached stores take at most `bytes` (another user needs the memory). */
+  shrinkTo(bytes: number): void {
+    while (this.bytes > Math.max(0, bytes)) {
+      const victim = this.oldestLeaf(undefined);
+      if (!victim) return;
+      this.evict(victim);
+    }
   }
 
   /** Drops every block (the model's session is going away). */
   clear(): void {
     this.root.children.clear();
     this.leaves.clear();
+    this.stores.clear();
     this.bytes = 0;
     this.blocks = 0;
   }
@@ -136,7 +176,7 @@ export class PrefixCache<S extends KvSegment> {
     let node = this.root;
     let start = 0;
     for (; start + size <= ids.length; start += size) {
-      const next = node.children.get(blockKey(ids, start, size));
+      const next = node.children.get(blockKey(ids, start, start + size));
       if (!next) break;
       path.push(next);
       node = next;
@@ -158,31 +198,59 @@ export class PrefixCache<S extends KvSegment> {
     for (let n: Node<S> | undefined = node; n && n !== this.root; n = n.parent) n.lastUsed = now;
   }
 
-  /** Evicts least recently used leaves (never `keep` or its ancestors) until `bytes` more fit the budget. */
-  private makeRoom(bytes: number, keep: Node<S>): boolean {
-    if (bytes > this.options.budgetBytes) return false;
-    while (this.bytes + bytes > this.options.budgetBytes) {
-      let victim: Node<S> | undefined;
-      for (const leaf of this.leaves) {
-        if (leaf !== keep && (!victim || leaf.lastUsed < victim.lastUsed)) victim = leaf;
-      }
-      if (!victim) return false;
+  /**
+   * Evicts least recently used leaves until the budget holds: others first, then, only if that is not enough, the
+   * end of the path that was just stored (`keep`), block by block.
+   */
+  private fit(keep: Node<S>): void {
+    while (this.bytes > this.options.budgetBytes) {
+      const victim = this.oldestLeaf(keep) ?? (this.leaves.has(keep) ? keep : undefined);
+      if (!victim) return;
+      if (victim === keep) keep = keep.parent!;
       this.evict(victim);
     }
-    return true;
   }
 
-  private evict(leaf: Node<S>): void {
+  private oldestLeaf(except: Node<S> | undefined): Node<S> | undefined {
+    let victim: Node<S> | undefined;
+    for (const leaf of this.leaves) {
+      if (leaf !== except && (!victim || leaf.lastUsed < victim.lastUsed)) victim = leaf;
+    }
+    return victim;
+  }
+
+  private hold(store: KvStore): void {
+    const refs = this.stores.get(store) ?? 0;
+    if (refs === 0) this.bytes += store.bytes;
+    this.stores.set(store, refs + 1);
+  }
+
+  private release(store: KvStore): void {
+    const refs = this.stores.get(store) ?? 0;
+    if (refs <= 1) {
+      this.stores.delete(store);
+      this.bytes -= store.bytes;
+    } else this.stores.set(store, refs - 1);
+  }
+
+  private evict(leaf: Node<S>, counted = true): void {
     const parent = leaf.parent!;
     parent.children.delete(leaf.key);
     this.leaves.delete(leaf);
     if (parent !== this.root && parent.children.size === 0) this.leaves.add(parent);
-    this.bytes -= leaf.segment!.bytes;
+    this.release(leaf.segment!.store);
     this.blocks--;
-    this.counters.evictedBlocks++;
+    if (counted) this.counters.evictedBlocks++;
   }
 }
 
-function blockKey(ids: readonly number[], start: number, size: number): string {
-  return ids.slice(start, start + size).join(",");
+function blockKey(ids: readonly number[], start: number, end: number): string {
+  return ids.slice(start, end).join(",");
+}
+
+/** Whether `tokens` starts with ids[start, end) (and is longer). */
+function startsWith(tokens: readonly number[], ids: readonly number[], start: number, end: number): boolean {
+  if (tokens.length <= end - start) return false;
+  for (let i = start; i < end; i++) if (tokens[i - start] !== ids[i]) return false;
+  return true;
 }

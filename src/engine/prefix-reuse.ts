@@ -1,12 +1,14 @@
 import type { KvShape, RowSource } from "./batch-model.ts";
 import { PrefixCache, type KvSegment, type PrefixCacheStats } from "./prefix-cache.ts";
 
-/** How a model's cache is copied out of a batch and back in (src/engine/kv-segment.ts for the ONNX decoder). */
+/** How a model's cache is kept and restored (src/engine/kv-segment.ts for the ONNX decoder). */
 export interface PrefixKv<K, S extends KvSegment> {
-  /** Positions [start, end) of a row's real positions, as a segment of their own. */
-  copyOut(source: RowSource<K>, start: number, end: number): S;
-  /** A one-row cache of the first `length` positions of consecutive segments. */
-  copyIn(segments: readonly S[], length: number): K;
+  /** Positions [start, end) of a row's real positions, as a segment that refers to `source.kv` (no copy). */
+  view(source: RowSource<K>, start: number, end: number): S;
+  /** A one-row cache of the first `length` positions of consecutive segments (the block itself when it is exactly that). */
+  restore(segments: readonly S[], length: number): K;
+  /** A one-row block holding exactly the row's real positions (a copy: the model's `pack` of that row alone). */
+  compact(source: RowSource<K>): K;
 }
 
 /** The part of a prompt the scheduler tracks while prefilling it. */
@@ -28,8 +30,11 @@ export interface PromptPrefixes<K> {
 
 /**
  * The scheduler's side of the prefix cache: a prompt starts its prefill after the longest prefix cached for it, and a
- * prompt whose prefill has finished is stored for the requests after it. Storing copies the prompt's cache, so it
- * waits (`store`) until the first tokens of the run that produced it have gone out.
+ * prompt whose prefill has finished is stored for the requests after it. A prompt prefilled alone is stored as views
+ * of its prefill's own output, at once and without a copy, and a next turn that resumes after all of it runs on that
+ * block as it is. A prompt prefilled next to others shares a padded block with them: its row is copied into a block of
+ * its own (so the cache does not hold the others' padding), which waits (`store`) until the first tokens of the run
+ * that produced it have gone out.
  */
 export class PrefixReuse<K extends KvShape, S extends KvSegment> implements PromptPrefixes<K> {
   private pending: { ids: readonly number[]; source: RowSource<K> }[] = [];
@@ -46,7 +51,7 @@ export class PrefixReuse<K extends KvShape, S extends KvSegment> implements Prom
     this.store();
     const match = this.cache.lookup(prompt.ids);
     if (!match) return 0;
-    prompt.kv = this.kv.copyIn(match.segments, match.length);
+    prompt.kv = this.kv.restore(match.segments, match.length);
     prompt.row = 0;
     prompt.prefilled = match.length;
     return match.length;
@@ -54,14 +59,17 @@ export class PrefixReuse<K extends KvShape, S extends KvSegment> implements Prom
 
   /** The prompt's cache is complete in row `row` of `kv` (which must not change until the next `store`). */
   remember(ids: readonly number[], kv: K, row: number): void {
-    if (this.cache.enabled) this.pending.push({ ids, source: { kv, row, length: ids.length } });
+    if (!this.cache.enabled) return;
+    const source = { kv, row, length: ids.length };
+    if (kv.rows === 1 && kv.width === ids.length) this.insert(ids, source);
+    else this.pending.push({ ids, source });
   }
 
-  /** Copies the blocks of the remembered prompts that the cache does not hold yet. */
+  /** Copies the rows of the prompts remembered from shared blocks into blocks of their own, and caches them. */
   store(): void {
     const pending = this.pending;
     this.pending = [];
-    for (const { ids, source } of pending) this.cache.insert(ids, (start, end) => this.kv.copyOut(source, start, end));
+    for (const { ids, source } of pending) this.insert(ids, { kv: this.kv.compact(source), row: 0, length: ids.length });
   }
 
   /** Forgets what is pending (its caches are being dropped). */
@@ -69,7 +77,16 @@ export class PrefixReuse<K extends KvShape, S extends KvSegment> implements Prom
     this.pending = [];
   }
 
+  /** Evicts cached prefixes until they hold at most `bytes` (the running sequences need the memory). */
+  shrinkTo(bytes: number): void {
+    this.cache.shrinkTo(bytes);
+  }
+
   stats(): PrefixCacheStats {
     return this.cache.stats();
+  }
+
+  private insert(ids: readonly number[], source: RowSource<K>): void {
+    this.cache.insert(ids, (start, end) => this.kv.view(source, start, end));
   }
 }

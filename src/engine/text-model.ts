@@ -1,6 +1,6 @@
 import type { SessionSettings } from "../runtime/session.ts";
 import { Decoder, type KvBlock } from "./decoder.ts";
-import { copyKvIn, copyKvOut } from "./kv-segment.ts";
+import { kvFromViews, viewKv } from "./kv-segment.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions } from "./generation-job.ts";
@@ -25,7 +25,11 @@ export class TextModel {
     const budgetBytes = scheduling.prefixCacheBytes ?? 0;
     const prefixes =
       budgetBytes > 0
-        ? new PrefixReuse(new PrefixCache({ budgetBytes, blockTokens: PREFIX_BLOCK_TOKENS }), { copyOut: copyKvOut, copyIn: copyKvIn })
+        ? new PrefixReuse(new PrefixCache({ budgetBytes, blockTokens: PREFIX_BLOCK_TOKENS }), {
+            view: viewKv,
+            restore: kvFromViews,
+            compact: (source) => decoder.pack([source]),
+          })
         : undefined;
     this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id, prefixes);
   }
