@@ -100,7 +100,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "prefix-cache-mb",
     env: "GPT3DEV_PREFIX_CACHE_MB",
     type: "string",
-    description: "memory per loaded model for the keys and values of recent prompts, reused by prompts that start the same way; 0 turns it off",
+    description: "memory per loaded model for the keys and values of recent prompts, reused by prompts that start the same way (also within what running sequences leave of --kv-cache-memory); 0 turns it off",
     defaultText: "256",
   },
   {
@@ -108,7 +108,7 @@ export const OPTIONS: readonly Option[] = [
     env: "GPT3DEV_KV_CACHE_MEMORY",
     type: "string",
     description:
-      "key/value cache each loaded model's running sequences may hold (prompt + max_tokens reserved per sequence; the rest queue): bytes (512MiB, 2G) or a share of RAM (25%); 'none' for no limit",
+      "key/value cache each loaded model's running sequences and cached prefixes may hold (prompt + max_tokens reserved per sequence; the rest queue; cached prefixes give way): bytes (512MiB, 2G) or a share of RAM (25%); 'none' for no limit",
     defaultText: "25%",
   },
   {

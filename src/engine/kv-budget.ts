@@ -6,7 +6,8 @@ import { totalmem } from "node:os";
  * come to hold (prompt + max_tokens) when it is admitted, and gives them back when it ends. The batch's cache is
  * left-padded to its longest row, so what the running sequences hold is rows × longest reservation × bytes per
  * position; the scheduler admits a sequence only while that stays within the limit, and queues the rest. A sequence
- * that alone exceeds the limit still runs, alone, so that no request waits forever.
+ * that alone exceeds the limit still runs, alone, so that no request waits forever. Cached prefixes (the prefix cache)
+ * live in what the reservations leave (`spareBytes`) and give way when a sequence is admitted.
  */
 export class KvBudget<Key = object> {
   private readonly reserved = new Map<Key, number>();
@@ -40,6 +41,11 @@ export class KvBudget<Key = object> {
 
   clear(): void {
     this.reserved.clear();
+  }
+
+  /** Bytes the limit leaves beside the running sequences' reservations (for cached prefixes); Infinity without a limit. */
+  get spareBytes(): number {
+    return this.limitBytes - this.reservedBytes;
   }
 
   /** Bytes reserved by the running sequences now. */

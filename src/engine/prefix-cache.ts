@@ -96,11 +96,12 @@ export class PrefixCache<S extends KvSegment> {
    * resumes after all of it; a longer block replaces it later); `view(start, end)` gives positions [start, end) of the caller's cache for `ids`
    * (a view: one store holds all of them, so nothing is copied). Blocks already cached are pointed at the new store,
    * so that a chat's growing history lives in its newest prompt's cache alone and older stores are freed. Then evicts
-   * least recently used blocks (never this prompt's path while others remain) to stay within the budget. A store
-   * larger than the whole budget is not cached. Returns the blocks added.
+   * least recently used blocks (never this prompt's path while others remain) to stay within the budget, and within
+   * `room` (what another user of the memory leaves). A store larger than either is not cached. Returns the blocks added.
    */
-  insert(ids: readonly number[], view: (start: number, end: number) => S): number {
+  insert(ids: readonly number[], view: (start: number, end: number) => S, room = Number.POSITIVE_INFINITY): number {
     if (!this.enabled) return 0;
+    const limit = Math.min(this.options.budgetBytes, room);
     const size = this.options.blockTokens;
     // Every position already cached, in a longer block than this prompt's last: nothing to add, nothing to move.
     const { path, partial } = this.walk(ids);
@@ -112,7 +113,7 @@ export class PrefixCache<S extends KvSegment> {
       const key = blockKey(ids, start, end);
       let child = node.children.get(key);
       const segment = view(start, end);
-      if (segment.store.bytes > this.options.budgetBytes) break;
+      if (segment.store.bytes > limit) break;
       if (child) {
         const old = child.segment!;
         if (old.store !== segment.store) {
@@ -139,7 +140,7 @@ export class PrefixCache<S extends KvSegment> {
     }
     if (node !== this.root) {
       this.touch(node);
-      this.fit(node);
+      this.fit(node, limit);
     }
     return added;
   }
@@ -202,8 +203,8 @@ export class PrefixCache<S extends KvSegment> {
    * Evicts least recently used leaves until the budget holds: others first, then, only if that is not enough, the
    * end of the path that was just stored (`keep`), block by block.
    */
-  private fit(keep: Node<S>): void {
-    while (this.bytes > this.options.budgetBytes) {
+  private fit(keep: Node<S>, limit: number): void {
+    while (this.bytes > limit) {
       const victim = this.oldestLeaf(keep) ?? (this.leaves.has(keep) ? keep : undefined);
       if (!victim) return;
       if (victim === keep) keep = keep.parent!;

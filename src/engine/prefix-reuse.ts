@@ -25,6 +25,10 @@ export interface PromptPrefixes<K> {
   remember(ids: readonly number[], kv: K, row: number): void;
   store(): void;
   discard(): void;
+  /** Evicts cached prefixes until they hold at most `bytes` (running sequences need the memory). */
+  shrinkTo(bytes: number): void;
+  /** From now on the cache keeps within `room()` bytes as well as its own budget (`--kv-cache-memory`). */
+  limit(room: () => number): void;
   stats(): PrefixCacheStats;
 }
 
@@ -38,6 +42,7 @@ export interface PromptPrefixes<K> {
  */
 export class PrefixReuse<K extends KvShape, S extends KvSegment> implements PromptPrefixes<K> {
   private pending: { ids: readonly number[]; source: RowSource<K> }[] = [];
+  private room: () => number = () => Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly cache: PrefixCache<S>,
@@ -77,9 +82,12 @@ export class PrefixReuse<K extends KvShape, S extends KvSegment> implements Prom
     this.pending = [];
   }
 
-  /** Evicts cached prefixes until they hold at most `bytes` (the running sequences need the memory). */
   shrinkTo(bytes: number): void {
     this.cache.shrinkTo(bytes);
+  }
+
+  limit(room: () => number): void {
+    this.room = room;
   }
 
   stats(): PrefixCacheStats {
@@ -87,6 +95,6 @@ export class PrefixReuse<K extends KvShape, S extends KvSegment> implements Prom
   }
 
   private insert(ids: readonly number[], source: RowSource<K>): void {
-    this.cache.insert(ids, (start, end) => this.kv.view(source, start, end));
+    this.cache.insert(ids, (start, end) => this.kv.view(source, start, end), this.room());
   }
 }

@@ -52,6 +52,8 @@ export class Scheduler<K extends KvShape> {
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
     this.batch = new DecodeBatch(model, (rows, error) => this.failJobs(rows.map((c) => c.job), error));
     this.budget = new KvBudget(options.kvCacheBytes ?? Number.POSITIVE_INFINITY, model.kvBytesPerPosition ?? 0);
+    // Cached prefixes keep to what the running sequences leave of the cache budget.
+    prefixes?.limit(() => this.budget.spareBytes);
   }
 
   /**
@@ -194,6 +196,8 @@ export class Scheduler<K extends KvShape> {
         if (!scoresPrompt(group)) job.cachedTokens += this.prefixes?.resume(group) ?? 0;
         this.prefilling.push(group);
       }
+      // Cached prefixes give way to the sequence just admitted (after its own prefix was taken from them).
+      this.prefixes?.shrinkTo(this.budget.spareBytes);
     }
   }
 

@@ -23,13 +23,13 @@ interface FakeSegment extends KvSegment {
 }
 
 /** The fake model's cache is its token ids: a segment is the ids of its positions. */
-function fakePrefixes(blockTokens: number, budgetBytes = 1 << 20) {
+function fakePrefixes(blockTokens: number, budgetBytes = 1 << 20, bytesPerPosition = 1) {
   const stores = new WeakMap<FakeKv, { bytes: number }>();
   return new PrefixReuse<FakeKv, FakeSegment>(new PrefixCache({ budgetBytes, blockTokens }), {
     view({ kv, row, length }, start, end) {
       const real = kv.cells[row]!.slice(kv.width - length);
       if (real.includes(PAD)) throw new Error("viewed padding");
-      if (!stores.has(kv)) stores.set(kv, { bytes: kv.rows * kv.width });
+      if (!stores.has(kv)) stores.set(kv, { bytes: kv.rows * kv.width * bytesPerPosition });
       return { cells: real.slice(start, end), store: stores.get(kv)! };
     },
     restore(segments, length) {
@@ -73,6 +73,37 @@ describe("prefix reuse on the fake model", () => {
     expect(cachedTokens).toEqual([0, 40, 40, 0]);
     expect(prefillTokens).toEqual([40, 8, 1, 3]);
     expect(cached.stats().cachedTokens).toBe(80);
+  });
+
+  it("keeps cached prefixes within the KV budget: they give way to admitted sequences, and outputs do not change", async () => {
+    // 10 bytes a position, 1000 in all: cached prefixes get what the running sequences' reservations leave.
+    const model = Object.assign(new FakeModel(), { kvBytesPerPosition: 10 });
+    const prefixes = fakePrefixes(4, 1 << 20, 10);
+    const s = new Scheduler(model, letters, new Set([EOS]), { ...OPTIONS, kvCacheBytes: 1000 }, "fake", prefixes);
+    const plain = new Scheduler(new FakeModel(), letters, new Set([EOS]), OPTIONS, "fake");
+    let worst = 0;
+    const watch = () => (worst = Math.max(worst, prefixes.stats().bytes + s.stats().kvCacheReservedBytes));
+    const run = async (request: Request) => {
+      const got = await submit(s, request, watch);
+      expect(got.ids).toEqual((await submit(plain, request)).ids);
+      return got;
+    };
+    const history = ids(40, 1);
+    await run({ prompts: [history], params: params({ maxTokens: 10 }) });
+    expect(prefixes.stats()).toMatchObject({ bytes: 400, evictedBlocks: 0 });
+    // The next turn reserves 58 positions (580 bytes): the history's 400 stay beside it and are reused; its own
+    // prompt (480) does not fit beside it, so the cache keeps what it had.
+    expect((await run({ prompts: [[...history, ...ids(8, 3)]], params: params({ maxTokens: 10 }) })).cached).toBe(40);
+    expect(prefixes.stats()).toMatchObject({ bytes: 400, evictedBlocks: 0 });
+    // A 60-token prompt reserving 700 bytes: the cached 480 give way, and its own 600 do not fit beside it either.
+    await run({ prompts: [ids(60, 9, 29)], params: params({ maxTokens: 10 }) });
+    expect(prefixes.stats().bytes).toBe(0);
+    expect(prefixes.stats().evictedBlocks).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(1000);
+    // Two at once, 300 bytes each: what they leave (400) holds one of their prompts, the other is evicted.
+    await Promise.all([ids(20, 2, 31), ids(20, 5, 37)].map((p) => run({ prompts: [p], params: params({ maxTokens: 10 }) })));
+    expect(worst).toBeLessThanOrEqual(1000);
+    expect(prefixes.stats().bytes).toBeLessThanOrEqual(400);
   });
 
   it("a prompt repeated exactly still runs its last token, whose logits it needs", async () => {
