@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { float32Range } from "../runtime/tensor-dtype.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
 import { readJson } from "./model-config.ts";
 import { ContextLengthError, InvalidInputError, UnsupportedFormatError } from "./errors.ts";
@@ -169,7 +170,9 @@ export class EmbeddingModel {
     if (!hidden || hidden.dims.length !== 3 || hidden.dims[2] !== this.facts.width) {
       throw new Error(`encoder output ${this.outputName} has shape [${hidden?.dims.join(", ")}], expected [${batch}, ${seq}, ${this.facts.width}]`);
     }
-    return pool(this.facts.pooling, { data: hidden.data as Float32Array, batch, seq, width: this.facts.width }, mask);
+    // float32 in every export seen so far (fp16 ones keep float32 I/O); a float16 output is converted here.
+    const data = float32Range(hidden.data, 0, hidden.data.length);
+    return pool(this.facts.pooling, { data, batch, seq, width: this.facts.width }, mask);
   }
 
   private finish(vector: Float32Array, dimensions: number | undefined): Float32Array {

@@ -1,14 +1,14 @@
 // One tiny encoder per embedding family (scripts/fixtures/encoders.ts: each family's I/O contract, config.json and
 // sentence-transformers files), served through the real server and the compiled binary, compared value by value with
 // transformers.js's feature-extraction pipeline on the same files, with the pooling and normalisation the folder's
-// modules.json and 1_Pooling/config.json ask for; fp32 and q8 for every family.
+// modules.json and 1_Pooling/config.json ask for; fp32 and q8 for every family, every weight file on MiniLM.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { makeModels } from "../../scripts/make-models.ts";
-import { ENCODER_FAMILIES, modulesJson, poolingConfig, type EncoderPooling } from "../../scripts/fixtures/encoders.ts";
+import { ENCODER_FAMILIES, ENCODER_FORMATS, modulesJson, poolingConfig, type EncoderPooling } from "../../scripts/fixtures/encoders.ts";
 import { referenceEmbeddings } from "../formats/embedding-reference.ts";
 import { serverModes, startServer, type RunningServer } from "./harness.ts";
 import { errorOf } from "./suite.ts";
@@ -16,7 +16,8 @@ import { errorOf } from "./suite.ts";
 const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-encoders-"));
 // Different lengths, so every batch is right-padded and the padding must stay out of each vector.
 const TEXTS = ["hello world", "The quick brown fox jumps over the lazy dog by the river", "query: how cold was the morning?"];
-const TOLERANCE = 1e-5;
+// Same files, same batch: the numbers agree to float32 rounding (a few 1e-8); fp16 against fp32 differs by ~1e-5.
+const TOLERANCE = 1e-6;
 
 interface Served {
   folder: string;
@@ -32,8 +33,9 @@ const SERVED: Record<string, Served> = {
   "tiny-bert-q8": { folder: "tiny-bert", dtype: "q8", pooling: "mean", normalize: true },
 };
 for (const f of ENCODER_FAMILIES) {
-  SERVED[f.id] = { folder: f.id, dtype: "fp32", pooling: f.pooling, normalize: f.normalize };
-  SERVED[`${f.id}-q8`] = { folder: f.id, dtype: "q8", pooling: f.pooling, normalize: f.normalize };
+  for (const dtype of f.id === "encoder-minilm" ? ENCODER_FORMATS : ["fp32", "q8"]) {
+    SERVED[dtype === "fp32" ? f.id : `${f.id}-${dtype}`] = { folder: f.id, dtype, pooling: f.pooling, normalize: f.normalize };
+  }
 }
 // sentence-transformers folders with max and last-token pooling and no Normalize module.
 for (const pooling of ["max", "lasttoken"] as const) SERVED[`pool-${pooling}`] = { folder: `pool-${pooling}`, dtype: "fp32", pooling, normalize: false };
@@ -72,7 +74,7 @@ const maxDiff = (a: readonly number[], b: readonly number[]) => {
 describe("encoder family fixtures", () => {
   it("give each family, dtype and pooling its own vectors (the comparison below could fail)", () => {
     const firsts = [...expected.values()].map((vectors) => vectors[0]!);
-    for (const [i, a] of firsts.entries()) for (const b of firsts.slice(i + 1)) expect(maxDiff(a, b)).toBeGreaterThan(1e-3);
+    for (const [i, a] of firsts.entries()) for (const b of firsts.slice(i + 1)) expect(maxDiff(a, b)).toBeGreaterThan(10 * TOLERANCE);
   });
 
   it("reference vectors are unit length exactly where the folder has a Normalize module", () => {
