@@ -2,6 +2,7 @@
 // flat metric names other tooling reads. Schema changes bump SCHEMA.
 import type { ModelKey } from "./args.ts";
 import type { ConstrainedRow } from "./constrained.ts";
+import type { LastPositionResult } from "./last-position-logits.ts";
 import { contextMetrics, type ContextResult } from "./contexts.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
@@ -64,6 +65,8 @@ export interface BenchReport {
   quick: boolean;
   /** Tokens/s of chat requests with and without a JSON schema (bench/constrained.ts). */
   constrained?: ConstrainedRow[];
+  /** Peak server RSS of one long + seven one-token prefill, logits for the last positions only vs all (bench/last-position-logits.ts). */
+  lastPositionLogits?: LastPositionResult;
   durationS: number;
   models: ModelReport[];
   targets: TargetCheck[];

@@ -6,6 +6,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { ArgsError, parseArgs, USAGE, type BenchOptions } from "./args.ts";
 import { constrainedTable, measureConstrained } from "./constrained.ts";
+import { lastPositionTable, measureLastPositionLogits } from "./last-position-logits.ts";
 import { measureLeak, measureModel, type MeasureContext } from "./measure.ts";
 import { BENCH_MODELS_DIR, benchModel, ensureModels } from "./models.ts";
 import { flatMetrics, SCHEMA, targetChecks, type BenchReport, type ModelReport } from "./report.ts";
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     models.push(report);
   }
   const constrained = await measureConstrained(target, opts.quick ? 1 : 2, log);
+  const lastPositionLogits = await measureLastPositionLogits(target, log);
   const report: BenchReport = {
     schema: SCHEMA,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -55,11 +57,13 @@ async function main(): Promise<void> {
     targets: targetChecks(models),
     metrics: flatMetrics(models),
     constrained,
+    lastPositionLogits,
   };
   const out = resolve(opts.out);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderReport(report));
   console.log(`\n## Constrained decoding: the same chat request with and without a JSON schema\n\n${constrainedTable(constrained)}`);
+  console.log(`\n## Peak RSS of a mixed prefill: last-position logits vs every position\n\n${lastPositionTable(lastPositionLogits)}`);
   log(`results written to ${out}`);
 }
 
