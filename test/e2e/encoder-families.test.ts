@@ -1,7 +1,7 @@
 // One tiny encoder per embedding family (scripts/fixtures/encoders.ts: each family's I/O contract, config.json and
 // sentence-transformers files), served through the real server and the compiled binary, compared value by value with
 // transformers.js's feature-extraction pipeline on the same files, with the pooling and normalisation the folder's
-// modules.json and 1_Pooling/config.json ask for; fp32 and q8 for every family, every weight file on MiniLM.
+// modules.json and 1_Pooling/config.json ask for; every family in every weight format transformers.js names.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,14 +26,14 @@ interface Served {
   normalize: boolean;
 }
 
-/** Served id → what the server must do with it: each family at fp32 and q8, and minilm copies with other pooling. */
+/** Served id → what the server must do with it: each family in each format, and MiniLM copies with other pooling. */
 const SERVED: Record<string, Served> = {
   // No sentence-transformers files: mean pooling and unit vectors, as OpenAI's embeddings are.
   "tiny-bert": { folder: "tiny-bert", dtype: "fp32", pooling: "mean", normalize: true },
   "tiny-bert-q8": { folder: "tiny-bert", dtype: "q8", pooling: "mean", normalize: true },
 };
 for (const f of ENCODER_FAMILIES) {
-  for (const dtype of f.id === "encoder-minilm" ? ENCODER_FORMATS : ["fp32", "q8"]) {
+  for (const dtype of ENCODER_FORMATS) {
     SERVED[dtype === "fp32" ? f.id : `${f.id}-${dtype}`] = { folder: f.id, dtype, pooling: f.pooling, normalize: f.normalize };
   }
 }
@@ -43,7 +43,7 @@ for (const pooling of ["max", "lasttoken"] as const) SERVED[`pool-${pooling}`] =
 const expected = new Map<string, number[][]>();
 
 beforeAll(async () => {
-  makeModels({ outDir: OUT, ids: ["tiny-bert", ...ENCODER_FAMILIES.map((f) => f.id)] });
+  makeModels({ outDir: OUT, ids: ["tiny-bert", "tiny-llama", ...ENCODER_FAMILIES.map((f) => f.id)] });
   for (const pooling of ["max", "lasttoken"] as const) {
     const dir = join(OUT, `pool-${pooling}`);
     cpSync(join(OUT, "encoder-minilm"), dir, { recursive: true });
@@ -59,6 +59,8 @@ beforeAll(async () => {
   const entries = Object.entries(SERVED)
     .filter(([id, s]) => id !== s.folder)
     .map(([id, s]) => `- name: ${id}\n  path: ${s.folder}\n  dtype: ${s.dtype}\n`);
+  // A decoder declared as an embeddings model: refused when it loads, because of its inputs.
+  entries.push("- name: llama-as-encoder\n  path: tiny-llama\n  kind: embeddings\n");
   writeFileSync(join(OUT, "registry.yaml"), entries.join(""));
   for (const [id, s] of Object.entries(SERVED)) expected.set(id, await referenceEmbeddings(join(OUT, s.folder), s.dtype, TEXTS, s.pooling, s.normalize));
 });
@@ -105,10 +107,11 @@ for (const mode of serverModes()) {
       }
     });
 
-    it("refuses a folder whose sentence-transformers modules it cannot apply with 400 and the reason, and keeps serving", async () => {
+    it("refuses a folder whose modules or graph inputs it cannot apply or feed with 400 and the reason, and keeps serving", async () => {
       const reasons: Record<string, string> = {
         "with-dense": "modules.json has modules gpt3dev does not apply after the encoder: Dense",
         "pool-weighted": "the sentence-transformers Pooling config asks for pooling_mode_weightedmean_tokens, which gpt3dev does not apply",
+        "llama-as-encoder": "the ONNX graph has inputs gpt3dev cannot feed: past_key_values.0.key, past_key_values.0.value, past_key_values.1.key, past_key_values.1.value",
       };
       for (const [id, reason] of Object.entries(reasons)) {
         const response = await fetch(`${server.baseURL}/v1/embeddings`, {
