@@ -27,6 +27,8 @@ export interface BenchOptions {
   transformers: boolean;
   /** Extra flags for every server the bench starts (e.g. --max-batch 16). */
   serverArgs: string[];
+  /** The memory table (bench/memory-table.ts): on unless --quick, --no-memory or only the tiny model. */
+  memory: boolean;
   /** Where results.json goes. */
   out: string;
   help: boolean;
@@ -45,6 +47,8 @@ export const USAGE = `usage: bun run bench [options]
                           round reported (default 3; --quick 1)
   --leak-requests N       mixed requests for the RSS check on the tiny model (default 1000; --quick 300)
   --no-transformers       skip the transformers.js generate() row
+  --no-memory             skip the memory table (fp32, int8, q4 and fp16 files, the server beside a bare ORT
+                          session, two replicas' PSS; ≈ 5–10 min; bench/server-memory.ts runs it alone)
   --binary                measure dist/gpt3dev instead of bun src/main.ts
   --server-ref REF        measure the source of a git commit (exported to a temporary folder)
   --server-args "..."     extra flags for the server, e.g. "--max-batch 16" (default: none, the server's defaults)
@@ -77,6 +81,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
     binary: false,
     transformers: true,
     serverArgs: [],
+    memory: true,
     out: defaultOut,
     help: false,
   };
@@ -124,6 +129,9 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
       case "--no-transformers":
         opts.transformers = false;
         break;
+      case "--no-memory":
+        opts.memory = false;
+        break;
       case "--binary":
         opts.binary = true;
         break;
@@ -147,6 +155,7 @@ export function parseArgs(argv: readonly string[], cores: number, defaultOut: st
   if (opts.binary && opts.serverRef) throw new ArgsError("--binary and --server-ref exclude each other");
   opts.models = models ? MODEL_KEYS.filter((k) => models.includes(k)) : opts.quick ? ["tiny"] : opts.models;
   opts.rounds = rounds ?? (opts.quick ? 1 : 3);
+  opts.memory = opts.memory && !opts.quick && opts.models.some((k) => k !== "tiny");
   opts.leakRequests = leakRequests ?? (opts.quick ? 300 : 1000);
   opts.leakCheckpoint = Math.min(100, Math.floor(opts.leakRequests / 2));
   return opts;

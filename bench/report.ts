@@ -3,6 +3,7 @@
 import type { ModelKey } from "./args.ts";
 import type { ConstrainedRow } from "./constrained.ts";
 import type { LastPositionResult } from "./last-position-logits.ts";
+import type { MemoryTableData } from "./memory-table.ts";
 import { contextMetrics, type ContextResult } from "./contexts.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
@@ -67,6 +68,8 @@ export interface BenchReport {
   constrained?: ConstrainedRow[];
   /** Peak server RSS of one long + seven one-token prefill, logits for the last positions only vs all (bench/last-position-logits.ts). */
   lastPositionLogits?: LastPositionResult;
+  /** The memory table (bench/memory-table.ts). */
+  memory?: MemoryTableData;
   durationS: number;
   models: ModelReport[];
   targets: TargetCheck[];

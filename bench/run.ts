@@ -8,6 +8,7 @@ import { ArgsError, parseArgs, USAGE, type BenchOptions } from "./args.ts";
 import { constrainedTable, measureConstrained } from "./constrained.ts";
 import { lastPositionTable, measureLastPositionLogits } from "./last-position-logits.ts";
 import { measureLeak, measureModel, type MeasureContext } from "./measure.ts";
+import { BENCH_MEMORY_FILES, BENCH_MEMORY_SWEEP, memoryTable } from "./memory-table.ts";
 import { BENCH_MODELS_DIR, benchModel, ensureModels } from "./models.ts";
 import { flatMetrics, SCHEMA, targetChecks, type BenchReport, type ModelReport } from "./report.ts";
 import { serverTarget } from "./server.ts";
@@ -43,6 +44,17 @@ async function main(): Promise<void> {
   }
   const constrained = await measureConstrained(target, opts.quick ? 1 : 2, log);
   const lastPositionLogits = await measureLastPositionLogits(target, log);
+  const memory = opts.memory
+    ? await memoryTable({
+        keys: BENCH_MEMORY_FILES,
+        target,
+        extra: opts.serverArgs,
+        sweep: BENCH_MEMORY_SWEEP,
+        replicas: "gpt2-fp32",
+        threads: opts.threads,
+        log,
+      })
+    : undefined;
   const report: BenchReport = {
     schema: SCHEMA,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -58,12 +70,14 @@ async function main(): Promise<void> {
     metrics: flatMetrics(models),
     constrained,
     lastPositionLogits,
+    ...(memory ? { memory: memory.data } : {}),
   };
   const out = resolve(opts.out);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(renderReport(report));
   console.log(`\n## Constrained decoding: the same chat request with and without a JSON schema\n\n${constrainedTable(constrained)}`);
   console.log(`\n## Peak RSS of a mixed prefill: last-position logits vs every position\n\n${lastPositionTable(lastPositionLogits)}`);
+  if (memory) console.log(`\n## Memory: what a loaded model costs beside its file, and after sustained traffic\n\n${memory.markdown}`);
   log(`results written to ${out}`);
 }
 

@@ -1,32 +1,47 @@
-// Server memory on the bench models: RSS (and its peak) once the model is loaded, after one long prompt prefilled
-// next to seven one-token prompts, and after a sweep of concurrent streams; and PSS of two replicas serving the same
-// model (pages the runtime shares between processes count half in each). Each row starts a fresh server.
+// Server memory per model file: RSS (and its peak) once the model is loaded, after one long prompt prefilled next to
+// seven one-token prompts, and after a sweep of concurrent streams, beside a bare onnxruntime-node session on the
+// same file; and two replicas serving the same model (PSS: pages shared between processes count half in each).
+// Each row starts a fresh server. `bun run bench` prints the same table (bench/memory-table.ts).
 //
-//   bun bench/server-memory.ts [--models bench-fp32,bench-int8] [--server-ref REF] [--binary] [--server-args "..."]
-//                              [--replicas]                     → a Markdown table on stdout, JSON on the last line
-import { statSync } from "node:fs";
+//   bun bench/server-memory.ts [--files gpt2-fp32,gpt2-int8,llama-q4,llama-fp16] [--server-ref REF] [--binary]
+//                              [--server-args "..."] [--rounds 4] [--tokens 64] [--replicas]
+//                              → a Markdown table on stdout, JSON on the last line
 import { join } from "node:path";
-import { MODEL_KEYS, type ModelKey } from "./args.ts";
-import { benchModel, ensureModels, promptIds } from "./models.ts";
-import { serverTarget, startBenchServer, type BenchServer } from "./server.ts";
+import { loadTokenizer } from "../src/runtime/transformers.ts";
+import { ensureMemoryFiles, MEMORY_FILES, memoryServerArgs, memoryTable, type MemoryFile, type MemoryFileKey } from "./memory-table.ts";
+import { PROMPT } from "./models.ts";
+import { REPO_ROOT, serverTarget, startBenchServer, type BenchServer, type ServerTarget } from "./server.ts";
 
-const MiB = 1024 * 1024;
+export interface ProcessMemory {
+  rss: number;
+  peak: number;
+  anon: number;
+  pss: number;
+  /** Resident pages this process shares with another (Shared_Clean + Shared_Dirty of smaps_rollup). */
+  shared: number;
+}
 
-/** VmRSS, VmHWM (peak RSS) and, from smaps_rollup, PSS of a process, in MiB. */
-async function memoryOf(pid: number): Promise<{ rss: number; peak: number; pss: number }> {
+/** VmRSS, VmHWM, RssAnon and, from smaps_rollup, PSS and shared pages of a process, in MiB. */
+export async function memoryOf(pid: number): Promise<ProcessMemory> {
   const status = await Bun.file(`/proc/${pid}/status`).text();
   const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, "m").exec(text)?.[1] ?? Number.NaN);
-  let pss = Number.NaN;
+  let rollup = "";
   try {
-    pss = kb(await Bun.file(`/proc/${pid}/smaps_rollup`).text(), "Pss");
+    rollup = await Bun.file(`/proc/${pid}/smaps_rollup`).text();
   } catch {
     // Not readable here: PSS stays unknown.
   }
   const mib = (v: number) => Math.round((v / 1024) * 10) / 10;
-  return { rss: mib(kb(status, "VmRSS")), peak: mib(kb(status, "VmHWM")), pss: mib(pss) };
+  return {
+    rss: mib(kb(status, "VmRSS")),
+    peak: mib(kb(status, "VmHWM")),
+    anon: mib(kb(status, "RssAnon")),
+    pss: mib(kb(rollup, "Pss")),
+    shared: mib(kb(rollup, "Shared_Clean") + kb(rollup, "Shared_Dirty")),
+  };
 }
 
-async function settledMemory(pid: number) {
+async function settledMemory(pid: number): Promise<ProcessMemory> {
   await Bun.sleep(1500);
   return memoryOf(pid);
 }
@@ -41,61 +56,109 @@ async function complete(server: BenchServer, model: string, prompt: number[], ma
   await response.arrayBuffer();
 }
 
+/** The KV budget the server gives the model, from its listing (`memory.kv_cache_limit_bytes`), in MiB. */
+async function kvLimitMiB(server: BenchServer, model: string): Promise<number | null> {
+  const response = await fetch(`${server.baseURL}/v1/models/${model}`);
+  const body = (await response.json()) as { memory?: { kv_cache_limit_bytes?: number | null } };
+  const limit = body.memory?.kv_cache_limit_bytes;
+  return typeof limit === "number" ? Math.round((limit / 2 ** 20) * 10) / 10 : null;
+}
+
+export interface SweepShape {
+  rounds: number;
+  streams: number;
+  tokens: number;
+}
+
 export interface ServerMemoryRow {
-  model: ModelKey;
+  file: MemoryFileKey;
   fileMiB: number;
+  /** Idle server before the model loads (the model loads on the first request). */
   startMiB: number;
   loadedMiB: number;
   /** One 420-token prompt prefilled next to seven one-token prompts: RSS afterwards and the peak. */
   mixedPrefillMiB: number;
   mixedPrefillPeakMiB: number;
-  /** After 4 rounds of 8 concurrent 64-token streams. */
+  /** After the sweep (`sweep` rounds of concurrent streams). */
   sweepMiB: number;
   peakMiB: number;
+  kvLimitMiB: number | null;
+  sweep: SweepShape;
 }
 
-async function measure(key: ModelKey, target: Awaited<ReturnType<typeof serverTarget>>, extra: string[]): Promise<ServerMemoryRow> {
-  const m = benchModel(key);
-  const ids = await promptIds(m);
-  const server = await startBenchServer(target, [...m.serverArgs, ...extra]);
+export async function promptFor(f: MemoryFile): Promise<number[]> {
+  const tokenizer = await loadTokenizer(f.dir);
+  return Array.from(tokenizer.encode(PROMPT, { add_special_tokens: false }));
+}
+
+/** One fresh server serving `f`: RSS started, loaded, after the mixed prefill and after the sweep. */
+export async function measureServer(f: MemoryFile, target: ServerTarget, extra: string[], sweep: SweepShape): Promise<ServerMemoryRow> {
+  const ids = await promptFor(f);
+  const server = await startBenchServer(target, [...memoryServerArgs(f), ...extra]);
   try {
     const start = await settledMemory(server.pid);
-    await complete(server, m.serverModel, ids.slice(0, 4), 1);
+    await complete(server, f.served, ids.slice(0, 4), 1);
     const loaded = await settledMemory(server.pid);
     const long = Array.from({ length: 420 }, (_, i) => ids[i % ids.length]!);
-    await Promise.all([complete(server, m.serverModel, long, 1), ...Array.from({ length: 7 }, (_, i) => complete(server, m.serverModel, [ids[i]!], 1))]);
-    const mixed = await settledMemory(server.pid);
-    for (let round = 0; round < 4; round++) {
-      await Promise.all(Array.from({ length: 8 }, () => complete(server, m.serverModel, ids, 64, true)));
+    if (sweep.streams > 0) await Promise.all([complete(server, f.served, long, 1), ...Array.from({ length: 7 }, (_, i) => complete(server, f.served, [ids[i % ids.length]!], 1))]);
+    const mixed = sweep.streams > 0 ? await settledMemory(server.pid) : loaded;
+    for (let round = 0; round < sweep.rounds; round++) {
+      await Promise.all(Array.from({ length: sweep.streams }, () => complete(server, f.served, ids, sweep.tokens, true)));
     }
-    const sweep = await settledMemory(server.pid);
-    const file = statSync(join(m.dir, "onnx", m.file)).size / MiB;
+    const after = sweep.streams > 0 ? await settledMemory(server.pid) : loaded;
     return {
-      model: key,
-      fileMiB: Math.round(file * 10) / 10,
+      file: f.key,
+      fileMiB: f.fileMiB,
       startMiB: start.rss,
       loadedMiB: loaded.rss,
       mixedPrefillMiB: mixed.rss,
       mixedPrefillPeakMiB: mixed.peak,
-      sweepMiB: sweep.rss,
-      peakMiB: sweep.peak,
+      sweepMiB: after.rss,
+      peakMiB: after.peak,
+      kvLimitMiB: await kvLimitMiB(server, f.served),
+      sweep,
     };
   } finally {
     await server.stop();
   }
 }
 
-/** Two servers on the same model file, each after one request: RSS and PSS of each. */
-async function replicas(key: ModelKey, target: Awaited<ReturnType<typeof serverTarget>>, extra: string[]) {
-  const m = benchModel(key);
-  const ids = await promptIds(m);
-  const servers = [await startBenchServer(target, [...m.serverArgs, ...extra]), await startBenchServer(target, [...m.serverArgs, ...extra])];
+export interface ReplicaMemory extends ProcessMemory {
+  /** RSS minus the idle server's before loading. */
+  modelMiB: number;
+  /** Shared pages minus the idle server's (two idle servers already share the executable and its libraries). */
+  sharedSinceIdle: number;
+}
+
+/** Two servers on the same model file, each after one 8-token request: RSS, PSS and shared pages of each. */
+export async function measureReplicas(f: MemoryFile, target: ServerTarget, extra: string[]): Promise<ReplicaMemory[]> {
+  const ids = await promptFor(f);
+  const servers = [await startBenchServer(target, [...memoryServerArgs(f), ...extra]), await startBenchServer(target, [...memoryServerArgs(f), ...extra])];
   try {
-    for (const s of servers) await complete(s, m.serverModel, ids, 8);
-    return await Promise.all(servers.map((s) => settledMemory(s.pid)));
+    const idle = await Promise.all(servers.map((s) => settledMemory(s.pid)));
+    for (const s of servers) await complete(s, f.served, ids, 8);
+    const loaded = await Promise.all(servers.map((s) => settledMemory(s.pid)));
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return loaded.map((m, i) => ({ ...m, modelMiB: round(m.rss - idle[i]!.rss), sharedSinceIdle: round(m.shared - idle[i]!.shared) }));
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+export interface SessionMemory {
+  /** RSS a bare session adds to an empty process, MiB. */
+  loadedMiB: number;
+  anonMiB: number;
+}
+
+/** A bare onnxruntime-node session on the file (the server's session options, no rewrite), in a process of its own. */
+export async function measureSession(dir: string, file: string, threads: number): Promise<SessionMemory> {
+  const job = { modelDir: dir, file, threads, load: "path", longPrompt: 0, decodeSteps: 0, trim: true };
+  const proc = Bun.spawn([process.execPath, join(REPO_ROOT, "bench", "session-memory.ts"), JSON.stringify(job)], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`session-memory on ${file} failed: ${err.trim().split("\n").at(-1)}`);
+  const r = JSON.parse(out.trim().split("\n").at(-1)!) as { baseline: { rssMiB: number; anonMiB: number }; loaded: { rssMiB: number; anonMiB: number } };
+  return { loadedMiB: Math.round((r.loaded.rssMiB - r.baseline.rssMiB) * 10) / 10, anonMiB: Math.round((r.loaded.anonMiB - r.baseline.anonMiB) * 10) / 10 };
 }
 
 if (import.meta.main) {
@@ -104,27 +167,12 @@ if (import.meta.main) {
     const at = argv.indexOf(flag);
     return at >= 0 ? argv[at + 1] : undefined;
   };
-  const models = (value("--models") ?? "bench-fp32,bench-int8").split(",") as ModelKey[];
-  for (const k of models) if (!MODEL_KEYS.includes(k)) throw new Error(`unknown model ${k}`);
+  const keys = (value("--files") ?? MEMORY_FILES.join(",")).split(",") as MemoryFileKey[];
+  for (const k of keys) if (!(MEMORY_FILES as readonly string[]).includes(k)) throw new Error(`unknown file ${k} (known: ${MEMORY_FILES.join(", ")})`);
   const extra = (value("--server-args") ?? "").split(" ").filter(Boolean);
   const target = await serverTarget({ binary: argv.includes("--binary"), ref: value("--server-ref") });
-  await ensureModels(models, (line) => console.error(line));
-  const rows: ServerMemoryRow[] = [];
-  const pss: Record<string, Array<{ rss: number; pss: number }>> = {};
-  for (const key of models) {
-    console.error(`measuring ${key} on ${target.label}`);
-    rows.push(await measure(key, target, extra));
-    if (argv.includes("--replicas")) pss[key] = await replicas(key, target, extra);
-  }
-  const ratio = (v: number, r: ServerMemoryRow) => `${(v - r.startMiB).toFixed(0)} MiB (${((v - r.startMiB) / r.fileMiB).toFixed(2)}×)`;
-  console.log(`server: ${target.label} ${extra.join(" ")}\n`);
-  console.log("| model | file | loaded (× file) | after 420 + 7×1 prefill | its peak | after 8-stream sweep | peak |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const r of rows) {
-    console.log(
-      `| ${r.model} | ${r.fileMiB} MiB | ${ratio(r.loadedMiB, r)} | ${ratio(r.mixedPrefillMiB, r)} | ${ratio(r.mixedPrefillPeakMiB, r)} | ${ratio(r.sweepMiB, r)} | ${ratio(r.peakMiB, r)} |`,
-    );
-  }
-  for (const [key, list] of Object.entries(pss)) console.log(`\n${key}, two replicas: ${list.map((p) => `RSS ${p.rss} MiB, PSS ${p.pss} MiB`).join("; ")}`);
-  console.log(JSON.stringify({ server: target.label, args: extra, rows, replicas: pss }));
+  const sweep = { rounds: Number(value("--rounds") ?? 4), streams: 8, tokens: Number(value("--tokens") ?? 64) };
+  const result = await memoryTable({ keys, target, extra, sweep, replicas: argv.includes("--replicas") ? keys[0] : undefined, threads: navigator.hardwareConcurrency, log: (l) => console.error(l) }, ensureMemoryFiles);
+  console.log(`server: ${target.label} ${extra.join(" ")}\n\n${result.markdown}`);
+  console.log(JSON.stringify(result.data));
 }

@@ -23,7 +23,7 @@ export interface SessionProbeJob {
   options?: Record<string, unknown>;
   /** path: ORT reads the file; buffer: the file read into a JS buffer; mmap: the file mapped by Bun.mmap. */
   load: "path" | "buffer" | "mmap";
-  /** Tokens of the long prompt of the mixed prefill (0 skips it) and decode steps timed per batch size. */
+  /** Tokens of the long prompt of the mixed prefill (0 skips it) and decode steps timed per batch size (0 skips). */
   longPrompt: number;
   decodeSteps: number;
   /** Hand the C heap's free pages back to the system after loading and after each phase (glibc malloc_trim). */
@@ -210,8 +210,10 @@ export async function probe(job: SessionProbeJob): Promise<SessionProbeResult> {
     prefillMs = elapsedMs(t1, now());
     afterPrefill = await settled();
   }
-  const one = await decode(session, shape, 1, job.decodeSteps);
-  const eight = await decode(session, shape, 8, job.decodeSteps);
+  // decodeSteps 0: loading only (also for graphs whose cache is not float32, which this loop does not feed).
+  const none = { tps: Number.NaN, greedy: [] as number[] };
+  const one = job.decodeSteps > 0 ? await decode(session, shape, 1, job.decodeSteps) : none;
+  const eight = job.decodeSteps > 0 ? await decode(session, shape, 8, job.decodeSteps) : none;
   const afterDecode = await settled();
   void bytes?.byteLength; // the session may use these bytes in place: keep them alive to the end
   await session.release();

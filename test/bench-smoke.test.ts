@@ -24,6 +24,7 @@ describe("bench arguments", () => {
       binary: false,
       transformers: true,
       serverArgs: [],
+      memory: true,
       out: "/r.json",
       help: false,
     });
@@ -43,6 +44,8 @@ describe("bench arguments", () => {
     expect(opts.rounds).toBe(1);
     expect(opts.leakRequests).toBe(300);
     expect(opts.leakCheckpoint).toBe(100);
+    expect(opts.memory).toBe(false);
+    expect(parseArgs(["--no-memory"], 4, "/r.json").memory).toBe(false);
     expect(tokensFor(opts, "tiny", 128, 30)).toBe(32);
   });
 
@@ -206,5 +209,31 @@ describe("bench targets", () => {
       "/v1/completions",
     ]);
     expect(mixedRequest(13, models)).toEqual(mixedRequest(13, models));
+  });
+});
+
+describe("bench memory table", () => {
+  test("ratios to the file, growth against the KV budget, and whether replicas share weight pages", async () => {
+    const { renderMemoryTable } = await import("../bench/memory-table.ts");
+    const sweep = { rounds: 4, streams: 8, tokens: 64 };
+    const row = (file: "gpt2-fp32" | "llama-q4", fileMiB: number, loadedMiB: number, sweepMiB: number) => ({
+      server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep },
+      session: { loadedMiB: fileMiB * 1.1, anonMiB: fileMiB },
+    });
+    const processes = [0, 1].map(() => ({ rss: 700, peak: 800, anon: 600, pss: 650, shared: 80, modelMiB: 560, sharedSinceIdle: 2 }));
+    const text = renderMemoryTable({
+      runtimeMiB: 25,
+      serverOwnMiB: 60,
+      rows: [row("gpt2-fp32", 500, 620, 800), row("llama-q4", 50, 170, 500)],
+      replicas: { file: "gpt2-fp32", fileMiB: 500, processes, weightsShared: false },
+    });
+    const lines = text.split("\n");
+    expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("560 MiB (1.12×)");
+    expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("500 MiB (1.00×)");
+    expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("(+180)");
+    expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("256 MiB (yes)");
+    expect(lines.find((l) => l.startsWith("| llama-q4"))).toContain("256 MiB (NO)");
+    expect(text).toContain("Weight pages are NOT shared");
+    expect(text).toContain("Sweep: 4 rounds of 8 concurrent 64-token streams.");
   });
 });
