@@ -4,7 +4,7 @@
  */
 
 /** sentence-transformers' pooling modes that gpt3dev applies (`1_Pooling/config.json`'s `pooling_mode_*` flags). */
-export const POOLING_MODES = ["mean", "cls", "max", "lasttoken"] as const;
+export const POOLING_MODES = ["mean", "cls", "max", "lasttoken", "mean_sqrt_len", "weightedmean"] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
 
 export function isPoolingMode(value: unknown): value is PoolingMode {
@@ -25,21 +25,40 @@ export interface HiddenStates {
  * precision that a short one keeps.
  */
 export function meanPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  return weightedPool(hidden, mask, () => 1, (total) => total);
+}
+
+/** sentence-transformers' `mean_sqrt_len_tokens`: the sum of the kept hidden states divided by √(their count). */
+export function meanSqrtLenPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  return weightedPool(hidden, mask, () => 1, Math.sqrt);
+}
+
+/**
+ * sentence-transformers' `weightedmean_tokens` (SGPT): position s (from 0) weighs s + 1, so later tokens, which a
+ * causal encoder has shown more of the text, count more; divided by the sum of the kept weights.
+ */
+export function weightedMeanPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>): Float32Array[] {
+  return weightedPool(hidden, mask, (s) => s + 1, (total) => total);
+}
+
+/** Σ weight(s)·h[s] over the kept positions, divided by divisor(Σ weight(s)), summed in float64. */
+function weightedPool(hidden: HiddenStates, mask: ArrayLike<number | bigint>, weight: (s: number) => number, divisor: (total: number) => number): Float32Array[] {
   const { data, batch, seq, width } = hidden;
   if (mask.length !== batch * seq) throw new Error(`mask has ${mask.length} entries, expected ${batch * seq}`);
   const vectors: Float32Array[] = [];
   for (let b = 0; b < batch; b++) {
     const sum = new Float64Array(width);
-    let count = 0;
+    let total = 0;
     for (let s = 0; s < seq; s++) {
       if (Number(mask[b * seq + s]) === 0) continue;
-      count++;
+      const w = weight(s);
+      total += w;
       const offset = (b * seq + s) * width;
-      for (let d = 0; d < width; d++) sum[d]! += data[offset + d]!;
+      for (let d = 0; d < width; d++) sum[d]! += w * data[offset + d]!;
     }
     // An all-padding row has nothing to average; a zero vector is what sentence-transformers returns (clamped divisor).
     const out = new Float32Array(width);
-    if (count > 0) for (let d = 0; d < width; d++) out[d] = sum[d]! / count;
+    if (total > 0) for (let d = 0; d < width; d++) out[d] = sum[d]! / divisor(total);
     vectors.push(out);
   }
   return vectors;
@@ -99,6 +118,10 @@ export function pool(mode: PoolingMode, hidden: HiddenStates, mask: ArrayLike<nu
       return lastTokenPool(hidden, mask);
     case "mean":
       return meanPool(hidden, mask);
+    case "mean_sqrt_len":
+      return meanSqrtLenPool(hidden, mask);
+    case "weightedmean":
+      return weightedMeanPool(hidden, mask);
   }
 }
 

@@ -19,13 +19,13 @@ const MODULE = "sentence_transformers.models.";
 const APPLIED = new Set(["Transformer", "Pooling", "Normalize"]);
 
 /** `pooling_mode_*` flags of sentence-transformers' Pooling config and the mode gpt3dev names each. */
-const POOLING_FLAGS: Record<string, PoolingMode | undefined> = {
+const POOLING_FLAGS: Record<string, PoolingMode> = {
   pooling_mode_cls_token: "cls",
   pooling_mode_mean_tokens: "mean",
   pooling_mode_max_tokens: "max",
   pooling_mode_lasttoken: "lasttoken",
-  pooling_mode_mean_sqrt_len_tokens: undefined,
-  pooling_mode_weightedmean_tokens: undefined,
+  pooling_mode_mean_sqrt_len_tokens: "mean_sqrt_len",
+  pooling_mode_weightedmean_tokens: "weightedmean",
 };
 
 interface ModuleEntry {
@@ -49,14 +49,13 @@ function readModules(dir: string): ModuleEntry[] | undefined {
 
 /** The pooling a Pooling config asks for; throws UnsupportedFormatError naming a mode gpt3dev does not apply. */
 export function poolingFromConfig(config: Record<string, unknown>): PoolingMode {
-  const on = Object.keys(POOLING_FLAGS).filter((flag) => config[flag] === true);
-  const unknown = Object.keys(config).filter((key) => key.startsWith("pooling_mode_") && !(key in POOLING_FLAGS) && config[key] === true);
-  if (on.length + unknown.length !== 1) {
-    const what = on.length + unknown.length === 0 ? "no pooling mode" : `several pooling modes at once (${[...on, ...unknown].join(", ")})`;
+  const on = Object.keys(config).filter((key) => key.startsWith("pooling_mode_") && config[key] === true);
+  if (on.length !== 1) {
+    const what = on.length === 0 ? "no pooling mode" : `several pooling modes at once (${on.join(", ")}), whose vectors it concatenates`;
     throw new UnsupportedFormatError(`the sentence-transformers Pooling config sets ${what}; gpt3dev applies exactly one`);
   }
-  const mode = POOLING_FLAGS[on[0] ?? ""];
-  if (mode === undefined) throw new UnsupportedFormatError(`the sentence-transformers Pooling config asks for ${on[0] ?? unknown[0]}, which gpt3dev does not apply`);
+  const mode = POOLING_FLAGS[on[0]!];
+  if (mode === undefined) throw new UnsupportedFormatError(`the sentence-transformers Pooling config asks for ${on[0]}, which gpt3dev does not apply`);
   return mode;
 }
 

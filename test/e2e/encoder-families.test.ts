@@ -37,14 +37,15 @@ for (const f of ENCODER_FAMILIES) {
     SERVED[dtype === "fp32" ? f.id : `${f.id}-${dtype}`] = { folder: f.id, dtype, pooling: f.pooling, normalize: f.normalize };
   }
 }
-// sentence-transformers folders with max and last-token pooling and no Normalize module.
-for (const pooling of ["max", "lasttoken"] as const) SERVED[`pool-${pooling}`] = { folder: `pool-${pooling}`, dtype: "fp32", pooling, normalize: false };
+// sentence-transformers folders with the other pooling modes and no Normalize module.
+const OTHER_POOLING = ["max", "lasttoken", "mean_sqrt_len", "weightedmean"] as const;
+for (const pooling of OTHER_POOLING) SERVED[`pool-${pooling}`] = { folder: `pool-${pooling}`, dtype: "fp32", pooling, normalize: false };
 
 const expected = new Map<string, number[][]>();
 
 beforeAll(async () => {
   makeModels({ outDir: OUT, ids: ["tiny-bert", "tiny-llama", ...ENCODER_FAMILIES.map((f) => f.id)] });
-  for (const pooling of ["max", "lasttoken"] as const) {
+  for (const pooling of OTHER_POOLING) {
     const dir = join(OUT, `pool-${pooling}`);
     cpSync(join(OUT, "encoder-minilm"), dir, { recursive: true });
     writeFileSync(join(dir, "modules.json"), JSON.stringify(modulesJson(false)));
@@ -53,9 +54,9 @@ beforeAll(async () => {
   // A Dense projection after pooling is not in the ONNX graph: serving the pooled vector would be wrong.
   cpSync(join(OUT, "encoder-minilm"), join(OUT, "with-dense"), { recursive: true });
   writeFileSync(join(OUT, "with-dense", "modules.json"), JSON.stringify([...modulesJson(true), { idx: 3, name: "3", path: "3_Dense", type: "sentence_transformers.models.Dense" }]));
-  // A pooling mode gpt3dev does not apply.
-  cpSync(join(OUT, "encoder-minilm"), join(OUT, "pool-weighted"), { recursive: true });
-  writeFileSync(join(OUT, "pool-weighted", "1_Pooling", "config.json"), JSON.stringify({ ...poolingConfig(32, "mean"), pooling_mode_mean_tokens: false, pooling_mode_weightedmean_tokens: true }));
+  // Two pooling modes at once, which sentence-transformers concatenates: not applied.
+  cpSync(join(OUT, "encoder-minilm"), join(OUT, "pool-combined"), { recursive: true });
+  writeFileSync(join(OUT, "pool-combined", "1_Pooling", "config.json"), JSON.stringify({ ...poolingConfig(32, "mean"), pooling_mode_max_tokens: true }));
   const entries = Object.entries(SERVED)
     .filter(([id, s]) => id !== s.folder)
     .map(([id, s]) => `- name: ${id}\n  path: ${s.folder}\n  dtype: ${s.dtype}\n`);
@@ -110,7 +111,8 @@ for (const mode of serverModes()) {
     it("refuses a folder whose modules or graph inputs it cannot apply or feed with 400 and the reason, and keeps serving", async () => {
       const reasons: Record<string, string> = {
         "with-dense": "modules.json has modules gpt3dev does not apply after the encoder: Dense",
-        "pool-weighted": "the sentence-transformers Pooling config asks for pooling_mode_weightedmean_tokens, which gpt3dev does not apply",
+        "pool-combined":
+          "the sentence-transformers Pooling config sets several pooling modes at once (pooling_mode_mean_tokens, pooling_mode_max_tokens), whose vectors it concatenates; gpt3dev applies exactly one",
         "llama-as-encoder": "the ONNX graph has inputs gpt3dev cannot feed: past_key_values.0.key, past_key_values.0.value, past_key_values.1.key, past_key_values.1.value",
       };
       for (const [id, reason] of Object.entries(reasons)) {

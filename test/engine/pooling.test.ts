@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { clsPool, l2Normalize, lastTokenPool, maxPool, meanPool, pool, truncateDimensions, type HiddenStates } from "../../src/engine/pooling.ts";
+import { clsPool, l2Normalize, lastTokenPool, maxPool, meanPool, meanSqrtLenPool, pool, truncateDimensions, weightedMeanPool, type HiddenStates } from "../../src/engine/pooling.ts";
 
 // Two rows, three positions, width two. Row 1 is padded after its second token: its last position holds values
 // (100, -100) that must never reach its vector.
@@ -82,12 +82,30 @@ describe("lastTokenPool", () => {
   });
 });
 
+describe("meanSqrtLenPool and weightedMeanPool", () => {
+  it("divide the kept sum by the square root of the count, or weigh position s by s + 1", () => {
+    // Row 0 keeps 3 positions: sum (9, 12); row 1 keeps 2: sum (2, 2).
+    expect(list(meanSqrtLenPool(HIDDEN, MASK))).toEqual([
+      [Math.fround(9 / Math.sqrt(3)), Math.fround(12 / Math.sqrt(3))],
+      [Math.fround(2 / Math.SQRT2), Math.fround(2 / Math.SQRT2)],
+    ]);
+    // Row 0: (1·1 + 2·3 + 3·5) / 6, (1·2 + 2·4 + 3·6) / 6; row 1: (1·-1 + 2·3) / 3, (1·0.5 + 2·1.5) / 3.
+    expect(list(weightedMeanPool(HIDDEN, MASK))).toEqual([
+      [Math.fround(22 / 6), Math.fround(28 / 6)],
+      [Math.fround(5 / 3), Math.fround(3.5 / 3)],
+    ]);
+    expect(list(weightedMeanPool(HIDDEN, [0, 0, 0, 1, 1, 1]))[0]).toEqual([0, 0]);
+  });
+});
+
 describe("pool", () => {
   it("dispatches on the mode", () => {
     expect(list(pool("cls", HIDDEN, MASK))).toEqual(list(clsPool(HIDDEN)));
     expect(list(pool("mean", HIDDEN, MASK))).toEqual(list(meanPool(HIDDEN, MASK)));
     expect(list(pool("max", HIDDEN, MASK))).toEqual(list(maxPool(HIDDEN, MASK)));
     expect(list(pool("lasttoken", HIDDEN, MASK))).toEqual(list(lastTokenPool(HIDDEN, MASK)));
+    expect(list(pool("mean_sqrt_len", HIDDEN, MASK))).toEqual(list(meanSqrtLenPool(HIDDEN, MASK)));
+    expect(list(pool("weightedmean", HIDDEN, MASK))).toEqual(list(weightedMeanPool(HIDDEN, MASK)));
   });
 });
 

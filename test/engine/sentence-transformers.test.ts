@@ -33,15 +33,15 @@ function refusal(fn: () => unknown): string {
 
 describe("poolingFromConfig", () => {
   it("names each mode sentence-transformers' Pooling config can switch on alone", () => {
-    for (const mode of ["mean", "cls", "max", "lasttoken"] as const) expect(poolingFromConfig(poolingConfig(8, mode))).toBe(mode);
+    for (const mode of ["mean", "cls", "max", "lasttoken", "mean_sqrt_len", "weightedmean"] as const) expect(poolingFromConfig(poolingConfig(8, mode))).toBe(mode);
   });
 
   it("refuses modes it does not apply, several at once, or none, naming them", () => {
-    expect(refusal(() => poolingFromConfig({ ...poolingConfig(8, "mean"), pooling_mode_mean_tokens: false, pooling_mode_mean_sqrt_len_tokens: true }))).toBe(
-      "the sentence-transformers Pooling config asks for pooling_mode_mean_sqrt_len_tokens, which gpt3dev does not apply",
+    expect(refusal(() => poolingFromConfig({ ...poolingConfig(8, "mean"), pooling_mode_mean_tokens: false, pooling_mode_attention: true }))).toBe(
+      "the sentence-transformers Pooling config asks for pooling_mode_attention, which gpt3dev does not apply",
     );
     expect(refusal(() => poolingFromConfig({ ...poolingConfig(8, "mean"), pooling_mode_max_tokens: true }))).toBe(
-      "the sentence-transformers Pooling config sets several pooling modes at once (pooling_mode_mean_tokens, pooling_mode_max_tokens); gpt3dev applies exactly one",
+      "the sentence-transformers Pooling config sets several pooling modes at once (pooling_mode_mean_tokens, pooling_mode_max_tokens), whose vectors it concatenates; gpt3dev applies exactly one",
     );
     expect(refusal(() => poolingFromConfig({ word_embedding_dimension: 8 }))).toContain("sets no pooling mode");
   });
