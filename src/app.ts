@@ -10,6 +10,7 @@ import { bodyLimitPlugin, SERVE_BODY_BACKSTOP_BYTES } from "./http/body-limit.ts
 import { corsPlugin } from "./http/cors.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionsRoutes } from "./routes/completions.ts";
+import { moderationsRoutes } from "./routes/moderations.ts";
 import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { messagesRoutes } from "./routes/messages.ts";
@@ -68,6 +69,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(messagesRoutes(engine, limits))
     .use(tokenizeRoutes(engine, limits))
     .use(embeddingsRoutes(engine, limits))
+    .use(moderationsRoutes(engine, limits))
     .use(metricsRoutes(telemetry.metrics))
     .use(playgroundRoutes())
     // Documents every route above (and any added later), read when /openapi.json is first asked for.

@@ -41,6 +41,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "2",
   },
   {
+    flag: "keep-alive",
+    env: "GPT3DEV_KEEP_ALIVE",
+    type: "string",
+    description: "how long an idle model stays loaded (seconds, or e.g. 5m, 1h; negative: for ever); a registry entry's keep_alive wins",
+    defaultText: "-1 (for ever)",
+  },
+  {
     flag: "threads",
     env: "GPT3DEV_THREADS",
     type: "string",

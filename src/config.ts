@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SchedulerOptions } from "./engine/generation-job.ts";
+import { parseKeepAlive } from "./engine/keep-alive.ts";
 import { availableMemoryBytes, parseMemorySize } from "./engine/kv-budget.ts";
 import type { GraphOptimizationLevel } from "./runtime/session.ts";
 import { OPTIONS } from "./config-options.ts";
@@ -14,6 +15,8 @@ export interface Config {
   registryPath?: string;
   allowList: string[];
   maxLoadedModels: number;
+  /** How long an idle model stays loaded, in milliseconds; undefined: for ever (until evicted or unloaded). */
+  keepAliveMs?: number;
   intraOpThreads: number;
   /** ONNX Runtime graph rewrites applied when a model loads. */
   graphOptimization: GraphOptimizationLevel;
@@ -131,6 +134,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         .map((s) => s.trim())
         .filter(Boolean),
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
+      keepAliveMs: keepAlive(get("keep-alive")),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
@@ -166,6 +170,15 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       },
     },
   };
+}
+
+function keepAlive(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseKeepAlive(value) ?? undefined;
+  } catch (error) {
+    throw new ConfigError(`--keep-alive: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -110,7 +110,8 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
     );
   }
   if (error instanceof ModelKindError) {
-    const route = context.route ?? (error.wanted === "embeddings" ? "/v1/embeddings" : "/v1/completions and /v1/chat/completions");
+    const routes = { embeddings: "/v1/embeddings", moderation: "/v1/moderations", "text-generation": "/v1/completions and /v1/chat/completions" };
+    const route = context.route ?? routes[error.wanted];
     const kind = (k: string) => (k === "embeddings" ? "an embeddings" : `a ${k}`);
     return invalidRequest(
       `The model '${error.modelId}' is ${kind(error.actual)} model and cannot be used with ${route}: ` +

@@ -32,6 +32,7 @@ function start(config: Config): void {
   const engine = new Engine({
     registry,
     maxLoadedModels: config.maxLoadedModels,
+    keepAliveMs: config.keepAliveMs,
     intraOpThreads: config.intraOpThreads,
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,

@@ -11,12 +11,14 @@
  *   3. an Engine method (src/engine/engine.ts) calls `this.auxiliary.task("<task>", request)`.
  * The message protocol, crash handling and respawn need no change.
  */
+import { ModerationModel, type ModerationRequest, type ModerationResult } from "./classifier.ts";
 import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
 import type { ModelHost, ModelLoaders } from "./model-host.ts";
 
 /** How the auxiliary worker loads each kind it serves. */
 export const AUXILIARY_LOADERS: ModelLoaders = {
   embeddings: (spec, settings) => EmbeddingModel.load(spec, settings.session),
+  moderation: (spec, settings) => ModerationModel.load(spec, settings.session),
 };
 
 /** One handler per task: it receives the worker's ModelHost and the request, and answers with the result. */
@@ -26,6 +28,8 @@ export const AUXILIARY_TASKS = {
       const result = await model.embed(request.inputs, { dimensions: request.dimensions });
       return { modelId: model.spec.id, ...result };
     }),
+  moderation: (host: ModelHost, request: ModerationRequest): Promise<ModerationResult> =>
+    host.withModel(request.model, "moderation", async (model) => ({ modelId: model.spec.id, ...(await model.classify(request.texts)) })),
 } satisfies Record<string, (host: ModelHost, request: never) => Promise<unknown>>;
 
 export type AuxiliaryTask = keyof typeof AUXILIARY_TASKS;

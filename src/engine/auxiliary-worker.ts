@@ -33,6 +33,8 @@ serve((message: ToWorker) => {
     case "call":
       if (message.method === "stats") void answer(message.id, () => models().stats());
       else if (message.method === "close") void answer(message.id, () => models().close());
+      else if (message.method === "loadModel") void answer(message.id, () => models().loadModel(String(message.args[0])));
+      else if (message.method === "unloadModel") void answer(message.id, () => models().unloadModel(String(message.args[0])));
       else void answer(message.id, () => Promise.reject(new Error(`the auxiliary worker has no ${message.method}`)));
       return;
     case "complete":

@@ -4,6 +4,7 @@ import type { AuxiliaryTask, TaskRequest, TaskResult } from "./auxiliary-tasks.t
 import type { CompletionRun } from "./completion-run.ts";
 import type { CompletionRequest } from "./completions.ts";
 import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
+import type { ModerationRequest, ModerationResult } from "./classifier.ts";
 import type { EngineObserver } from "./engine-events.ts";
 import { ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
 import { IdleCollector } from "./idle-collector.ts";
@@ -21,6 +22,8 @@ export interface EngineOptions {
   registry: ModelRegistry;
   /** Loaded models kept at once; the least recently used idle one is unloaded beyond it. */
   maxLoadedModels: number;
+  /** How long an idle model stays loaded when its registry entry does not say (ms); unset: until evicted. */
+  keepAliveMs?: number;
   /** ONNX Runtime intra-op threads per session (0 = one per core). */
   intraOpThreads: number;
   /**
@@ -72,6 +75,7 @@ export class Engine {
     };
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,
+      ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
       session,
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },
     };
@@ -134,6 +138,29 @@ export class Engine {
   async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
     this.checkServable(request.model);
     return this.task("embeddings", request);
+  }
+
+  async moderate(request: ModerationRequest): Promise<ModerationResult> {
+    this.checkServable(request.model);
+    return this.task("moderation", request);
+  }
+
+  /** Loads a model now rather than on its first request, in the worker serving its kind; resolves once loaded. */
+  async loadModel(id: string): Promise<void> {
+    const link = this.linkFor(this.getModel(id));
+    await link.send((callId) => ({ type: "call", id: callId, method: "loadModel", args: [id] }));
+  }
+
+  /** Unloads a model once the requests holding it end; false when it was not loaded. Never starts a worker. */
+  async unloadModel(id: string): Promise<boolean> {
+    const link = this.linkFor(this.getModel(id));
+    if (!link.running) return false;
+    return (await link.send((callId) => ({ type: "call", id: callId, method: "unloadModel", args: [id] }))) as boolean;
+  }
+
+  /** Text generation runs in the generation worker, every other kind in the auxiliary worker. */
+  private linkFor(spec: ModelSpec): WorkerLink {
+    return spec.kind === "text-generation" ? this.generation : this.auxiliary;
   }
 
   async tokenize(request: TokenizeRequest): Promise<TokenizeResult> {

@@ -9,7 +9,7 @@ export class ModelNotFoundError extends Error {
   }
 }
 
-export type ModelKind = "text-generation" | "embeddings";
+export type ModelKind = "text-generation" | "embeddings" | "moderation";
 
 export class ModelKindError extends Error {
   constructor(

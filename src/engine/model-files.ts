@@ -68,9 +68,9 @@ export function refusalOf(dir: string, config: Record<string, unknown>, kind: Mo
     return `'${modelType}' takes images or audio; gpt3dev serves text models only`;
   }
   if (config.is_encoder_decoder === true) return `'${modelType}' is an encoder-decoder model; gpt3dev serves decoder-only text generation and encoders for embeddings`;
-  const families = kind === "embeddings" ? ENCODER_FAMILIES : DECODER_FAMILIES;
+  const families = kind === "text-generation" ? DECODER_FAMILIES : ENCODER_FAMILIES;
   if (!explicitKind && !families.has(modelType)) {
-    return `model_type '${modelType || "(none)"}' is not a family gpt3dev serves (text generation: ${[...DECODER_FAMILIES].join(", ")}; embeddings: ${[...ENCODER_FAMILIES].join(", ")})`;
+    return `model_type '${modelType || "(none)"}' is not a family gpt3dev serves (text generation: ${[...DECODER_FAMILIES].join(", ")}; embeddings and moderation: ${[...ENCODER_FAMILIES].join(", ")})`;
   }
   if (dtype === undefined) {
     const onnx = existsSync(join(dir, "onnx")) ? readdirSync(join(dir, "onnx")).filter((f) => f.endsWith(".onnx")) : [];

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { releaseFreeHeap } from "../runtime/heap.ts";
 import type { SessionSettings } from "../runtime/session.ts";
 import type { EngineObserver, LoadedFile } from "./engine-events.ts";
+import type { ModerationModel } from "./classifier.ts";
 import type { EmbeddingModel } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
@@ -16,6 +17,8 @@ export interface EngineSettings {
   maxLoadedModels: number;
   session: SessionSettings;
   scheduler: SchedulerOptions;
+  /** How long an idle model stays loaded when its registry entry does not say (ms); unset: until evicted. */
+  keepAliveMs?: number;
 }
 
 export interface EngineStats {
@@ -39,7 +42,7 @@ export interface ModelMemory {
 }
 
 /** Every kind of loaded model; a new kind adds its class here and its loader where its worker builds its host. */
-export type LoadedModel = TextModel | EmbeddingModel;
+export type LoadedModel = TextModel | EmbeddingModel | ModerationModel;
 export type LoadedKind = LoadedModel["kind"];
 export type ModelOfKind<K extends LoadedKind> = Extract<LoadedModel, { kind: K }>;
 
@@ -64,7 +67,11 @@ export class ModelHost {
     private readonly observe: EngineObserver = () => {},
   ) {
     this.specs = new Map(specs.map((spec) => [spec.id, spec]));
-    this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels);
+    const keepAliveMs = (id: string) => {
+      const own = this.specs.get(id)?.keepAliveMs;
+      return own === null ? undefined : (own ?? settings.keepAliveMs);
+    };
+    this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels, { keepAliveMs });
   }
 
   stats(): EngineStats {
@@ -85,6 +92,17 @@ export class ModelHost {
 
   close(): Promise<void> {
     return this.cache.unloadAll();
+  }
+
+  /** Loads the model (if it is not loaded); it then stays as long as any loaded model would. */
+  async loadModel(id: string): Promise<void> {
+    await this.withModel(id, this.spec(id).kind, async () => {});
+  }
+
+  /** Unloads the model once the requests holding it end; false when it was not loaded. */
+  unloadModel(id: string): Promise<boolean> {
+    this.spec(id);
+    return this.cache.unload(id);
   }
 
   /** Runs `use` with the model loaded and kept loaded until it settles; a model of another kind is refused. */

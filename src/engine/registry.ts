@@ -3,6 +3,8 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ModelKind } from "./errors.ts";
 import { defaultDtype, DTYPES, ENCODER_FAMILIES, isDtype, refusalOf } from "./model-files.ts";
+import { parseKeepAlive } from "./keep-alive.ts";
+import { moderationSettingsOf, type ModerationSettings } from "./moderation.ts";
 import { isOpenAIEncodingName, OPENAI_ENCODINGS, type OpenAIEncodingName } from "./openai-encoding.ts";
 import { isPoolingMode, POOLING_MODES, type PoolingMode } from "./pooling.ts";
 
@@ -33,6 +35,13 @@ export interface ModelSpec {
   created: number;
   /** Embeddings models only; unset fields fall back to the model folder's own settings, then to the defaults. */
   embedding?: EmbeddingSettings;
+  /** Moderation models only: how the classifier's labels map onto categories, and each category's threshold. */
+  moderation?: ModerationSettings;
+  /**
+   * How long the model stays loaded once idle, in milliseconds; null: for ever (until evicted or unloaded);
+   * undefined: the server's default.
+   */
+  keepAliveMs?: number | null;
 }
 
 export interface EmbeddingSettings {
@@ -60,6 +69,9 @@ export interface RegistryEntry {
   normalize?: boolean;
   truncate?: boolean;
   matryoshka_dimensions?: boolean | number[];
+  categories?: Record<string, string | null>;
+  thresholds?: Record<string, number>;
+  keep_alive?: number | string;
 }
 
 export interface RegistryOptions {
@@ -135,13 +147,19 @@ function defaultSpec(id: string, dir: string): ModelSpec {
   return {
     id,
     dir,
-    kind: ENCODER_FAMILIES.has(modelType) ? "embeddings" : "text-generation",
+    kind: !ENCODER_FAMILIES.has(modelType) ? "text-generation" : isSequenceClassifier(config) ? "moderation" : "embeddings",
     // "" when the folder has no ONNX file at all: the registry then refuses it with the reason.
     dtype: defaultDtype(dir, config) ?? "",
     dtypeSource: "files",
     ownedBy: "gpt3dev",
     created: Math.floor(statSync(configPath).mtimeMs / 1000),
   };
+}
+
+/** An encoder exported with a classification head (e.g. BertForSequenceClassification) is served for moderation. */
+function isSequenceClassifier(config: Record<string, unknown>): boolean {
+  const architectures = Array.isArray(config.architectures) ? config.architectures : [];
+  return architectures.some((a) => typeof a === "string" && a.endsWith("ForSequenceClassification")) && typeof config.id2label === "object";
 }
 
 function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: string, existing?: ModelSpec): ModelSpec {
@@ -169,6 +187,9 @@ function specFromEntry(entry: RegistryEntry, registryPath: string, modelsDir: st
   if (entry.max_batch) spec.maxBatch = entry.max_batch;
   const embedding = embeddingSettings(entry);
   if (embedding) spec.embedding = { ...spec.embedding, ...embedding };
+  const moderation = moderationSettingsOf(entry.categories, entry.thresholds, `registry entry '${entry.name}'`);
+  if (moderation) spec.moderation = moderation;
+  if (entry.keep_alive !== undefined) spec.keepAliveMs = parseKeepAlive(entry.keep_alive);
   return spec;
 }
 
@@ -213,8 +234,16 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
       throw new Error(`${where}: '${key}' must be a positive integer`);
     }
   }
-  if (entry.kind !== undefined && entry.kind !== "text-generation" && entry.kind !== "embeddings") {
-    throw new Error(`${where}: 'kind' must be 'text-generation' or 'embeddings'`);
+  if (entry.kind !== undefined && !MODEL_KINDS.includes(entry.kind as ModelKind)) {
+    throw new Error(`${where}: 'kind' must be one of ${MODEL_KINDS.join(", ")}`);
+  }
+  moderationSettingsOf(entry.categories, entry.thresholds, where);
+  if (entry.keep_alive !== undefined) {
+    try {
+      parseKeepAlive(entry.keep_alive);
+    } catch (error) {
+      throw new Error(`${where}: 'keep_alive': ${(error as Error).message}`);
+    }
   }
   if (entry.pooling !== undefined && !isPoolingMode(entry.pooling)) {
     throw new Error(`${where}: 'pooling' must be one of ${POOLING_MODES.join(", ")}`);
@@ -229,6 +258,8 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   }
   return entry as unknown as RegistryEntry;
 }
+
+const MODEL_KINDS: readonly ModelKind[] = ["text-generation", "embeddings", "moderation"];
 
 function readJson(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;

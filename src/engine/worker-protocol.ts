@@ -14,8 +14,11 @@ import type { GenerationHost } from "./generation-host.ts";
 import type { EngineSettings } from "./model-host.ts";
 import type { ModelSpec } from "./registry.ts";
 
-/** ModelHost methods the HTTP side calls as plain request/reply ("stats" and "close" on either worker). */
-export type CallMethod = "tokenize" | "detokenize" | "stats" | "close";
+/**
+ * ModelHost methods the HTTP side calls as plain request/reply ("stats", "close", "loadModel" and "unloadModel" on
+ * either worker).
+ */
+export type CallMethod = "tokenize" | "detokenize" | "stats" | "close" | "loadModel" | "unloadModel";
 export type CallArgs<M extends CallMethod> = Parameters<GenerationHost[M]>;
 export type CallResult<M extends CallMethod> = Awaited<ReturnType<GenerationHost[M]>>;
 

@@ -18,6 +18,8 @@ export const Model = t.Object({
   owned_by: t.String(),
   /** gpt3dev's extension: the ONNX weight variant served (transformers.js's dtype names: fp32, q8, fp16, q4f16, …). */
   dtype: t.Optional(t.String()),
+  /** gpt3dev's extension: whether the model is in memory now (it loads on first use, or with POST /v1/models/{id}/load). */
+  loaded: t.Optional(t.Boolean()),
   memory: t.Optional(ModelMemory),
 });
 export type Model = typeof Model.static;

@@ -93,6 +93,14 @@ export function checkEmbeddingLimits(body: { input: string | string[] | number[]
   (input as Array<string | number[]>).forEach((item, i) => checkPromptLength(item.length, `input[${i}]`, limits));
 }
 
+/** Moderation inputs count as prompts: at most `--max-prompts` of them, each within `--max-prompt-chars`. */
+export function checkModerationLimits(texts: readonly string[], sentList: boolean, limits: Limits): void {
+  if (texts.length > limits.maxPrompts) {
+    throw limitExceeded("input", `At most ${limits.maxPrompts} inputs are accepted in one request, got ${texts.length}`, "max-prompts");
+  }
+  texts.forEach((text, i) => checkPromptLength(text.length, sentList ? `input[${i}]` : "input", limits));
+}
+
 /** What a generation that ran past `--request-timeout-seconds` answers, instead of output cut short silently. */
 export function generationTimeout(seconds: number): OpenAIError {
   return new OpenAIError(
