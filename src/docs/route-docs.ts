@@ -5,6 +5,7 @@ import { ChatCompletion, ChatCompletionChunk } from "../openai/chat.ts";
 import { Completion } from "../openai/completions.ts";
 import { CreateEmbeddingResponse } from "../openai/embeddings.ts";
 import { Model, ModelsPage } from "../openai/models.ts";
+import { ModerationCreateResponse } from "../openai/moderations.ts";
 import { ResponseStreamEvent } from "../openai/response-stream-events.ts";
 import { Response } from "../openai/responses.ts";
 import { DetokenizeResponse, TokenizeResponse } from "../openai/tokenize.ts";
@@ -36,6 +37,13 @@ const Health = t.Object({ status: t.Literal("ok") });
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   "GET /v1/models": { summary: "List the models served", tag: "Models", response: ModelsPage, openaiErrors: true },
   "GET /v1/models/:id": { summary: "Describe one model", tag: "Models", response: Model, openaiErrors: true },
+  "POST /v1/models/:id/load": { summary: "Load a model now (gpt3dev's extension)", tag: "Models", response: Model, openaiErrors: true },
+  "POST /v1/models/:id/unload": {
+    summary: "Unload a model once its requests in flight end (gpt3dev's extension)",
+    tag: "Models",
+    response: Model,
+    openaiErrors: true,
+  },
   "POST /v1/completions": {
     summary: "Complete a prompt (OpenAI text completions)",
     tag: "Generation",
@@ -76,6 +84,12 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     summary: "Embed texts or token ids",
     tag: "Embeddings",
     response: CreateEmbeddingResponse,
+    openaiErrors: true,
+  },
+  "POST /v1/moderations": {
+    summary: "Classify texts against OpenAI's moderation categories",
+    tag: "Moderation",
+    response: ModerationCreateResponse,
     openaiErrors: true,
   },
   "POST /tokenize": { summary: "Tokenize a prompt or conversation (vLLM's shape)", tag: "Tokens", response: TokenizeResponse, openaiErrors: true },

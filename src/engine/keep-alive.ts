@@ -19,3 +19,11 @@ export function parseKeepAlive(value: unknown): number | null {
   }
   return Math.round(parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit!]!, 0));
 }
+
+/**
+ * The idle time after which a model is unloaded: its own setting (null: never) wins over the server's default;
+ * undefined: never.
+ */
+export function keepAliveFor(own: number | null | undefined, serverDefault: number | undefined): number | undefined {
+  return own === null ? undefined : (own ?? serverDefault);
+}

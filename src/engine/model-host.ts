@@ -6,6 +6,7 @@ import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { ModerationModel } from "./classifier.ts";
 import type { EmbeddingModel } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
+import { keepAliveFor } from "./keep-alive.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
 import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
@@ -67,10 +68,7 @@ export class ModelHost {
     private readonly observe: EngineObserver = () => {},
   ) {
     this.specs = new Map(specs.map((spec) => [spec.id, spec]));
-    const keepAliveMs = (id: string) => {
-      const own = this.specs.get(id)?.keepAliveMs;
-      return own === null ? undefined : (own ?? settings.keepAliveMs);
-    };
+    const keepAliveMs = (id: string) => keepAliveFor(this.specs.get(id)?.keepAliveMs, settings.keepAliveMs);
     this.cache = new ModelCache((id) => this.load(id), settings.maxLoadedModels, { keepAliveMs });
   }
 

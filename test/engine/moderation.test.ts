@@ -1,6 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { classifierHead } from "../../src/engine/classifier.ts";
-import { parseKeepAlive } from "../../src/engine/keep-alive.ts";
+import { keepAliveFor, parseKeepAlive } from "../../src/engine/keep-alive.ts";
+import { parseCli } from "../../src/config.ts";
 import { MODERATION_CATEGORIES, moderationSettingsOf, probabilities, verdictOf } from "../../src/engine/moderation.ts";
 import { MODERATION_CATEGORY_NAMES } from "../../src/openai/moderations.ts";
 
@@ -64,5 +65,21 @@ describe("keep-alive durations", () => {
     expect(parseKeepAlive(-1)).toBeNull();
     expect(parseKeepAlive("-1m")).toBeNull();
     for (const bad of ["5 minutes", "m5", "", "1d", true]) expect(() => parseKeepAlive(bad)).toThrow("keep-alive");
+  });
+
+  it("takes --keep-alive as the default, which a registry entry's keep_alive overrides (negative: never)", () => {
+    const config = (argv: string[]) => {
+      const cli = parseCli(argv, {});
+      if (cli.kind !== "run") throw new Error("expected a run configuration");
+      return cli.config;
+    };
+    expect(config(["--keep-alive", "5m"]).keepAliveMs).toBe(300_000);
+    expect(config([]).keepAliveMs).toBeUndefined();
+    expect(config(["--keep-alive=-1"]).keepAliveMs).toBeUndefined();
+    expect(() => config(["--keep-alive", "soon"])).toThrow("--keep-alive");
+    expect(keepAliveFor(undefined, 300_000)).toBe(300_000);
+    expect(keepAliveFor(2_000, 300_000)).toBe(2_000);
+    expect(keepAliveFor(null, 300_000)).toBeUndefined();
+    expect(keepAliveFor(undefined, undefined)).toBeUndefined();
   });
 });
