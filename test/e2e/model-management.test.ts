@@ -70,6 +70,11 @@ for (const mode of serverModes()) {
         const anonymous = await call("POST", `/v1/models/tiny-bert/${action}`, undefined, null);
         expect(anonymous.status).toBe(401);
         expect((await errorOf(anonymous)).code).toBe("invalid_api_key");
+        for (const id of ["..%2Ftiny-gpt2", "%2Fetc%2Fpasswd", "tiny-gpt2%00"]) {
+          const response = await call("POST", `/v1/models/${id}/${action}`);
+          expect(response.status).toBe(404);
+          expect((await errorOf(response)).code).toBe("model_not_found");
+        }
       }
       expect(await loadedIds()).toEqual([]);
     });
