@@ -61,15 +61,17 @@ describe("ModelCache unload and keep-alive", () => {
   it("unloads a model left idle for its keep-alive time, and not one used again before", async () => {
     const { loaded, load } = loader();
     const cache = new ModelCache(load, 4, { keepAliveMs: (id) => (id === "short" ? 40 : undefined) });
-    (await cache.acquire("short")).done();
+    const first = await cache.acquire("short");
     (await cache.acquire("forever")).done();
-    await Bun.sleep(20);
-    const again = await cache.acquire("short");
-    await Bun.sleep(60);
-    // Held: the timer does not run while a request uses it.
+    // Released and taken again in the same turn: the timer the release started is stopped at once.
+    first.done();
+    const again = cache.acquire("short");
+    const held = await again;
+    await Bun.sleep(120);
+    // Held: no timer runs while a request uses it.
     expect(loaded[0]!.released).toBe(0);
-    again.done();
-    await Bun.sleep(100);
+    held.done();
+    for (let waited = 0; loaded[0]!.released === 0 && waited < 5_000; waited += 10) await Bun.sleep(10);
     expect(loaded[0]!.released).toBe(1);
     expect(cache.loadedIds()).toEqual(["forever"]);
     expect(loaded[1]!.released).toBe(0);

@@ -10,6 +10,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   "/v1/completions": { model: "tiny-gpt2", prompt: "Hello", max_tokens: 1 },
   "/v1/chat/completions": { model: "tiny-llama", messages: [{ role: "user", content: "hi" }], max_tokens: 1 },
   "/v1/embeddings": { model: "tiny-bert", input: "hello" },
+  "/v1/moderations": { model: "tiny-moderation", input: "hello" },
   "/tokenize": { model: "tiny-gpt2", prompt: "Hello" },
   "/detokenize": { model: "tiny-gpt2", tokens: [15496] },
   "/v1/responses": { model: "tiny-llama", input: "hi", max_output_tokens: 1 },
@@ -27,8 +28,9 @@ async function refusedField(response: Response): Promise<{ param: string | null;
   return { param: body.error.param ?? null, message: body.error.message };
 }
 
-const postRoutes = () => app.routes.filter((r) => r.method === "POST");
 const bodyOf = (route: { hooks: unknown }) => (route.hooks as { body?: TSchema }).body;
+/** POST routes that take a body (POST /v1/models/{id}/load and /unload take none). */
+const postRoutes = () => app.routes.filter((r) => r.method === "POST" && bodyOf(r) !== undefined);
 
 /** Every schema node under `schema` with its path (`a.b[]`), unions and arrays included. */
 function* nodes(schema: TSchema, path = ""): Generator<[string, TSchema]> {
