@@ -10,6 +10,7 @@ import { measureContexts } from "./contexts.ts";
 import { concurrentStreams, timedStream, type ConcurrencyResult } from "./http-streams.ts";
 import { leakRun, type LeakResult } from "./memory.ts";
 import { promptIds, type BenchModel } from "./models.ts";
+import type { LlamaResult } from "./llama-cpp.ts";
 import type { RawLoopJob, RawLoopResult, RawLoopRun } from "./raw-loop.ts";
 import type { ModelReport, RoundSample } from "./report.ts";
 import { REPO_ROOT, startBenchServer, type BenchServer, type ServerTarget } from "./server.ts";
@@ -115,6 +116,7 @@ export async function measureModel(ctx: MeasureContext, m: BenchModel): Promise<
       opts.contexts.length > 0 && m.key !== "tiny"
         ? await measureContexts(m, ids, opts.contexts, tokens, {
             raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
+            llama: (job) => child<LlamaResult>("llama-cpp.ts", job),
             baseURL: server.baseURL,
             rounds: opts.rounds,
             threads: opts.threads,

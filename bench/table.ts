@@ -1,6 +1,6 @@
 // Renders a BenchReport as Markdown tables (printed, and pasted into bench/README.md). The layout is part of the
 // bench's interface: keep headers and row labels stable; bench/results.json carries the same figures as data.
-import { contextsTable } from "./contexts.ts";
+import { contextsTable, llamaTable } from "./contexts.ts";
 import type { BenchReport, ModelReport, TargetCheck } from "./report.ts";
 import type { PathFigures } from "./stats.ts";
 
@@ -140,7 +140,10 @@ export function renderReport(r: BenchReport): string {
   ];
   for (const m of r.models) {
     parts.push(modelHeading(m, r.threads), roundsLine(m), paths(m), sweep(m), serverFacts(m));
-    if (m.contexts?.length) parts.push(`long prompts and next turns (best of ${r.rounds} rounds):`, contextsTable(m.contexts));
+    if (m.contexts?.length) {
+      parts.push(`long prompts and next turns (best of ${r.rounds} rounds):`, contextsTable(m.contexts));
+      parts.push("gpt3dev against llama.cpp on the same weights (GGUF from the ONNX file):", llamaTable(m.contexts));
+    }
   }
   parts.push("### targets", targetsTable(r.targets));
   return `${parts.join("\n\n")}\n`;

@@ -1,7 +1,7 @@
 // The bench's argument parsing, target checks and table layout, on made-up figures (nothing here is timed).
 import { describe, expect, test } from "bun:test";
 import { ArgsError, parseArgs, tokensFor } from "../bench/args.ts";
-import { contextIds, contextMetrics, contextsTable, type ContextResult } from "../bench/contexts.ts";
+import { contextIds, contextMetrics, contextsTable, llamaTable, type ContextResult } from "../bench/contexts.ts";
 import type { ConcurrencyResult } from "../bench/http-streams.ts";
 import { mixedRequest } from "../bench/memory.ts";
 import type { RawLoopRun } from "../bench/raw-loop.ts";
@@ -89,15 +89,27 @@ describe("bench formatting", () => {
       promptTokens: 896,
       tokens: 111,
       raw: rawRun(1, 18),
-      server: { ttftMs: 2000, decodeTps: 17.1, nextTurnTtftMs: 250, nextTurnCachedTokens: 896, freshTtftMs: 2100 },
+      server: { ttftMs: 2000, decodeTps: 17.1, nextTurnTtftMs: 250, nextTurnCachedTokens: 896, freshTtftMs: 2100, manyAggregateTps: 60 },
+      llama: {
+        settings: { threads: 1, flashAttention: true },
+        runs: [
+          { streams: 1, ttftMs: 1500, decodeTps: 19, aggregateTps: 15 },
+          { streams: 8, ttftMs: 9000, decodeTps: 6, aggregateTps: 40 },
+        ],
+      },
     };
     c.raw.decodeTps = 18;
     c.raw.ttftMs = 1900;
     const table = contextsTable([c]).split("\n");
     expect(table[0]).toContain("next turn × first turn");
     expect(table[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "18.0 / 17.1", "0.95×", "1900 / 2000", "250.0 (896 cached)", "2100", "0.13×", ""]);
+    const versus = llamaTable([c]).split("\n");
+    expect(versus[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "17.1 / 19.0", "0.90×", "60.0 / 40.0", "1.50×", "2000 / 1500", "1 thread, flash attention on", ""]);
+    expect(llamaTable([{ ...c, llama: { error: "no binary" } }])).toContain("– (no binary)");
     const metrics: Record<string, number> = {};
     contextMetrics([c], (name, value) => (metrics[name] = value));
+    expect(metrics["ctx896.llama.c8.aggregate_tps"]).toBe(40);
+    expect(metrics["ctx896.http.c8.aggregate_tps"]).toBe(60);
     expect(metrics["ctx896.http.next_turn_ttft_ms"]).toBe(250);
     expect(metrics["ctx896.http.next_turn_cached_tokens"]).toBe(896);
     expect(metrics["ctx896.raw.decode_tps"]).toBe(18);
