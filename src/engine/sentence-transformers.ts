@@ -33,15 +33,17 @@ interface ModuleEntry {
   path: string;
 }
 
-function readObject(path: string): Record<string, unknown> | undefined {
+/** A JSON file of the folder (`rel` is what a refusal names: clients never see where the server keeps models). */
+function readObject(dir: string, rel: string): Record<string, unknown> | undefined {
+  const path = join(dir, rel);
   if (!existsSync(path)) return undefined;
   const value: unknown = JSON.parse(readFileSync(path, "utf8"));
-  if (typeof value !== "object" || value === null) throw new UnsupportedFormatError(`${path} is not a JSON object or list`);
+  if (typeof value !== "object" || value === null) throw new UnsupportedFormatError(`${rel} is not a JSON object or list`);
   return value as Record<string, unknown>;
 }
 
 function readModules(dir: string): ModuleEntry[] | undefined {
-  const raw = readObject(join(dir, "modules.json"));
+  const raw = readObject(dir, "modules.json");
   if (raw === undefined) return undefined;
   if (!Array.isArray(raw)) throw new UnsupportedFormatError("modules.json is not a list of modules");
   return raw.map((m: Record<string, unknown>) => ({ type: String(m.type ?? ""), path: String(m.path ?? "") }));
@@ -64,7 +66,7 @@ export function readSentenceTransformers(dir: string): SentenceTransformersFacts
   const modules = readModules(dir);
   if (modules === undefined) {
     // Some exports keep 1_Pooling/ without modules.json: its pooling still says how the model was trained.
-    const config = readObject(join(dir, "1_Pooling", "config.json"));
+    const config = readObject(dir, join("1_Pooling", "config.json"));
     return config === undefined ? {} : { pooling: poolingFromConfig(config) };
   }
   const names = modules.map((m) => (m.type.startsWith(MODULE) ? m.type.slice(MODULE.length) : m.type));
@@ -73,7 +75,7 @@ export function readSentenceTransformers(dir: string): SentenceTransformersFacts
     throw new UnsupportedFormatError(`modules.json has modules gpt3dev does not apply after the encoder: ${foreign.join(", ")}`);
   }
   const poolingModule = modules[names.indexOf("Pooling")];
-  const config = poolingModule ? readObject(join(dir, poolingModule.path, "config.json")) : undefined;
+  const config = poolingModule ? readObject(dir, join(poolingModule.path, "config.json")) : undefined;
   if (poolingModule && config === undefined) throw new UnsupportedFormatError(`modules.json names a Pooling module but ${poolingModule.path}/config.json is missing`);
   return { pooling: config === undefined ? undefined : poolingFromConfig(config), normalize: names.includes("Normalize") };
 }
