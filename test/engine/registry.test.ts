@@ -134,6 +134,32 @@ describe("ModelRegistry", () => {
     expect(() => new ModelRegistry({ modelsDir: join(root, "models"), registryPath: path })).toThrow("unknown dtype 'fp64'");
   });
 
+  it("serves a sequence classifier as a moderation model, with the registry's label map, thresholds and keep_alive", () => {
+    const dir = join(root, "classifiers");
+    makeModel(join(dir, "models", "toxicity"), "bert", ["model.onnx"], {
+      architectures: ["BertForSequenceClassification"],
+      id2label: { 0: "toxic", 1: "hate" },
+    });
+    makeModel(join(dir, "models", "encoder"), "bert");
+    const path = join(dir, "registry.yaml");
+    writeFileSync(path, "models:\n  - name: toxicity\n    categories: {toxic: harassment}\n    thresholds: {hate: 0.8}\n    keep_alive: 5m\n  - name: encoder\n    keep_alive: -1\n");
+    const registry = new ModelRegistry({ modelsDir: join(dir, "models"), registryPath: path });
+    const spec = registry.get("toxicity")!;
+    expect([spec.kind, spec.moderation, spec.keepAliveMs]).toEqual(["moderation", { categories: { toxic: "harassment" }, thresholds: { hate: 0.8 } }, 300_000]);
+    expect([registry.get("encoder")?.kind, registry.get("encoder")?.keepAliveMs]).toEqual(["embeddings", null]);
+    expect(new ModelRegistry({ modelsDir: join(dir, "models") }).get("toxicity")?.keepAliveMs).toBeUndefined();
+    const bad = join(dir, "bad.json");
+    for (const [entry, says] of [
+      [{ name: "x", kind: "classifier" }, "'kind' must be one of text-generation, embeddings, moderation"],
+      [{ name: "x", categories: { toxic: "rude" } }, "categories.toxic: 'rude' is not a moderation category"],
+      [{ name: "x", thresholds: { hate: 2 } }, "thresholds.hate must be a number from 0 to 1"],
+      [{ name: "x", keep_alive: "soon" }, "'keep_alive': keep-alive 'soon' is not a duration"],
+    ] as const) {
+      writeFileSync(bad, JSON.stringify([entry]));
+      expect(() => readRegistryFile(bad)).toThrow(says);
+    }
+  });
+
   it("restricts the served models to the allow list", () => {
     const registry = new ModelRegistry({ modelsDir: join(root, "models"), allowList: ["encoder", "missing"] });
     expect(registry.list().map((m) => m.id)).toEqual(["encoder"]);
