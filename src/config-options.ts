@@ -169,6 +169,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "off",
   },
   {
+    flag: "request-chat-templates",
+    env: "GPT3DEV_REQUEST_CHAT_TEMPLATES",
+    type: "string",
+    description: "on: chat requests may send their own Jinja chat_template; off: refused (chat_template_kwargs still work)",
+    defaultText: "on",
+  },
+  {
     flag: "metrics-public",
     env: "GPT3DEV_METRICS_PUBLIC",
     type: "boolean",

@@ -62,6 +62,8 @@ export interface Limits {
   maxStopSequences: number;
   maxStopChars: number;
   requestTimeoutSeconds: number;
+  /** Chat requests may carry their own Jinja template (rendering one costs the engine worker's time). */
+  requestChatTemplates: boolean;
 }
 
 export type CliResult = { kind: "run"; config: Config } | { kind: "help" } | { kind: "version" };
@@ -167,6 +169,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         maxStopSequences: limit("max-stop-sequences", 0, 64),
         maxStopChars: limit("max-stop-chars", 1, 10_000),
         requestTimeoutSeconds: limit("request-timeout-seconds", 1, 86400),
+        requestChatTemplates: oneOf("request-chat-templates", get("request-chat-templates") ?? "on", ["on", "off"] as const) === "on",
       },
     },
   };

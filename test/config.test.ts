@@ -73,6 +73,7 @@ describe("parseCli", () => {
         maxStopSequences: 4,
         maxStopChars: 256,
         requestTimeoutSeconds: 600,
+        requestChatTemplates: true,
       },
       log: { format: "plain", level: "info", prompts: false },
       metricsPublic: false,

@@ -1,3 +1,4 @@
+import type { Limits } from "../config.ts";
 import type { ChatTemplateChoice } from "../engine/completions.ts";
 import type { ChatMessage } from "../engine/tokenizer.ts";
 import { invalidRequest, unsupportedParameter } from "../errors.ts";
@@ -68,12 +69,19 @@ export function refuseUnsupportedChatOptions(body: ChatCompletionCreateParams): 
   if (body.store) throw unsupportedParameter("store", "Completions are never stored.");
 }
 
-/** vLLM's `chat_template` and `chat_template_kwargs`, in engine terms; undefined when the request sets neither. */
-export function toTemplateChoice(body: {
-  chat_template?: string | null;
-  chat_template_kwargs?: Record<string, unknown> | null;
-}): ChatTemplateChoice | undefined {
+/**
+ * vLLM's `chat_template` and `chat_template_kwargs`, in engine terms; undefined when the request sets neither. A
+ * template is refused by name when the server does not take templates from requests (`--request-chat-templates off`).
+ */
+export function toTemplateChoice(
+  body: { chat_template?: string | null; chat_template_kwargs?: Record<string, unknown> | null },
+  limits: Pick<Limits, "requestChatTemplates">,
+): ChatTemplateChoice | undefined {
   const source = body.chat_template ?? undefined;
+  if (source !== undefined && !limits.requestChatTemplates) {
+    const message = "'chat_template' is turned off on this server (--request-chat-templates off): it renders each model's own template.";
+    throw invalidRequest(message, "chat_template", "unsupported_parameter");
+  }
   const variables = body.chat_template_kwargs ?? undefined;
   if (source === undefined && variables === undefined) return undefined;
   return { ...(source === undefined ? {} : { source }), ...(variables === undefined ? {} : { variables }) };

@@ -29,7 +29,7 @@ export const chatRoutes = (engine: Engine, limits: Limits) =>
       const tools = toToolSet(body);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? undefined;
       const logprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
-      const template = toTemplateChoice(body);
+      const template = toTemplateChoice(body, limits);
       return serveChat(
         engine,
         exchangeOf({ request, server }, body, limits.requestTimeoutSeconds),

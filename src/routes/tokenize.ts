@@ -22,7 +22,7 @@ export const tokenizeRoutes = (engine: Engine, limits: Limits) =>
         }
         if (body.messages) checkMessagesLength(body.messages, limits);
         else checkPromptLength(body.prompt?.length ?? 0, "prompt", limits);
-        const template = toTemplateChoice(body);
+        const template = toTemplateChoice(body, limits);
         if (template && !body.messages) throw invalidRequest("A chat template applies to 'messages' only.", body.chat_template != null ? "chat_template" : "chat_template_kwargs");
         const result = body.messages
           ? await engine.tokenize({ model: body.model, messages: toChatMessages(body.messages), ...(template === undefined ? {} : { template }) })
