@@ -184,7 +184,7 @@ export function contextMetrics(results: readonly ContextResult[], put: (name: st
   }
 }
 
-// Alone: `bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
+// Alone: `[TOKENS=128] [ROUNDS=1] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
 // measurement as `bun run bench --contexts`, without the rest of the bench).
 if (import.meta.main) {
   const { benchModel, promptIds } = await import("./models.ts");
@@ -205,7 +205,7 @@ if (import.meta.main) {
     try {
       await timedStream(server.baseURL, { model: m.serverModel, promptIds: base, tokens: 2 });
       const log = (line: string) => console.error(line);
-      const results = await measureContexts(m, base, lengths, 128, {
+      const results = await measureContexts(m, base, lengths, Number(process.env.TOKENS ?? 128), {
         raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
         llama: (job) => child<LlamaResult>("llama-cpp.ts", job),
         baseURL: server.baseURL,
