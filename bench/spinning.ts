@@ -1,7 +1,7 @@
 // ONNX Runtime thread spinning, side by side in one process: three sessions of the same model decode in turns (blocks
 // of 4 steps) after the same prompt: the server's default (spinning off), `--ort-spinning on` (spin during a run,
 // stop after it: `session.force_spinning_stop`) and ONNX Runtime's default (spinning on, threads keep spinning after
-// a run: the raw loop's fastest). Prints the median step time of each and its speed relative to ORT's default.
+// a run: the raw loop's fastest), and one intra-op thread (no thread to wait for). Prints the median step time of each and its speed relative to ORT's default.
 //   bun bench/spinning.ts [bench-int8,bench-fp32] [32,896]
 import * as ort from "onnxruntime-node";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ const variants: [string, ort.InferenceSession.SessionOptions][] = [
   ["spinning off (server default)", serverSessionOptions(2, false)],
   ["spin while running (--ort-spinning on)", { ...serverSessionOptions(2, false), extra: { session: { intra_op: { allow_spinning: "1" }, inter_op: { allow_spinning: "0" }, force_spinning_stop: "1" } } }],
   ["ONNX Runtime default (spinning on)", serverSessionOptions(2, true)],
+  ["1 intra-op thread", serverSessionOptions(1, false)],
 ];
 
 const i64 = (values: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), dims);
