@@ -19,7 +19,7 @@ import { createBuildPlugins } from "./scripts/build-plugins.ts";
 import { ENGINE_WORKER_ENTRIES } from "./src/runtime/workers.ts";
 
 const ROOT = import.meta.dir;
-const MODEL_FOLDERS = ["tiny-gpt2", "tiny-llama", "tiny-bert", "tiny-moderation", "gpt2-vocab"];
+const MODEL_FOLDERS = ["tiny-gpt2", "tiny-llama", "tiny-bert", "tiny-moderation", "gpt2-vocab", "tiny-whisper", "tiny-vits"];
 const ORT_FILES = ["onnxruntime_binding.node", "libonnxruntime.so.1"];
 
 const { values: opts } = parseArgs({

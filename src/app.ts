@@ -10,6 +10,7 @@ import { bodyLimitPlugin, SERVE_BODY_BACKSTOP_BYTES } from "./http/body-limit.ts
 import { corsPlugin } from "./http/cors.ts";
 import { chatRoutes } from "./routes/chat.ts";
 import { completionsRoutes } from "./routes/completions.ts";
+import { audioRoutes } from "./routes/audio.ts";
 import { moderationsRoutes } from "./routes/moderations.ts";
 import { embeddingsRoutes } from "./routes/embeddings.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -60,7 +61,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     // CORS first: its preflight answer must not need a key, and refusals must carry its headers.
     .use(corsPlugin(corsAllowOrigins))
     .use(authPlugin(apiKeys, publicPaths(metricsPublic)))
-    .use(bodyLimitPlugin(limits.maxBodyBytes))
+    .use(bodyLimitPlugin(limits.maxBodyBytes, limits.maxAudioBytes))
     .use(healthRoutes())
     .use(modelsRoutes(engine))
     .use(completionsRoutes(engine, limits))
@@ -70,6 +71,7 @@ export function createApp({ engine, apiKeys, corsAllowOrigins, limits, telemetry
     .use(tokenizeRoutes(engine, limits))
     .use(embeddingsRoutes(engine, limits))
     .use(moderationsRoutes(engine, limits))
+    .use(audioRoutes(engine))
     .use(metricsRoutes(telemetry.metrics))
     .use(playgroundRoutes())
     // Documents every route above (and any added later), read when /openapi.json is first asked for.

@@ -184,6 +184,7 @@ export const OPTIONS: readonly Option[] = [
   },
   ...limitOptions([
     ["max-body-bytes", "largest request body accepted", "8388608"],
+    ["max-audio-bytes", "largest audio upload (multipart body) accepted, OpenAI's 25 MB by default", "26214400"],
     ["max-tokens-cap", "largest max_tokens / max_completion_tokens a request may ask for", "4096"],
     ["max-n", "largest n (and best_of) a request may ask for", "16"],
     ["max-prompts", "most prompts in one completions request", "64"],

@@ -54,6 +54,8 @@ export interface LogSettings {
 /** Caps on what one request may ask for, so a single client cannot exhaust memory or CPU. */
 export interface Limits {
   maxBodyBytes: number;
+  /** Largest multipart upload (an audio file with its form fields). */
+  maxAudioBytes: number;
   maxTokens: number;
   maxN: number;
   maxPrompts: number;
@@ -161,6 +163,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       metricsPublic: flag("metrics-public"),
       limits: {
         maxBodyBytes: limit("max-body-bytes", 1024, 1 << 30),
+        maxAudioBytes: limit("max-audio-bytes", 1024, 1 << 30),
         maxTokens: limit("max-tokens-cap", 1, 1_000_000),
         maxN: limit("max-n", 1, 128),
         maxPrompts: limit("max-prompts", 1, 2048),

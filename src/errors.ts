@@ -14,6 +14,9 @@ import {
   OutputConstraintError,
   QueueFullError,
   TemplateRenderError,
+  UnknownVoiceError,
+  UnsupportedAudioError,
+  AUDIO_FORMATS_ACCEPTED,
 } from "./engine/errors.ts";
 import type { ErrorResponse } from "./openai/errors.ts";
 
@@ -110,7 +113,13 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
     );
   }
   if (error instanceof ModelKindError) {
-    const routes = { embeddings: "/v1/embeddings", moderation: "/v1/moderations", "text-generation": "/v1/completions and /v1/chat/completions" };
+    const routes = {
+      embeddings: "/v1/embeddings",
+      moderation: "/v1/moderations",
+      "text-generation": "/v1/completions and /v1/chat/completions",
+      "speech-recognition": "/v1/audio/transcriptions and /v1/audio/translations",
+      "text-to-speech": "/v1/audio/speech",
+    };
     const route = context.route ?? routes[error.wanted];
     const kind = (k: string) => (k === "embeddings" ? "an embeddings" : `a ${k}`);
     return invalidRequest(
@@ -172,6 +181,12 @@ export function toOpenAIError(error: unknown, code?: string | number, context: E
   if (error instanceof InvalidInputError) {
     const param = paramOf(error.argument);
     return invalidRequest(`Invalid value for '${param}': ${error.message}.`, param);
+  }
+  if (error instanceof UnsupportedAudioError) {
+    return invalidRequest(`Invalid file: ${error.reason}. Accepted audio formats: ${AUDIO_FORMATS_ACCEPTED}.`, "file", "invalid_value");
+  }
+  if (error instanceof UnknownVoiceError) {
+    return invalidRequest(`Invalid value for 'voice': this model has no voice '${error.voice}'. Its voices: ${error.available}.`, "voice", "invalid_value");
   }
   if (error instanceof OutputConstraintError) {
     return unenforceableSchema(error, error.toolIndex === undefined ? "response_format" : `tools[${error.toolIndex}].function.parameters`);

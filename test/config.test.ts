@@ -65,6 +65,7 @@ describe("parseCli", () => {
       corsAllowOrigins: [],
       limits: {
         maxBodyBytes: 8 * 1024 * 1024,
+        maxAudioBytes: 25 * 1024 * 1024,
         maxTokens: 4096,
         maxN: 16,
         maxPrompts: 64,

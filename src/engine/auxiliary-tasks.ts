@@ -14,11 +14,15 @@
 import { ModerationModel, type ModerationRequest, type ModerationResult } from "./classifier.ts";
 import { EmbeddingModel, type EmbeddingRequest, type EmbeddingResult } from "./embedder.ts";
 import type { ModelHost, ModelLoaders } from "./model-host.ts";
+import { SpeechModel, type SpeechRequest, type SpeechResult } from "./speech-synthesizer.ts";
+import { SpeechRecognitionModel, type TranscriptionRequest, type TranscriptionResult } from "./transcriber.ts";
 
 /** How the auxiliary worker loads each kind it serves. */
 export const AUXILIARY_LOADERS: ModelLoaders = {
   embeddings: (spec, settings) => EmbeddingModel.load(spec, settings.session),
   moderation: (spec, settings) => ModerationModel.load(spec, settings.session),
+  "speech-recognition": (spec, settings) => SpeechRecognitionModel.load(spec, settings.session),
+  "text-to-speech": (spec, settings) => SpeechModel.load(spec, settings.session),
 };
 
 /** One handler per task: it receives the worker's ModelHost and the request, and answers with the result. */
@@ -30,6 +34,11 @@ export const AUXILIARY_TASKS = {
     }),
   moderation: (host: ModelHost, request: ModerationRequest): Promise<ModerationResult> =>
     host.withModel(request.model, "moderation", async (model) => ({ modelId: model.spec.id, ...(await model.classify(request.texts)) })),
+  /** Decodes the uploaded file here too: the HTTP thread never loads the audio decoders. */
+  transcribe: (host: ModelHost, request: TranscriptionRequest): Promise<TranscriptionResult> =>
+    host.withModel(request.model, "speech-recognition", async (model) => ({ modelId: model.spec.id, ...(await model.transcribe(request)) })),
+  synthesize: (host: ModelHost, request: SpeechRequest): Promise<SpeechResult> =>
+    host.withModel(request.model, "text-to-speech", async (model) => ({ modelId: model.spec.id, ...(await model.synthesize(request)) })),
 } satisfies Record<string, (host: ModelHost, request: never) => Promise<unknown>>;
 
 export type AuxiliaryTask = keyof typeof AUXILIARY_TASKS;

@@ -13,6 +13,8 @@ import type { EngineSettings, EngineStats } from "./model-host.ts";
 import type { ModelRegistry, ModelSpec } from "./registry.ts";
 import { DEFAULT_SCHEDULER_OPTIONS, type SchedulerOptions } from "./generation-job.ts";
 import type { TokenizeRequest, TokenizeResult } from "./tokenize.ts";
+import type { SpeechRequest, SpeechResult } from "./speech-synthesizer.ts";
+import type { TranscriptionRequest, TranscriptionResult } from "./transcriber.ts";
 import { WorkerLink } from "./worker-link.ts";
 import type { CallArgs, CallMethod, CallResult, ToWorker } from "./worker-protocol.ts";
 
@@ -138,6 +140,18 @@ export class Engine {
   async createEmbeddings(request: EmbeddingRequest): Promise<EmbeddingResult> {
     this.checkServable(request.model);
     return this.task("embeddings", request);
+  }
+
+  /** Speech to text; the audio file's bytes travel to the auxiliary worker, which decodes them. */
+  async transcribe(request: TranscriptionRequest): Promise<TranscriptionResult> {
+    this.checkServable(request.model);
+    return this.task("transcribe", request);
+  }
+
+  /** Text to speech, one piece of text at a time (src/engine/speech-text.ts cuts a long input into sentences). */
+  async synthesize(request: SpeechRequest): Promise<SpeechResult> {
+    this.checkServable(request.model);
+    return this.task("synthesize", request);
   }
 
   async moderate(request: ModerationRequest): Promise<ModerationResult> {

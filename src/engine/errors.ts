@@ -9,7 +9,8 @@ export class ModelNotFoundError extends Error {
   }
 }
 
-export type ModelKind = "text-generation" | "embeddings" | "moderation";
+export const MODEL_KINDS = ["text-generation", "embeddings", "moderation", "speech-recognition", "text-to-speech"] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
 
 export class ModelKindError extends Error {
   constructor(
@@ -165,5 +166,26 @@ export class TemplateRenderError extends Error {
   ) {
     super(`the chat template did not render: ${reason}`);
     this.name = "TemplateRenderError";
+  }
+}
+
+export const AUDIO_FORMATS_ACCEPTED = "WAV (PCM or float), FLAC, MP3 and Ogg/Opus";
+
+/** Uploaded audio that cannot be decoded: a format gpt3dev does not read (see AUDIO_FORMATS_ACCEPTED), or damaged data. */
+export class UnsupportedAudioError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "UnsupportedAudioError";
+  }
+}
+
+/** A voice the speech model does not have; `available` lists the ones it has. */
+export class UnknownVoiceError extends Error {
+  constructor(
+    readonly voice: string,
+    readonly available: string,
+  ) {
+    super(`unknown voice ${voice}`);
+    this.name = "UnknownVoiceError";
   }
 }

@@ -33,17 +33,28 @@ export function onnxFileFor(dtype: string): string {
   return DTYPE_FILES[dtype];
 }
 
-/** The dtypes whose file is in the folder's onnx/ directory. */
-export function dtypesPresent(dir: string): Dtype[] {
-  return DTYPES.filter((dtype) => existsSync(join(dir, "onnx", DTYPE_FILES[dtype])));
+/**
+ * The files one dtype of a model loads, in onnx/: one graph, or for Whisper its encoder and merged decoder with the
+ * same suffix (encoder_model_quantized.onnx + decoder_model_merged_quantized.onnx, as transformers.js names them).
+ */
+export function onnxFilesFor(kind: ModelKind, dtype: string): string[] {
+  const file = onnxFileFor(dtype);
+  if (kind !== "speech-recognition") return [file];
+  const suffix = file.slice("model".length);
+  return [`encoder_model${suffix}`, `decoder_model_merged${suffix}`];
+}
+
+/** The dtypes whose files are all in the folder's onnx/ directory. */
+export function dtypesPresent(dir: string, kind: ModelKind = "text-generation"): Dtype[] {
+  return DTYPES.filter((dtype) => onnxFilesFor(kind, dtype).every((file) => existsSync(join(dir, "onnx", file))));
 }
 
 /**
  * The dtype to serve when none is configured: `transformers.js_config.dtype` from config.json when its file is there,
  * else the first present in DEFAULT_ORDER; undefined when the folder has none of these files.
  */
-export function defaultDtype(dir: string, config: Record<string, unknown>): Dtype | undefined {
-  const present = dtypesPresent(dir);
+export function defaultDtype(dir: string, config: Record<string, unknown>, kind: ModelKind = "text-generation"): Dtype | undefined {
+  const present = dtypesPresent(dir, kind);
   const own = (config["transformers.js_config"] as { dtype?: unknown } | undefined)?.dtype;
   if (typeof own === "string" && isDtype(own) && present.includes(own)) return own;
   return DEFAULT_ORDER.find((dtype) => present.includes(dtype));
@@ -55,6 +66,24 @@ export const DECODER_FAMILIES = new Set([
   "granite", "olmo", "olmo2", "stablelm", "starcoder2", "smollm3", "cohere", "helium", "exaone",
 ]);
 export const ENCODER_FAMILIES = new Set(["bert", "roberta", "xlm-roberta", "distilbert", "mpnet", "nomic_bert", "modernbert", "e5"]);
+/** Speech recognition: Whisper exports (encoder_model.onnx + decoder_model_merged.onnx), run through transformers.js. */
+export const SPEECH_RECOGNITION_FAMILIES = new Set(["whisper", "lite-whisper"]);
+/** Text to speech: one-graph text-to-waveform exports (VITS, as MMS-TTS ships), run through transformers.js. */
+export const TEXT_TO_SPEECH_FAMILIES = new Set(["vits"]);
+
+const FAMILIES_OF_KIND: Record<ModelKind, ReadonlySet<string>> = {
+  "text-generation": DECODER_FAMILIES,
+  embeddings: ENCODER_FAMILIES,
+  moderation: ENCODER_FAMILIES,
+  "speech-recognition": SPEECH_RECOGNITION_FAMILIES,
+  "text-to-speech": TEXT_TO_SPEECH_FAMILIES,
+};
+
+/** The kind a model family is served as when the registry does not say. */
+export function kindOfFamily(modelType: string): ModelKind {
+  for (const kind of ["embeddings", "speech-recognition", "text-to-speech"] as const) if (FAMILIES_OF_KIND[kind].has(modelType)) return kind;
+  return "text-generation";
+}
 
 /**
  * Why gpt3dev cannot serve this folder's format, judged from its config and file names before anything loads;
@@ -64,21 +93,24 @@ export const ENCODER_FAMILIES = new Set(["bert", "roberta", "xlm-roberta", "dist
  */
 export function refusalOf(dir: string, config: Record<string, unknown>, kind: ModelKind, dtype: string | undefined, explicitKind: boolean): string | undefined {
   const modelType = typeof config.model_type === "string" ? config.model_type : "";
-  if (config.vision_config !== undefined || config.audio_config !== undefined) {
-    return `'${modelType}' takes images or audio; gpt3dev serves text models only`;
+  const speech = kind === "speech-recognition" || kind === "text-to-speech";
+  if (!speech && (config.vision_config !== undefined || config.audio_config !== undefined)) {
+    return `'${modelType}' takes images or audio; gpt3dev serves text models, Whisper speech recognition and VITS speech`;
   }
-  if (config.is_encoder_decoder === true) return `'${modelType}' is an encoder-decoder model; gpt3dev serves decoder-only text generation and encoders for embeddings`;
-  const families = kind === "text-generation" ? DECODER_FAMILIES : ENCODER_FAMILIES;
+  if (!speech && config.is_encoder_decoder === true) return `'${modelType}' is an encoder-decoder model; gpt3dev serves decoder-only text generation, encoders for embeddings and Whisper for speech recognition`;
+  const families = FAMILIES_OF_KIND[kind];
   if (!explicitKind && !families.has(modelType)) {
-    return `model_type '${modelType || "(none)"}' is not a family gpt3dev serves (text generation: ${[...DECODER_FAMILIES].join(", ")}; embeddings and moderation: ${[...ENCODER_FAMILIES].join(", ")})`;
+    const served = Object.entries(FAMILIES_OF_KIND).map(([k, f]) => `${k}: ${[...f].join(", ")}`);
+    return `model_type '${modelType || "(none)"}' is not a family gpt3dev serves (${served.join("; ")})`;
   }
   if (dtype === undefined) {
     const onnx = existsSync(join(dir, "onnx")) ? readdirSync(join(dir, "onnx")).filter((f) => f.endsWith(".onnx")) : [];
-    return `no ONNX file transformers.js would load in onnx/ (expected one of ${Object.values(DTYPE_FILES).join(", ")}; found ${onnx.join(", ") || "none"})`;
+    const expected = DTYPES.map((d) => onnxFilesFor(kind, d).join(" + "));
+    return `no ONNX file transformers.js would load in onnx/ (expected one of ${expected.join(", ")}; found ${onnx.join(", ") || "none"})`;
   }
-  const file = DTYPE_FILES[dtype as Dtype];
-  if (!existsSync(join(dir, "onnx", file))) {
-    return `dtype ${dtype} needs onnx/${file}, which is missing (present: ${dtypesPresent(dir).join(", ") || "none"})`;
+  const missing = onnxFilesFor(kind, dtype).filter((file) => !existsSync(join(dir, "onnx", file)));
+  if (missing.length > 0) {
+    return `dtype ${dtype} needs ${missing.map((f) => `onnx/${f}`).join(" and ")}, missing (present: ${dtypesPresent(dir, kind).join(", ") || "none"})`;
   }
   return undefined;
 }

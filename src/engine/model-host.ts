@@ -8,7 +8,10 @@ import type { EmbeddingModel } from "./embedder.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { keepAliveFor } from "./keep-alive.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
-import { onnxFileFor, type ModelSpec } from "./registry.ts";
+import { onnxFilesFor } from "./model-files.ts";
+import type { ModelSpec } from "./registry.ts";
+import type { SpeechModel } from "./speech-synthesizer.ts";
+import type { SpeechRecognitionModel } from "./transcriber.ts";
 import type { SchedulerOptions, SchedulerStats } from "./generation-job.ts";
 import type { TextModel } from "./text-model.ts";
 
@@ -43,7 +46,7 @@ export interface ModelMemory {
 }
 
 /** Every kind of loaded model; a new kind adds its class here and its loader where its worker builds its host. */
-export type LoadedModel = TextModel | EmbeddingModel | ModerationModel;
+export type LoadedModel = TextModel | EmbeddingModel | ModerationModel | SpeechRecognitionModel | SpeechModel;
 export type LoadedKind = LoadedModel["kind"];
 export type ModelOfKind<K extends LoadedKind> = Extract<LoadedModel, { kind: K }>;
 
@@ -170,13 +173,13 @@ export class ModelHost {
 
 /** The files a load reads (what it costs on disk), for the load report. */
 function modelFiles(spec: ModelSpec): LoadedFile[] {
-  let onnx: string;
+  let onnx: string[];
   try {
-    onnx = join("onnx", onnxFileFor(spec.dtype));
+    onnx = onnxFilesFor(spec.kind, spec.dtype).flatMap((file) => [join("onnx", file), join("onnx", `${file}_data`)]);
   } catch {
     return [];
   }
-  const names = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", onnx, `${onnx}_data`];
+  const names = ["config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", ...onnx];
   return names
     .filter((name) => existsSync(join(spec.dir, name)))
     .map((name) => ({ path: name, bytes: statSync(join(spec.dir, name)).size }));

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { ModelKind } from "./errors.ts";
-import { defaultDtype, DTYPES, ENCODER_FAMILIES, isDtype, refusalOf } from "./model-files.ts";
+import { MODEL_KINDS, type ModelKind } from "./errors.ts";
+import { defaultDtype, DTYPES, isDtype, kindOfFamily, refusalOf } from "./model-files.ts";
 import { parseKeepAlive } from "./keep-alive.ts";
 import { moderationSettingsOf, type ModerationSettings } from "./moderation.ts";
 import { isOpenAIEncodingName, OPENAI_ENCODINGS, type OpenAIEncodingName } from "./openai-encoding.ts";
@@ -144,12 +144,14 @@ function defaultSpec(id: string, dir: string): ModelSpec {
   const configPath = join(dir, "config.json");
   const config = readJson(configPath);
   const modelType = typeof config.model_type === "string" ? config.model_type : "";
+  const family = kindOfFamily(modelType);
+  const kind: ModelKind = family === "embeddings" && isSequenceClassifier(config) ? "moderation" : family;
   return {
     id,
     dir,
-    kind: !ENCODER_FAMILIES.has(modelType) ? "text-generation" : isSequenceClassifier(config) ? "moderation" : "embeddings",
+    kind,
     // "" when the folder has no ONNX file at all: the registry then refuses it with the reason.
-    dtype: defaultDtype(dir, config) ?? "",
+    dtype: defaultDtype(dir, config, kind) ?? "",
     dtypeSource: "files",
     ownedBy: "gpt3dev",
     created: Math.floor(statSync(configPath).mtimeMs / 1000),
@@ -234,7 +236,7 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
       throw new Error(`${where}: '${key}' must be a positive integer`);
     }
   }
-  if (entry.kind !== undefined && !MODEL_KINDS.includes(entry.kind as ModelKind)) {
+  if (entry.kind !== undefined && !(MODEL_KINDS as readonly unknown[]).includes(entry.kind)) {
     throw new Error(`${where}: 'kind' must be one of ${MODEL_KINDS.join(", ")}`);
   }
   moderationSettingsOf(entry.categories, entry.thresholds, where);
@@ -259,7 +261,6 @@ function validateEntry(raw: unknown, where: string): RegistryEntry {
   return entry as unknown as RegistryEntry;
 }
 
-const MODEL_KINDS: readonly ModelKind[] = ["text-generation", "embeddings", "moderation"];
 
 function readJson(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;

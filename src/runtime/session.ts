@@ -36,7 +36,12 @@ export interface SessionSettings {
  * reused from then on, which keeps RSS flat across requests.
  */
 export async function createSession(path: string, settings: SessionSettings = {}): Promise<Session> {
-  return ort.InferenceSession.create(path, {
+  return ort.InferenceSession.create(path, sessionOptions(settings));
+}
+
+/** The options createSession opens a file with (also given to transformers.js for the models it opens itself). */
+export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: ["cpu"],
     graphOptimizationLevel: settings.graphOptimizationLevel ?? "all",
     executionMode: "sequential",
@@ -53,7 +58,7 @@ export async function createSession(path: string, settings: SessionSettings = {}
         ...(settings.prepackWeights === false ? { disable_prepacking: "1" } : {}),
       },
     },
-  });
+  };
 }
 
 export function int64Tensor(values: readonly number[], dims: readonly number[]): Tensor {

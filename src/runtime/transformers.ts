@@ -32,6 +32,8 @@ if (transformersOrtEnv.versions !== ort.env.versions) {
 }
 
 export type { PreTrainedTokenizer };
+// Speech models (src/runtime/speech-models.ts) use these through this module, so the checks above always ran first.
+export { AutoModel, AutoProcessor, AutoTokenizer, Tensor, WhisperForConditionalGeneration } from "@huggingface/transformers";
 
 /** The @huggingface/transformers version. */
 export const transformersVersion: string = env.version;

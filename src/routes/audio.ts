@@ -1,0 +1,77 @@
+import { Elysia } from "elysia";
+import type { Engine } from "../engine/engine.ts";
+import type { TranscriptionRequest } from "../engine/transcriber.ts";
+import { inRoute, invalidRequest, unsupportedParameter } from "../errors.ts";
+import { SpeechCreateParams, TranscriptionCreateParams, TranslationCreateParams, type AudioResponseFormat } from "../openai/audio.ts";
+import { speechResponse } from "./audio-speech.ts";
+import { formatTranscript } from "./audio-transcript.ts";
+
+/** The OpenAI field of each engine argument of a transcription. */
+const paramOf = (argument: string) => argument;
+
+async function transcribe(engine: Engine, route: string, fields: TranslationCreateParams, extra: Partial<TranscriptionRequest> & { task: "transcribe" | "translate" }) {
+  const format: AudioResponseFormat = fields.response_format ?? "json";
+  const temperature = fields.temperature ?? 0;
+  const request: TranscriptionRequest = {
+    model: fields.model,
+    audio: new Uint8Array(await fields.file.arrayBuffer()),
+    prompt: fields.prompt,
+    temperature,
+    // Segments are what verbose_json, srt and vtt are made of.
+    timestamps: format === "verbose_json" || format === "srt" || format === "vtt",
+    ...extra,
+  };
+  const result = await inRoute(engine.transcribe(request), { route, paramOf });
+  return formatTranscript(result, format, request.task, temperature);
+}
+
+/** The granularities asked for; word timestamps are refused by name (they need cross-attention outputs gpt3dev does not read yet). */
+function checkGranularities(body: TranscriptionCreateParams): void {
+  const raw = body["timestamp_granularities[]"];
+  const asked = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  if (asked.length === 0) return;
+  if ((body.response_format ?? "json") !== "verbose_json") {
+    throw invalidRequest("'timestamp_granularities[]' needs response_format 'verbose_json'.", "timestamp_granularities[]", "invalid_value");
+  }
+  if (asked.includes("word")) throw unsupportedParameter("timestamp_granularities[]", "Word timestamps are not produced; 'segment' is.");
+}
+
+function checkUnsupported(body: TranscriptionCreateParams): void {
+  if (body.stream === "true") throw unsupportedParameter("stream", "Transcripts are returned whole.");
+  if (body.chunking_strategy !== undefined && body.chunking_strategy !== "auto") {
+    throw unsupportedParameter("chunking_strategy", "Audio is cut into 30-second windows overlapping by 5 s ('auto').");
+  }
+  if (body["include[]"] !== undefined) throw unsupportedParameter("include[]");
+}
+
+/** /v1/audio/transcriptions, /v1/audio/translations (Whisper models) and /v1/audio/speech (text-to-speech models). */
+export const audioRoutes = (engine: Engine) =>
+  new Elysia({ name: "audio" })
+    .post(
+      "/v1/audio/transcriptions",
+      async ({ body, request, server }) => {
+        checkGranularities(body);
+        checkUnsupported(body);
+        server?.timeout(request, 0);
+        return transcribe(engine, "/v1/audio/transcriptions", body, { task: "transcribe", language: body.language });
+      },
+      { body: TranscriptionCreateParams },
+    )
+    .post(
+      "/v1/audio/translations",
+      async ({ body, request, server }) => {
+        server?.timeout(request, 0);
+        return transcribe(engine, "/v1/audio/translations", body, { task: "translate" });
+      },
+      { body: TranslationCreateParams },
+    )
+    .post(
+      "/v1/audio/speech",
+      async ({ body, request, server }) => {
+        if (body.instructions?.trim()) throw unsupportedParameter("instructions", "The speech models gpt3dev runs take no instructions.");
+        if (body.stream_format === "sse") throw unsupportedParameter("stream_format", "Audio is streamed as raw bytes ('audio').");
+        server?.timeout(request, 0);
+        return speechResponse(engine, body, request.signal);
+      },
+      { body: SpeechCreateParams },
+    );
