@@ -110,7 +110,8 @@ export function refusalOf(dir: string, config: Record<string, unknown>, kind: Mo
   }
   const missing = onnxFilesFor(kind, dtype).filter((file) => !existsSync(join(dir, "onnx", file)));
   if (missing.length > 0) {
-    return `dtype ${dtype} needs ${missing.map((f) => `onnx/${f}`).join(" and ")}, missing (present: ${dtypesPresent(dir, kind).join(", ") || "none"})`;
+    const which = missing.length > 1 ? "which are" : "which is";
+    return `dtype ${dtype} needs ${missing.map((f) => `onnx/${f}`).join(" and ")}, ${which} missing (present: ${dtypesPresent(dir, kind).join(", ") || "none"})`;
   }
   return undefined;
 }

@@ -1,7 +1,10 @@
 import { t } from "elysia";
 
-/** Audio uploads are multipart/form-data: every field but `file` arrives as text, numbers included. */
-const FormNumber = (options: { minimum: number; maximum: number; description: string }) => t.Numeric(options);
+/**
+ * Audio uploads are multipart/form-data: every field but `file` arrives as text, numbers included. A number field is
+ * a decimal string here and is read (and range-checked) by the route, so no schema converts types behind its back.
+ */
+const FormNumber = (description: string) => t.String({ pattern: "^\\s*-?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?\\s*$", description });
 
 const AudioFile = t.File({ description: "an audio file: WAV (PCM or float), FLAC, MP3 or Ogg/Opus" });
 
@@ -18,7 +21,7 @@ const translationFields = {
   model: t.String({ minLength: 1 }),
   prompt: t.Optional(t.String()),
   response_format: t.Optional(TextResponseFormat),
-  temperature: t.Optional(FormNumber({ minimum: 0, maximum: 1, description: "a number from 0 to 1" })),
+  temperature: t.Optional(FormNumber("a number from 0 to 1")),
 };
 
 export const TranslationCreateParams = t.Object(translationFields, { additionalProperties: false });

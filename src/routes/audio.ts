@@ -11,7 +11,10 @@ const paramOf = (argument: string) => argument;
 
 async function transcribe(engine: Engine, route: string, fields: TranslationCreateParams, extra: Partial<TranscriptionRequest> & { task: "transcribe" | "translate" }) {
   const format: AudioResponseFormat = fields.response_format ?? "json";
-  const temperature = fields.temperature ?? 0;
+  const temperature = fields.temperature === undefined ? 0 : Number(fields.temperature);
+  if (!(temperature >= 0 && temperature <= 1)) {
+    throw invalidRequest(`Invalid value for 'temperature': expected a number from 0 to 1, got ${JSON.stringify(fields.temperature)}.`, "temperature", "invalid_value");
+  }
   const request: TranscriptionRequest = {
     model: fields.model,
     audio: new Uint8Array(await fields.file.arrayBuffer()),

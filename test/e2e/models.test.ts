@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "./harness.ts";
 import { describeEachMode, errorOf, jsonOf } from "./suite.ts";
 
-const GENERATED = ["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama", "tiny-moderation"];
+const GENERATED = ["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama", "tiny-moderation", "tiny-vits", "tiny-whisper"];
 
 describeEachMode("GET /v1/models", (ctx) => {
   it("lists every generated model in OpenAI's shape", async () => {

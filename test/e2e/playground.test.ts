@@ -55,7 +55,7 @@ for (const mode of serverModes()) {
       await page.locator("#api-key").dispatchEvent("change");
       await page.waitForFunction(`document.querySelectorAll("#model option").length > 0`);
       const models = await page.locator("#model option").allTextContents();
-      expect(models).toEqual(["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama", "tiny-moderation"]);
+      expect(models).toEqual(["gpt2-vocab", "tiny-bert", "tiny-gpt2", "tiny-llama", "tiny-moderation", "tiny-vits", "tiny-whisper"]);
       expect(external).toEqual([]);
     });
 

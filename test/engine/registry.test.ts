@@ -68,7 +68,7 @@ describe("ModelRegistry", () => {
       { id: "no-onnx", reason: expect.stringContaining("no ONNX file transformers.js would load in onnx/") },
       { id: "seq2seq", reason: expect.stringContaining("'t5' is an encoder-decoder model") },
       { id: "unknown", reason: expect.stringContaining("model_type 'rwkv' is not a family gpt3dev serves") },
-      { id: "vision", reason: "'llava' takes images or audio; gpt3dev serves text models only" },
+      { id: "vision", reason: "'llava' takes images or audio; gpt3dev serves text models, Whisper speech recognition and VITS speech" },
       { id: "wrong-dtype", reason: "dtype q4f16 needs onnx/model_q4f16.onnx, which is missing (present: fp32)" },
     ]);
     expect(registry.refused()[0]!.reason).toContain("found decoder_model_merged.onnx");

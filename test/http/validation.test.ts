@@ -16,6 +16,10 @@ const VALID: Record<string, Record<string, unknown>> = {
   "/v1/responses": { model: "tiny-llama", input: "hi", max_output_tokens: 1 },
   "/v1/messages": { model: "tiny-llama", max_tokens: 1, messages: [{ role: "user", content: "hi" }] },
   "/v1/messages/count_tokens": { model: "tiny-llama", messages: [{ role: "user", content: "hi" }] },
+  "/v1/audio/speech": { model: "tiny-vits", input: "hi", voice: "default" },
+  // Multipart forms (the file cannot travel as JSON): listed so that every POST route is here; they have no integer field.
+  "/v1/audio/transcriptions": { model: "tiny-whisper" },
+  "/v1/audio/translations": { model: "tiny-whisper" },
 };
 
 /** The field an error names: OpenAI's `param`; Anthropic's envelope has none, its message names it first. */
