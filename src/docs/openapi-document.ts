@@ -25,10 +25,11 @@ export function openApiDocument(app: AnyElysia, version: string): Json {
     const operation: Operation = { ...(generated.paths[path]?.[method] ?? {}) };
     const body = route.hooks?.body;
     // The generator leaves the body without a media type when the app parses bodies itself (src/http/body-limit.ts).
+    const doc = ROUTE_DOCS[`${route.method} ${route.path}`];
     if (body && typeof body === "object") {
-      operation.requestBody = { required: true, content: { "application/json": { schema: plain(body) } } };
+      operation.requestBody = { required: true, content: { [doc?.form ? "multipart/form-data" : "application/json"]: { schema: plain(body) } } };
     }
-    describe(operation, ROUTE_DOCS[`${route.method} ${route.path}`]);
+    describe(operation, doc);
     (paths[path] ??= {})[method] = operation;
   }
   return {
@@ -63,7 +64,8 @@ function describe(operation: Operation, doc: RouteDoc | undefined): void {
   const content: Json = {};
   if (doc?.response) content["application/json"] = { schema: plain(doc.response) };
   if (doc?.chunk) content["text/event-stream"] = { schema: plain(doc.chunk) };
-  if (doc?.text) content[doc.text] = { schema: { type: "string" } };
+  for (const type of [doc?.text ?? []].flat()) content[type] = { schema: { type: "string" } };
+  for (const type of doc?.binary ?? []) content[type] = { schema: { type: "string", format: "binary" } };
   const description = !doc?.chunk
     ? "OK"
     : doc.typedEvents

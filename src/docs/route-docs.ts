@@ -3,6 +3,7 @@ import { Message, MessageTokensCount } from "../anthropic/messages.ts";
 import { RawMessageStreamEvent } from "../anthropic/streaming.ts";
 import { ChatCompletion, ChatCompletionChunk } from "../openai/chat.ts";
 import { Completion } from "../openai/completions.ts";
+import { Transcription, TranscriptionVerbose } from "../openai/audio.ts";
 import { CreateEmbeddingResponse } from "../openai/embeddings.ts";
 import { Model, ModelsPage } from "../openai/models.ts";
 import { ModerationCreateResponse } from "../openai/moderations.ts";
@@ -22,8 +23,12 @@ export interface RouteDoc {
   response?: TSchema;
   /** With `stream: true`: each `data:` event of the text/event-stream answer. */
   chunk?: TSchema;
-  /** The answer is plain text of this media type rather than JSON. */
-  text?: string;
+  /** The answer is plain text of this media type (or of one of these) rather than JSON. */
+  text?: string | string[];
+  /** The answer is binary data of one of these media types (audio). */
+  binary?: string[];
+  /** The request body is a multipart/form-data form (an upload), not JSON. */
+  form?: boolean;
   /** Errors come in OpenAI's envelope (src/errors.ts); false for routes that never fail that way. */
   openaiErrors?: boolean;
   /** Errors come in Anthropic's envelope instead (src/anthropic-errors.ts). */
@@ -92,6 +97,23 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     response: ModerationCreateResponse,
     openaiErrors: true,
   },
+  "POST /v1/audio/transcriptions": {
+    summary: "Transcribe audio (Whisper models)",
+    tag: "Audio",
+    response: t.Union([Transcription, TranscriptionVerbose]),
+    text: ["text/plain", "application/x-subrip", "text/vtt"],
+    form: true,
+    openaiErrors: true,
+  },
+  "POST /v1/audio/translations": {
+    summary: "Translate audio into English text (Whisper models)",
+    tag: "Audio",
+    response: t.Union([Transcription, TranscriptionVerbose]),
+    text: ["text/plain", "application/x-subrip", "text/vtt"],
+    form: true,
+    openaiErrors: true,
+  },
+  "POST /v1/audio/speech": { summary: "Speak text (text-to-speech models)", tag: "Audio", binary: ["audio/wav", "audio/pcm"], openaiErrors: true },
   "POST /tokenize": { summary: "Tokenize a prompt or conversation (vLLM's shape)", tag: "Tokens", response: TokenizeResponse, openaiErrors: true },
   "POST /detokenize": { summary: "Turn token ids back into text (vLLM's shape)", tag: "Tokens", response: DetokenizeResponse, openaiErrors: true },
   "GET /healthz": { summary: "Liveness; never touches models", tag: "Operations", response: Health },
@@ -105,7 +127,7 @@ export const ERROR_STATUSES: Readonly<Record<string, string>> = {
   "400": "Invalid request: the envelope's `param` names the field, `code` says why (e.g. `unsupported_parameter`, `limit_exceeded`)",
   "401": "Missing or wrong API key (`code: invalid_api_key`), when the server has keys",
   "404": "Unknown model (`code: model_not_found`) or path",
-  "413": "Body over `--max-body-bytes` (`code: request_too_large`)",
+  "413": "Body over `--max-body-bytes`, or an audio upload over `--max-audio-bytes` (`code: request_too_large`)",
   "429": "The model's queue is full (`code: rate_limit_exceeded`); see the Retry-After header",
   "500": "The model failed to load or run (the message names the model and the cause)",
 };

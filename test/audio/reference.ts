@@ -46,7 +46,7 @@ export async function mostLikelyLanguage(dir: string, samples: Float32Array): Pr
 }
 
 /** Float samples → 16-bit little-endian PCM, rounding x · 32767 after clipping (what the server promises). */
-export function toPcm16(samples: Float32Array): Uint8Array {
+export function toPcm16(samples: Float32Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(samples.length * 2);
   const view = new DataView(out.buffer);
   samples.forEach((x, i) => view.setInt16(i * 2, Math.round(Math.max(-1, Math.min(1, x)) * 32767), true));

@@ -36,7 +36,8 @@ describe("GET /openapi.json", () => {
       const operation = document.paths[openApiPath(route.path)][route.method.toLowerCase()] as Json;
       expect(operation.responses["200"]).toBeDefined();
       if (route.hooks?.body) {
-        expect(operation.requestBody.content["application/json"].schema).toEqual(JSON.parse(JSON.stringify(route.hooks.body)));
+        const type = ROUTE_DOCS[`${route.method} ${route.path}`]?.form ? "multipart/form-data" : "application/json";
+        expect(operation.requestBody.content[type].schema).toEqual(JSON.parse(JSON.stringify(route.hooks.body)));
       }
     }
     expect(document.paths["/v1/models/{id}"].get.parameters).toEqual([{ name: "id", in: "path", required: true, schema: { type: "string" } }]);
