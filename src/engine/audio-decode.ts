@@ -3,9 +3,12 @@
  * FLAC, MP3 and Ogg/Opus through the wasm-audio-decoders family (WebAssembly inlined in their JavaScript, so they
  * need no files beside the executable). Runs in the engine worker: the HTTP thread never loads the decoders.
  */
-import { FLACDecoder } from "@wasm-audio-decoders/flac";
-import { MPEGDecoder } from "mpg123-decoder";
-import { OggOpusDecoder } from "ogg-opus-decoder";
+// Whole-module imports: these packages declare `sideEffects: false`, and Bun's bundler then drops their unused
+// WebWorker classes but keeps the index's call that names them, so the compiled binary failed with a ReferenceError
+// when the module loaded. A namespace object keeps every export (the binary runs test/e2e/audio-*.test.ts).
+import * as flac from "@wasm-audio-decoders/flac";
+import * as mpg123 from "mpg123-decoder";
+import * as oggOpus from "ogg-opus-decoder";
 import { WaveFile } from "wavefile";
 import { resampleTo } from "./audio-resample.ts";
 import { UnsupportedAudioError } from "./errors.ts";
@@ -66,10 +69,10 @@ function decodeWav(bytes: Uint8Array): Channels {
 }
 
 async function decodeWasm(format: Exclude<AudioFormat, "wav">, bytes: Uint8Array): Promise<Channels> {
-  const decoder = format === "flac" ? new FLACDecoder() : format === "mp3" ? new MPEGDecoder() : new OggOpusDecoder();
+  const decoder = format === "flac" ? new flac.FLACDecoder() : format === "mp3" ? new mpg123.MPEGDecoder() : new oggOpus.OggOpusDecoder();
   await decoder.ready;
   try {
-    const decoded = decoder instanceof MPEGDecoder ? decoder.decode(bytes) : await decoder.decodeFile(bytes);
+    const decoded = decoder instanceof mpg123.MPEGDecoder ? decoder.decode(bytes) : await decoder.decodeFile(bytes);
     if (decoded.samplesDecoded === 0) {
       const why = decoded.errors[0]?.message;
       throw new UnsupportedAudioError(`the ${format} data could not be decoded${why ? ` (${why})` : ""}`);
