@@ -3,7 +3,7 @@
  * automatic-speech-recognition and text-to-speech pipelines, and Whisper's language token read straight off the model.
  */
 import { dirname, join } from "node:path";
-import { AutoProcessor, env, pipeline, Tensor, WhisperForConditionalGeneration } from "@huggingface/transformers";
+import { AutoProcessor, AutoTokenizer, env, pipeline, Tensor, WhisperForConditionalGeneration } from "@huggingface/transformers";
 import { BINARY_PATH, REPO_ROOT, type ServerMode } from "../e2e/harness.ts";
 
 env.allowRemoteModels = false;
@@ -43,6 +43,26 @@ export async function mostLikelyLanguage(dir: string, samples: Float32Array): Pr
   const [token] = Object.entries(model.generation_config.lang_to_id).sort((a, b) => data[b[1]]! - data[a[1]]!)[0]!;
   await model.dispose();
   return token.slice(2, -2);
+}
+
+/**
+ * Whisper's previous-text prompt done by hand with transformers.js's generate(): <|startofprev|>, the prompt's
+ * tokens, then <|startoftranscript|><|en|><|transcribe|><|notimestamps|>; the text is what follows, special tokens skipped.
+ */
+export async function promptedTranscript(dir: string, samples: Float32Array, prompt: string): Promise<string> {
+  const processor = (await AutoProcessor.from_pretrained(dir, { local_files_only: true })) as unknown as (a: Float32Array) => Promise<{ input_features: Tensor }>;
+  const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+  const model = (await WhisperForConditionalGeneration.from_pretrained(dir, { local_files_only: true, dtype: "fp32" })) as unknown as {
+    generate(options: Record<string, unknown>): Promise<Tensor>;
+    dispose(): Promise<void>;
+  };
+  const id = (token: string) => tokenizer.convert_tokens_to_ids(token) as number;
+  const prefix = [id("<|startofprev|>"), ...tokenizer.encode(` ${prompt}`, { add_special_tokens: false }), id("<|startoftranscript|>"), id("<|en|>"), id("<|transcribe|>"), id("<|notimestamps|>")];
+  const { input_features } = await processor(samples);
+  const output = await model.generate({ inputs: input_features, decoder_input_ids: prefix });
+  const generated = (output.tolist() as bigint[][])[0]!.map(Number).slice(prefix.length);
+  await model.dispose();
+  return tokenizer.decode(generated, { skip_special_tokens: true }).trim();
 }
 
 /** Float samples → 16-bit little-endian PCM, rounding x · 32767 after clipping (what the server promises). */

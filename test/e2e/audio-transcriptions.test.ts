@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BadRequestError, toFile } from "openai";
-import { mostLikelyLanguage, modelDir, referenceAsr, timecode, type ReferenceAsr } from "../audio/reference.ts";
+import { mostLikelyLanguage, modelDir, promptedTranscript, referenceAsr, timecode, type ReferenceAsr } from "../audio/reference.ts";
 import { speechLike, wavFile } from "../audio/signal.ts";
 import { REPO_ROOT, startServer, type RunningServer } from "./harness.ts";
 import { describeEachMode, errorOf } from "./suite.ts";
@@ -88,6 +88,13 @@ describeEachMode("POST /v1/audio/transcriptions and /translations", (ctx, mode) 
     expect(translated.text).toBe(reference.text.trim());
     const verboseTranslation = (await ctx().client.audio.translations.create({ model: MODEL, file: await upload(WAV), response_format: "verbose_json" })) as unknown as Verbose;
     expect({ task: verboseTranslation.task, language: verboseTranslation.language }).toEqual({ task: "translate", language: "english" });
+  });
+
+  it("prompt: Whisper's previous text goes before the start tokens, and steers the text without appearing in it", async () => {
+    const prompt = "The baker and the train at seven.";
+    const result = (await transcribe({ language: "en", prompt })) as { text: string };
+    expect(result.text).toBe(await promptedTranscript(modelDir(mode, MODEL), SAMPLES, prompt));
+    expect(result.text).not.toBe(plain.text.trim());
   });
 
   it("reads FLAC, MP3 and Ogg/Opus uploads (resampled to 16 kHz mono)", async () => {

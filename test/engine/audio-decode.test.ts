@@ -5,6 +5,7 @@ import { decodeAudio, sniffAudioFormat } from "../../src/engine/audio-decode.ts"
 import { pcm16, UNKNOWN_WAV_SIZE, wavHeader } from "../../src/engine/audio-encode.ts";
 import { UnsupportedAudioError } from "../../src/engine/errors.ts";
 import { speechPieces } from "../../src/engine/speech-text.ts";
+import { WaveFile } from "wavefile";
 import { speechLike, wavFile } from "../audio/signal.ts";
 
 const fixture = (name: string) => new Uint8Array(readFileSync(join(import.meta.dir, "../fixtures/audio", name)));
@@ -20,6 +21,19 @@ describe("decodeAudio", () => {
     expect(float.samples).toEqual(SOURCE);
     const int16 = await decodeAudio(wavFile(SOURCE, 16_000, "pcm16"), 16_000);
     expect(maxDiff(int16.samples, SOURCE)).toBeLessThan(1 / 16_000);
+  });
+
+  it("expands a-law and mu-law WAV (telephone audio) to within their quantization", async () => {
+    for (const law of ["toALaw", "toMuLaw"] as const) {
+      const wav = new WaveFile();
+      wav.fromScratch(1, 16_000, "16", Int16Array.from(SOURCE, (x) => Math.round(x * 32767)));
+      wav[law]();
+      const decoded = await decodeAudio(wav.toBuffer(), 16_000);
+      expect({ law, duration: decoded.duration }).toEqual({ law, duration: 1 });
+      // 8-bit companding keeps about 5% of the amplitude near full scale; the loudness is kept.
+      expect(maxDiff(decoded.samples, SOURCE)).toBeLessThan(0.05);
+      expect(rms(decoded.samples) / rms(SOURCE)).toBeCloseTo(1, 1);
+    }
   });
 
   it("mixes channels down and resamples to the rate asked for", async () => {
@@ -52,6 +66,7 @@ describe("decodeAudio", () => {
     const cases: Array<[Uint8Array, RegExp]> = [
       [fixture("speech-like-short.vorbis.ogg"), /Ogg Vorbis audio is not decoded/],
       [new Uint8Array([0, 0, 0, 0x20, ...new TextEncoder().encode("ftypM4A "), 0, 0, 0, 0]), /MP4\/M4A audio is not decoded/],
+      [new Uint8Array([0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01, 0x42, 0xf7, 0x81]), /WebM\/Matroska audio is not decoded/],
       [new TextEncoder().encode("just some text, certainly no audio"), /not audio in a format gpt3dev recognises/],
       [new Uint8Array(4), /too short to be audio/],
       [fixture("speech-like-16k-mono.flac").subarray(0, 60), /flac data could not be decoded/],
