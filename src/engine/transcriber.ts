@@ -19,6 +19,14 @@ export interface TranscriptionRequest {
   temperature?: number;
   /** Segment timestamps wanted. */
   timestamps?: boolean;
+  /** Word timestamps wanted too (needs an export with cross-attention outputs). */
+  words?: boolean;
+}
+
+export interface TranscriptWord {
+  word: string;
+  start: number;
+  end: number;
 }
 
 export interface TranscriptSegment {
@@ -40,6 +48,8 @@ export interface Transcript {
   duration: number;
   /** With timestamps only. */
   segments: TranscriptSegment[];
+  /** With word timestamps only. */
+  words?: TranscriptWord[];
 }
 
 export interface TranscriptionResult extends Transcript {
@@ -84,9 +94,16 @@ export class SpeechRecognitionModel {
     if (!multilingual && request.task === "translate") {
       throw new InvalidInputError("this model is English-only and does not translate", "model");
     }
+    if (request.words && !facts.wordTimestamps) {
+      throw new InvalidInputError(
+        "word timestamps need a Whisper export with cross-attention outputs and alignment_heads in generation_config.json (the '_timestamped' onnx-community exports); this model has none",
+        "words",
+      );
+    }
     const audio = await decodeAudio(request.audio, facts.samplingRate);
     const windows = splitWindows(audio.samples, facts.samplingRate);
-    const timestamps = request.timestamps === true;
+    const words = request.words === true;
+    const timestamps = request.timestamps === true || words;
 
     const features: AudioFeatures[] = [];
     for (const window of windows) features.push(await this.runtime.features(window.samples));
@@ -99,20 +116,25 @@ export class SpeechRecognitionModel {
     const initTokens = [...this.promptTokens(request.prompt), ...start];
 
     const chunks: AsrChunk[] = [];
+    const wordChunks: AsrChunk[] = [];
     for (const [i, window] of windows.entries()) {
       const generated = await this.runtime.generate(features[i]!, {
         initTokens,
-        timestamps,
+        timestamps: words ? "word" : timestamps ? "segment" : "none",
         temperature: request.temperature ?? 0,
         numFrames: Math.floor(window.samples.length / facts.hopLength),
       });
-      // The prompt is context, not output: the chunk starts at <|startoftranscript|> as transformers.js's pipeline has it.
-      chunks.push({ tokens: [...start, ...generated], stride: window.stride });
+      // The prompt is context, not output: the chunk starts at <|startoftranscript|> as transformers.js's pipeline has it
+      // (for words, at the first timestamp, with each token's time).
+      chunks.push({ tokens: [...start, ...generated.tokens], stride: window.stride });
+      if (generated.tokenTimestamps) wordChunks.push({ tokens: generated.tokens, tokenTimestamps: generated.tokenTimestamps, stride: window.stride });
     }
-    const merged = this.runtime.mergeChunks(chunks, timestamps);
+    const merged = this.runtime.mergeChunks(chunks, timestamps ? "segment" : "none");
     const segments = timestamps ? toSegments(merged.chunks, windows, audio.duration, facts) : [];
     const spoken = request.task === "translate" ? "english" : (NAME_OF.get(language ?? "en") ?? "english");
-    return { text: merged.text.trim(), language: spoken, duration: audio.duration, segments };
+    const transcript: Transcript = { text: merged.text.trim(), language: spoken, duration: audio.duration, segments };
+    if (words) transcript.words = toWords(this.runtime.mergeChunks(wordChunks, "word").chunks, audio.duration);
+    return transcript;
   }
 
   /** Whisper's own language identification: the most likely language token after <|startoftranscript|>. */
@@ -175,6 +197,15 @@ function toSegments(chunks: Array<{ start: number | null; end: number | null; te
     const end = Math.max(start, within(chunk.end ?? duration));
     const window = windows.findLast((w) => w.offsetSamples / facts.samplingRate <= start) ?? windows[0]!;
     return { id, seek: Math.round(window.offsetSamples / facts.hopLength), start, end, text: chunk.text, compressionRatio: compressionRatio(chunk.text) };
+  });
+}
+
+/** Word chunks as OpenAI's words: the word without its leading space, times within the audio. */
+function toWords(chunks: Array<{ start: number | null; end: number | null; text: string }>, duration: number): TranscriptWord[] {
+  const within = (t: number) => Math.min(Math.max(t, 0), duration);
+  return chunks.map((chunk) => {
+    const start = within(chunk.start ?? 0);
+    return { word: chunk.text.trim(), start, end: Math.max(start, within(chunk.end ?? duration)) };
   });
 }
 

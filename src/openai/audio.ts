@@ -65,6 +65,7 @@ export const TranscriptionVerbose = t.Object({
   duration: t.Number(),
   text: t.String(),
   segments: t.Array(TranscriptionSegment),
+  words: t.Optional(t.Array(t.Object({ word: t.String(), start: t.Number(), end: t.Number() }))),
   usage: t.Object({ type: t.Literal("duration"), seconds: t.Number() }),
 });
 export type TranscriptionVerbose = typeof TranscriptionVerbose.static;

@@ -28,6 +28,7 @@ export function formatTranscript(
           temperature,
           compression_ratio: s.compressionRatio,
         })),
+        ...(transcript.words ? { words: transcript.words } : {}),
         usage,
       };
     case "text":

@@ -7,7 +7,7 @@ import { speechResponse } from "./audio-speech.ts";
 import { formatTranscript } from "./audio-transcript.ts";
 
 /** The OpenAI field of each engine argument of a transcription. */
-const paramOf = (argument: string) => argument;
+const paramOf = (argument: string) => (argument === "words" ? "timestamp_granularities[]" : argument);
 
 async function transcribe(engine: Engine, route: string, fields: TranslationCreateParams, extra: Partial<TranscriptionRequest> & { task: "transcribe" | "translate" }) {
   const format: AudioResponseFormat = fields.response_format ?? "json";
@@ -28,15 +28,14 @@ async function transcribe(engine: Engine, route: string, fields: TranslationCrea
   return formatTranscript(result, format, request.task, temperature);
 }
 
-/** The granularities asked for; word timestamps are refused by name (they need cross-attention outputs gpt3dev does not read yet). */
-function checkGranularities(body: TranscriptionCreateParams): void {
+/** Whether words are asked for; granularities other than the default need verbose_json, as OpenAI has it. */
+function wordsAsked(body: TranscriptionCreateParams): boolean {
   const raw = body["timestamp_granularities[]"];
   const asked = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  if (asked.length === 0) return;
-  if ((body.response_format ?? "json") !== "verbose_json") {
+  if (asked.length > 0 && (body.response_format ?? "json") !== "verbose_json") {
     throw invalidRequest("'timestamp_granularities[]' needs response_format 'verbose_json'.", "timestamp_granularities[]", "invalid_value");
   }
-  if (asked.includes("word")) throw unsupportedParameter("timestamp_granularities[]", "Word timestamps are not produced; 'segment' is.");
+  return asked.includes("word");
 }
 
 function checkUnsupported(body: TranscriptionCreateParams): void {
@@ -53,10 +52,10 @@ export const audioRoutes = (engine: Engine) =>
     .post(
       "/v1/audio/transcriptions",
       async ({ body, request, server }) => {
-        checkGranularities(body);
+        const words = wordsAsked(body);
         checkUnsupported(body);
         server?.timeout(request, 0);
-        return transcribe(engine, "/v1/audio/transcriptions", body, { task: "transcribe", language: body.language });
+        return transcribe(engine, "/v1/audio/transcriptions", body, { task: "transcribe", language: body.language, words });
       },
       { body: TranscriptionCreateParams },
     )

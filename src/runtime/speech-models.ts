@@ -16,6 +16,8 @@ export interface AudioFeatures {
 /** A 30-second window's tokens and where it overlaps its neighbours (seconds), as Whisper's chunk merging takes it. */
 export interface AsrChunk {
   tokens: number[];
+  /** Word timestamps only: each token's time in seconds (from the cross-attention alignment). */
+  tokenTimestamps?: number[];
   /** [window length, left overlap, right overlap] in seconds. */
   stride: [number, number, number];
 }
@@ -39,16 +41,25 @@ export interface WhisperFacts {
   startOfTranscript: number;
   startOfPrev: number | undefined;
   noTimestamps: number | undefined;
+  /** The export has cross-attention outputs and the config alignment heads: word timestamps can be computed. */
+  wordTimestamps: boolean;
+}
+
+export interface Generated {
+  /** Tokens after the prompt and start tokens, the end token included when the model produced it. */
+  tokens: number[];
+  /** With word timestamps: each of those tokens' time in seconds, rounded to 10 ms as transformers.js's pipeline does. */
+  tokenTimestamps?: number[];
 }
 
 export interface WhisperRuntime {
   facts: WhisperFacts;
   features(samples: Float32Array): Promise<AudioFeatures>;
-  /** Generated tokens after `initTokens` (the prompt and the start tokens), up to and without the end token. */
-  generate(features: AudioFeatures, options: { initTokens: number[]; timestamps: boolean; temperature: number; numFrames: number }): Promise<number[]>;
+  generate(features: AudioFeatures, options: { initTokens: number[]; timestamps: "none" | "segment" | "word"; temperature: number; numFrames: number }): Promise<Generated>;
   /** Logits of the first token after `prefix` (language detection reads them after <|startoftranscript|>). */
   nextLogits(features: AudioFeatures, prefix: number[]): Promise<Float32Array>;
-  mergeChunks(chunks: AsrChunk[], timestamps: boolean): AsrText;
+  /** Merges the windows' tokens into text; with timestamps, into segments, or with "word" into words. */
+  mergeChunks(chunks: AsrChunk[], timestamps: "none" | "segment" | "word"): AsrText;
   encodeText(text: string): number[];
   dispose(): Promise<void>;
 }
@@ -81,6 +92,8 @@ export async function loadWhisper(dir: string, dtype: string, settings: SessionS
     startOfTranscript: gen.decoder_start_token_id,
     startOfPrev: gen.prev_sot_token_id ?? tokenizer.model.tokens_to_ids?.get("<|startofprev|>"),
     noTimestamps: gen.no_timestamps_token_id ?? undefined,
+    wordTimestamps:
+      Array.isArray(gen.alignment_heads) && (model.sessions.decoder_model_merged.outputNames as string[]).some((name) => name.startsWith("cross_attentions")),
   };
   const tensorOf = (features: AudioFeatures) => features.tensor as Tensor;
   return {
@@ -93,12 +106,16 @@ export async function loadWhisper(dir: string, dtype: string, settings: SessionS
       const output = (await model.generate({
         inputs: tensorOf(features),
         decoder_input_ids: initTokens,
-        return_timestamps: timestamps,
+        return_timestamps: timestamps !== "none",
+        return_token_timestamps: timestamps === "word",
         num_frames: numFrames,
         ...(temperature > 0 ? { do_sample: true, temperature } : { do_sample: false }),
-      })) as Tensor;
-      const tokens = (output.tolist() as bigint[][])[0]!.map(Number).slice(initTokens.length);
-      return tokens;
+      })) as Tensor | { sequences: Tensor; token_timestamps: Tensor };
+      const sequence = "sequences" in output ? output.sequences : output;
+      const tokens = (sequence.tolist() as bigint[][])[0]!.map(Number).slice(initTokens.length);
+      if (!("token_timestamps" in output)) return { tokens };
+      const times = (output.token_timestamps.tolist() as number[][])[0]!.slice(initTokens.length);
+      return { tokens, tokenTimestamps: times.map((t) => Math.round(t * 100) / 100) };
     },
     async nextLogits(features, prefix) {
       const ids = new Tensor("int64", BigInt64Array.from(prefix, BigInt), [1, prefix.length]);
@@ -108,8 +125,8 @@ export async function loadWhisper(dir: string, dtype: string, settings: SessionS
     },
     mergeChunks(chunks, timestamps) {
       const [text, optional] = tokenizer._decode_asr(
-        chunks.map((c) => ({ tokens: c.tokens.map(BigInt), stride: c.stride })),
-        { time_precision: facts.timePrecision, return_timestamps: timestamps, force_full_sequences: false },
+        chunks.map((c) => ({ tokens: c.tokens.map(BigInt), token_timestamps: c.tokenTimestamps, stride: c.stride })),
+        { time_precision: facts.timePrecision, return_timestamps: timestamps === "word" ? "word" : timestamps === "segment", force_full_sequences: false },
       ) as [string, { chunks?: Array<{ timestamp: [number | null, number | null]; text: string }> }];
       return { text, chunks: (optional?.chunks ?? []).map((c) => ({ start: c.timestamp[0], end: c.timestamp[1], text: c.text })) };
     },

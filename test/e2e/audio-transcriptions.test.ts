@@ -71,6 +71,21 @@ describeEachMode("POST /v1/audio/transcriptions and /translations", (ctx, mode) 
     }
   });
 
+  it("verbose_json with word granularity: words aligned as the pipeline aligns them, and the same segments", async () => {
+    const words = await asr(SAMPLES, { language: "en", task: "transcribe", return_timestamps: "word", ...CHUNKING });
+    const result = (await transcribe({ language: "en", response_format: "verbose_json", timestamp_granularities: ["word", "segment"] })) as Verbose & {
+      words: Array<{ word: string; start: number; end: number }>;
+    };
+    const within = (t: number) => Math.min(Math.max(t, 0), SECONDS);
+    const expected = (words.chunks ?? []).map((chunk) => {
+      const start = within(chunk.timestamp[0] ?? 0);
+      return { word: chunk.text.trim(), start, end: Math.max(start, within(chunk.timestamp[1] ?? SECONDS)) };
+    });
+    expect(expected.length).toBeGreaterThan(3);
+    expect(result.words).toEqual(expected);
+    expect(result.segments.map(({ id, start, end, text }) => ({ id, start, end, text }))).toEqual(expectedSegments(timed, SECONDS));
+  });
+
   it("srt and vtt: one cue per verbose_json segment, numbered and timed", async () => {
     const verbose = (await transcribe({ language: "en", response_format: "verbose_json" })) as Verbose;
     const cues = (sep: string) => verbose.segments.map((s) => `${timecode(s.start, sep)} --> ${timecode(s.end, sep)}\n${s.text.trim()}\n\n`);
@@ -123,9 +138,8 @@ describeEachMode("POST /v1/audio/transcriptions and /translations", (ctx, mode) 
     }
   });
 
-  it("refuses what it cannot do by name: word timestamps, streaming, unknown languages, a text model", async () => {
+  it("refuses what it cannot do by name: streaming, unknown languages, a text model, granularities without verbose_json", async () => {
     const cases: Array<[Record<string, unknown>, string, string | RegExp]> = [
-      [{ response_format: "verbose_json", timestamp_granularities: ["word"] }, "timestamp_granularities[]", /Word timestamps/],
       [{ timestamp_granularities: ["segment"] }, "timestamp_granularities[]", /needs response_format 'verbose_json'/],
       [{ stream: true }, "stream", /not supported/],
       [{ language: "tlh" }, "language", /not a language of this model \(ISO 639-1 codes: en, zh, de, es, ru, fr, ja\)/],
