@@ -115,7 +115,7 @@ for (const mode of serverModes()) {
     });
 
     it("names a folder it cannot serve in the start-up log and answers requests for it with 400 and the reason", async () => {
-      const reason = "'llava' takes images or audio; gpt3dev serves text models only";
+      const reason = "'llava' takes images or audio; gpt3dev serves text models, Whisper speech recognition and VITS speech";
       expect(server.output()).toContain(`not serving a-vision-model: ${reason}`);
       const response = await fetch(`${server.baseURL}/v1/completions`, {
         method: "POST",
