@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, defaultModelsDir } from "../config.ts";
 import { readJson } from "../engine/model-config.ts";
-import { dtypesPresent, onnxFileFor } from "../engine/model-files.ts";
+import type { ModelKind } from "../engine/errors.ts";
+import { dtypesPresent, onnxFilesFor } from "../engine/model-files.ts";
 import { ModelRegistry } from "../engine/registry.ts";
 import { countInitializerElements } from "./onnx-parameters.ts";
 
@@ -32,12 +33,15 @@ const CONTEXT_KEYS = ["max_position_embeddings", "n_positions", "n_ctx", "max_se
 
 export function describeModel(id: string, dir: string, kind: string, servedDtype: string | undefined, refused?: string): LocalModel {
   const config = existsSync(join(dir, "config.json")) ? readJson(join(dir, "config.json")) : {};
-  const dtypes = dtypesPresent(dir).map((dtype) => ({ dtype, bytes: graphBytes(dir, onnxFileFor(dtype)) }));
+  // Whisper folders hold an encoder and a merged decoder per dtype; every other kind one graph.
+  const graphKind: ModelKind = kind === "speech-recognition" ? kind : "text-generation";
+  const graphs = (dtype: string) => onnxFilesFor(graphKind, dtype);
+  const dtypes = dtypesPresent(dir, graphKind).map((dtype) => ({ dtype, bytes: graphs(dtype).reduce((sum, file) => sum + graphBytes(dir, file), 0) }));
   const source = PARAMETER_SOURCES.find((d) => dtypes.some((x) => x.dtype === d));
   const context = CONTEXT_KEYS.map((k) => config[k]).find((v): v is number => typeof v === "number");
   let parameters: number | undefined;
   try {
-    parameters = source ? countInitializerElements(join(dir, "onnx", onnxFileFor(source))) : undefined;
+    parameters = source ? graphs(source).reduce((sum, file) => sum + countInitializerElements(join(dir, "onnx", file)), 0) : undefined;
   } catch {
     parameters = undefined;
   }

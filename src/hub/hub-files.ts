@@ -1,5 +1,5 @@
 import { listFiles, type ListFileEntry } from "@huggingface/hub";
-import { DTYPES, isDtype, onnxFileFor, type Dtype } from "../engine/model-files.ts";
+import { DTYPES, isDtype, onnxFilesFor, type Dtype } from "../engine/model-files.ts";
 
 /** Where the Hub is and who asks: HF_ENDPOINT and HF_TOKEN, as the Hub's own tools read them. */
 export interface HubSource {
@@ -45,7 +45,9 @@ export async function listRepoFiles(source: HubSource): Promise<ListFileEntry[]>
 /** Picks the config, tokenizer and the ONNX graph of `dtype` (with its external data files); the default dtype as the server would choose. */
 export function chooseFiles(entries: readonly ListFileEntry[], dtype: string | undefined, source: HubSource): { dtype: Dtype; files: HubFile[] } {
   const paths = new Set(entries.map((e) => e.path));
-  const present = DTYPES.filter((d) => paths.has(`onnx/${onnxFileFor(d)}`));
+  // A Whisper export is an encoder and a merged decoder per dtype; every other family one graph.
+  const graphsOf = (d: Dtype) => onnxFilesFor(whisperLayout(paths) ? "speech-recognition" : "text-generation", d).map((file) => `onnx/${file}`);
+  const present = DTYPES.filter((d) => graphsOf(d).every((graph) => paths.has(graph)));
   if (!paths.has("config.json")) throw new HubError(`${source.repo}@${source.revision} has no config.json: not a model repository gpt3dev can serve`);
   if (dtype !== undefined && !isDtype(dtype)) throw new HubError(`--dtype: unknown dtype '${dtype}' (known: ${DTYPES.join(", ")})`);
   const chosen = (dtype as Dtype | undefined) ?? present[0];
@@ -53,17 +55,22 @@ export function chooseFiles(entries: readonly ListFileEntry[], dtype: string | u
     const what = present.length > 0 ? `it has ${present.join(", ")}` : "it has no onnx/*.onnx file transformers.js loads";
     throw new HubError(`${source.repo}@${source.revision} has no ${dtype ?? "ONNX"} graph (${what}); pick one with --dtype`);
   }
-  const graph = `onnx/${onnxFileFor(chosen)}`;
+  const graphs = graphsOf(chosen);
   const wanted = entries.filter(
-    (e) => SIDE_FILES.test(e.path) || e.path === graph || e.path === `${graph}_data` || e.path.startsWith(`${graph}_data_`),
+    (e) => SIDE_FILES.test(e.path) || graphs.some((graph) => e.path === graph || e.path === `${graph}_data` || e.path.startsWith(`${graph}_data_`)),
   );
-  // Small files first, the graph's external data last: an interrupted pull leaves a usable partial at the end.
-  const rank = (path: string) => (path === graph ? 1 : path.startsWith(graph) ? 2 : 0);
+  // Small files first, the graphs' external data last: an interrupted pull leaves a usable partial at the end.
+  const rank = (path: string) => (graphs.includes(path) ? 1 : graphs.some((graph) => path.startsWith(graph)) ? 2 : 0);
   wanted.sort((a, b) => rank(a.path) - rank(b.path) || a.path.localeCompare(b.path));
   return {
     dtype: chosen,
     files: wanted.map((e) => ({ path: e.path, size: e.lfs?.size ?? e.size, sha256: e.lfs?.oid, gitOid: e.lfs ? undefined : e.oid })),
   };
+}
+
+/** The repository holds Whisper's pair of graphs (onnx/encoder_model*.onnx and onnx/decoder_model_merged*.onnx). */
+function whisperLayout(paths: ReadonlySet<string>): boolean {
+  return DTYPES.some((d) => onnxFilesFor("speech-recognition", d).every((file) => paths.has(`onnx/${file}`)));
 }
 
 /** The Hub's answer, or the network's silence, said plainly. */

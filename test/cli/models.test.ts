@@ -35,4 +35,13 @@ describe("gpt3dev models", () => {
     expect(table[1]).toContain("fp32* 0.2 MB");
     expect(table[1]).toContain(`${(model.parameters! / 1000).toFixed(1)}K`);
   });
+
+  it("counts a Whisper folder's encoder and merged decoder together", () => {
+    const dir = join(MODELS_DIR, "tiny-whisper");
+    const model = describeModel("tiny-whisper", dir, "speech-recognition", "fp32");
+    const graphs = ["onnx/encoder_model.onnx", "onnx/decoder_model_merged.onnx"].map((file) => join(dir, file));
+    expect(model).toMatchObject({ kind: "speech-recognition", family: "whisper", servedDtype: "fp32" });
+    expect(model.dtypes).toEqual([{ dtype: "fp32", bytes: graphs.reduce((sum, graph) => sum + statSync(graph).size, 0) }]);
+    expect(model.parameters).toBe(graphs.reduce((sum, graph) => sum + referenceCount(graph), 0));
+  });
 });
