@@ -14,6 +14,8 @@ export interface SpeedVariant {
   file: string;
   /** Merged into the server's `extra.session` options, e.g. {"disable_prepacking": "1"}. */
   session?: Record<string, string>;
+  /** Merged into the session options themselves, e.g. {"enableCpuMemArena": false}. */
+  options?: Record<string, unknown>;
 }
 
 export interface SpeedJob {
@@ -73,6 +75,7 @@ export async function speed(job: SpeedJob) {
     const options = serverSessionOptions(job.threads);
     const extra = options.extra as { session: Record<string, string> };
     options.extra = { ...extra, session: { ...extra.session, ...v.session } };
+    Object.assign(options, v.options ?? {});
     sessions.push(await ort.InferenceSession.create(resolve(job.modelDir, "onnx", v.file), options));
   }
   const rates = job.variants.map(() => job.batches.map(() => [] as number[]));

@@ -32,8 +32,11 @@ export interface SessionSettings {
 /**
  * Opens an ONNX file with options suited to a server: shapes change every step (batch rows, cache width), so memory
  * patterns, which only pay off for repeated identical shapes, stay off; idle threads must not spin (a server on a
- * small VDS would burn a core between requests). The CPU arena stays on: it grows to the peak working set and is
- * reused from then on, which keeps RSS flat across requests.
+ * small VDS would burn a core between requests). The CPU arena is off: with it, ONNX Runtime keeps the peak working
+ * set of the largest prefill for good (+365 MiB on the GPT-2-small bench model after one 420-token prompt beside seven
+ * short ones); without it, tensors come from the C heap, which the engine hands back to the system when it goes idle
+ * (malloc_trim), so RSS returns to the loaded model plus its cache. Decode speed measured side by side was not lower
+ * (bench/README.md, memory section).
  */
 export async function createSession(path: string, settings: SessionSettings = {}): Promise<Session> {
   return ort.InferenceSession.create(path, sessionOptions(settings));
@@ -48,7 +51,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     intraOpNumThreads: settings.intraOpThreads ?? 0,
     interOpNumThreads: 1,
     enableMemPattern: false,
-    enableCpuMemArena: true,
+    enableCpuMemArena: false,
     ...(settings.warnings === false ? { logSeverityLevel: 3 as const } : {}),
     extra: {
       session: {
