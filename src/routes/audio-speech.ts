@@ -41,7 +41,7 @@ export async function speechResponse(engine: Engine, body: SpeechCreateParams, s
         }
         controller.close();
       } catch (error) {
-        // The status is sent already: the client sees the stream end early, and the cause is logged by the app.
+        // The status is sent already: the client sees the audio end early (a later sentence failed to synthesize).
         controller.error(error);
       }
     },
