@@ -3,17 +3,17 @@ import { DecodeBatch } from "./decode-batch.ts";
 import { GenerationError, QueueFullError } from "./errors.ts";
 import { KvBudget } from "./kv-budget.ts";
 import type { GenerationJob, SchedulerOptions, SchedulerStats } from "./generation-job.ts";
-import { nextPrefillRun, runPrefill, type PrefillChunk } from "./prefill-plan.ts";
 import type { PromptPrefixes } from "./prefix-reuse.ts";
-import { awaitsPrefill, createJob, scoresPrompt, EventOutbox, generatedTokens, type Choice, type Job, type PromptGroup } from "./scheduler-jobs.ts";
-import { scoreChunk } from "./prompt-echo.ts";
+import { awaitsPrefill, createJob, EventOutbox, generatedTokens, type Choice, type Job } from "./scheduler-jobs.ts";
+import { PromptPrefill } from "./scheduler-prefill.ts";
 import { Sequence, type SequenceEvent } from "./sequence.ts";
 import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
 
 /**
  * Continuous batching for one loaded model (llama.cpp's slots, vLLM's step scheduler). Every iteration: admit
- * waiting choices first come first served while the batch has room, run at most `prefillChunk` prompt tokens, then
- * decode one token for every active choice in one batched run (DecodeBatch).
+ * waiting choices first come first served while the batch has room, run at most `prefillChunk` prompt tokens
+ * (PromptPrefill, src/engine/scheduler-prefill.ts), then decode one token for every active choice in one batched run
+ * (DecodeBatch).
  *
  * Failures stay local: an exception while sampling, stop matching or detokenizing one row, or while packing its cache,
  * fails that row's request alone (GenerationError) and frees its place; a failed run of the model fails the requests
@@ -21,7 +21,7 @@ import { LogprobReporter, type TokenDescriber } from "./token-logprobs.ts";
  */
 export class Scheduler<K extends KvShape> {
   private readonly queue: Job<K>[] = [];
-  private readonly prefilling: PromptGroup<K>[] = [];
+  private readonly prefill: PromptPrefill<K>;
   private readonly joining: Choice<K>[] = [];
   private readonly outbox = new EventOutbox<K>((job, error) => this.failJobs([job], error));
   private readonly batch: DecodeBatch<K>;
@@ -34,7 +34,7 @@ export class Scheduler<K extends KvShape> {
   private closed = false;
   private readonly maxRows: number;
   private readonly reporter: LogprobReporter;
-  private readonly counters = { steps: 0, generatedTokens: 0, prefillTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
+  private readonly counters = { steps: 0, generatedTokens: 0, cancelled: 0, failed: 0, peakRows: 0 };
   /** Told the batch size of every decode step (for metrics); plain numbers only. */
   onStep?: (rows: number) => void;
 
@@ -49,6 +49,7 @@ export class Scheduler<K extends KvShape> {
     private readonly prefixes?: PromptPrefixes<K>,
   ) {
     this.reporter = new LogprobReporter(tokenizer);
+    this.prefill = new PromptPrefill(model, this.reporter, options.prefillChunk, { start: (c) => this.start(c), fail: (jobs, e) => this.failJobs(jobs, e) }, prefixes);
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
     this.batch = new DecodeBatch(model, (rows, error) => this.failJobs(rows.map((c) => c.job), error));
     this.budget = new KvBudget(options.kvCacheBytes ?? Number.POSITIVE_INFINITY, model.kvBytesPerPosition ?? 0);
@@ -74,15 +75,15 @@ export class Scheduler<K extends KvShape> {
   }
 
   stats(): SchedulerStats {
-    const prefilling = this.prefilling.reduce((n, g) => n + g.choices.filter((c) => c.state === "prefill").length, 0);
     const kv = this.batch.kv;
     return {
       rows: this.batch.rows.length,
-      prefilling,
+      prefilling: this.prefill.waitingChoices(),
       queued: this.queue.length,
       packs: this.batch.packs,
       cachedTokens: this.prefixes?.stats().hitTokens ?? 0,
       ...this.counters,
+      prefillTokens: this.prefill.tokens,
       kvCacheBytes: kv ? kv.rows * kv.width * this.budget.bytesPerPosition : 0,
       kvCacheReservedBytes: this.budget.reservedBytes,
       kvCacheLimitBytes: Number.isFinite(this.budget.limitBytes) ? this.budget.limitBytes : null,
@@ -101,7 +102,7 @@ export class Scheduler<K extends KvShape> {
 
   private jobsInFlight(): Set<Job<K>> {
     const jobs = new Set([...this.queue, ...this.batch.rows.map((c) => c.job), ...this.joining.map((c) => c.job)]);
-    for (const group of this.prefilling) for (const c of group.choices) jobs.add(c.job);
+    for (const group of this.prefill.groups) for (const c of group.choices) jobs.add(c.job);
     return jobs;
   }
 
@@ -138,10 +139,10 @@ export class Scheduler<K extends KvShape> {
 
   private async loop(): Promise<void> {
     try {
-      while (this.queue.length > 0 || this.prefilling.length > 0 || this.joining.length > 0 || this.batch.rows.length > 0) {
+      while (this.queue.length > 0 || this.prefill.groups.length > 0 || this.joining.length > 0 || this.batch.rows.length > 0) {
         try {
           this.admit();
-          await this.prefillPhase();
+          await this.prefill.phase();
           // First tokens go out now, not after the decode step that follows (time to first token).
           this.outbox.flush();
           this.prefixes?.store();
@@ -162,7 +163,7 @@ export class Scheduler<K extends KvShape> {
 
   private reset(): void {
     this.queue.length = 0;
-    this.prefilling.length = 0;
+    this.prefill.clear();
     this.joining.length = 0;
     this.batch.clear();
     this.prefixes?.discard();
@@ -190,81 +191,10 @@ export class Scheduler<K extends KvShape> {
       this.occupied++;
       const group = choice.group;
       if (group.logits) this.start(choice);
-      else if (!this.prefilling.includes(group)) {
-        // The prompt's prefill starts after the longest prefix it can take from the prefix cache (unless each of its
-        // tokens is to be scored, which needs every position's logits).
-        if (!scoresPrompt(group)) job.cachedTokens += this.prefixes?.resume(group) ?? 0;
-        this.prefilling.push(group);
-      }
+      else job.cachedTokens += this.prefill.add(group);
       // Cached prefixes give way to the sequence just admitted (after its own prefix was taken from them).
       this.prefixes?.shrinkTo(this.budget.spareBytes);
     }
-  }
-
-  /**
-   * Runs prompt chunks, oldest prompt first, up to `prefillChunk` real tokens (at least one chunk). The chunks that fit
-   * run together in one left-padded batch when the model takes padding. Prompts admitted while a batch runs are taken
-   * in the same phase, so requests that arrive together join the batch together.
-   */
-  private async prefillPhase(): Promise<void> {
-    const chunk = Math.max(1, this.options.prefillChunk);
-    let used = 0;
-    for (;;) {
-      for (let i = this.prefilling.length - 1; i >= 0; i--) {
-        if (!awaitsPrefill(this.prefilling[i]!)) this.prefilling.splice(i, 1);
-      }
-      const next = nextPrefillRun(this.prefilling, chunk, used, this.model.supportsPadding);
-      used = next.used;
-      if (next.run.length === 0) return;
-      await this.prefillRun(next.run);
-      if (next.full) return;
-    }
-  }
-
-  private async prefillRun(run: readonly PrefillChunk<K>[]): Promise<void> {
-    let out: StepOutput<K>;
-    const scoring = run.length === 1 && scoresPrompt(run[0]!.group);
-    try {
-      out = await runPrefill(this.model, run, scoring);
-    } catch (error) {
-      const jobs = new Set<Job<K>>();
-      for (const { group } of run) {
-        this.forgetPrefill(group);
-        for (const c of group.choices) jobs.add(c.job);
-      }
-      return this.failJobs(jobs, error);
-    }
-    const vocab = this.model.vocabSize;
-    if (scoring && !this.scoreChunk(run[0]!, out.logits)) return;
-    run.forEach(({ group, ids }, r) => {
-      group.kv = out.kv;
-      group.row = r;
-      group.prefilled += ids.length;
-      this.counters.prefillTokens += ids.length;
-      if (group.prefilled < group.ids.length) return;
-      const at = scoring ? ids.length - 1 : r;
-      group.logits = out.logits.subarray(at * vocab, (at + 1) * vocab);
-      this.prefixes?.remember(group.ids, out.kv, r);
-      this.forgetPrefill(group);
-      for (const choice of group.choices) if (choice.state === "prefill") this.start(choice);
-    });
-  }
-
-  /** Scores the prompt tokens this chunk predicts; a failure there fails the prompt's requests alone. */
-  private scoreChunk({ group, ids }: PrefillChunk<K>, logits: Float32Array): boolean {
-    try {
-      scoreChunk(group.echo!, group.ids, group.prefilled, ids.length, logits, this.model.vocabSize, this.reporter);
-      return true;
-    } catch (error) {
-      this.forgetPrefill(group);
-      this.failJobs(new Set(group.choices.map((c) => c.job)), error);
-      return false;
-    }
-  }
-
-  private forgetPrefill(group: PromptGroup<K>): void {
-    const at = this.prefilling.indexOf(group);
-    if (at >= 0) this.prefilling.splice(at, 1);
   }
 
   /** A prefilled choice samples its first token from the prompt's logits, then waits to join the batch. */
