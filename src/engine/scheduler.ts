@@ -49,7 +49,8 @@ export class Scheduler<K extends KvShape> {
     private readonly prefixes?: PromptPrefixes<K>,
   ) {
     this.reporter = new LogprobReporter(tokenizer);
-    this.prefill = new PromptPrefill(model, this.reporter, options.prefillChunk, { start: (c) => this.start(c), fail: (jobs, e) => this.failJobs(jobs, e) }, prefixes);
+    const hooks = { start: (choice: Choice<K>) => this.start(choice), fail: (jobs: Iterable<Job<K>>, e: unknown) => this.failJobs(jobs, e) };
+    this.prefill = new PromptPrefill(model, this.reporter, options.prefillChunk, hooks, prefixes);
     this.maxRows = model.supportsPadding ? Math.max(1, options.maxBatch) : 1;
     this.batch = new DecodeBatch(model, (rows, error) => this.failJobs(rows.map((c) => c.job), error));
     this.budget = new KvBudget(options.kvCacheBytes ?? Number.POSITIVE_INFINITY, model.kvBytesPerPosition ?? 0);
