@@ -55,6 +55,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "0",
   },
   {
+    flag: "auxiliary-threads",
+    env: "GPT3DEV_AUXILIARY_THREADS",
+    type: "string",
+    description: "ONNX Runtime intra-op threads per model in the auxiliary worker (embeddings), which runs beside decoding (0 = one per core)",
+    defaultText: "1",
+  },
+  {
     flag: "ort-spinning",
     env: "GPT3DEV_ORT_SPINNING",
     type: "string",

@@ -18,6 +18,8 @@ export interface Config {
   /** How long an idle model stays loaded, in milliseconds; undefined: for ever (until evicted or unloaded). */
   keepAliveMs?: number;
   intraOpThreads: number;
+  /** Intra-op threads of the auxiliary worker's models (embeddings), which run beside decoding. */
+  auxiliaryIntraOpThreads: number;
   /** ONNX Runtime graph rewrites applied when a model loads. */
   graphOptimization: GraphOptimizationLevel;
   /** Where rewritten model graphs are kept (src/runtime/graph-rewrite/); undefined: models are opened as they are. */
@@ -140,6 +142,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       maxLoadedModels: integer("max-loaded-models", get("max-loaded-models") ?? "2", 1, 1000),
       keepAliveMs: keepAlive(get("keep-alive")),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
+      auxiliaryIntraOpThreads: integer("auxiliary-threads", get("auxiliary-threads") ?? "1", 0, 1024),
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",

@@ -34,6 +34,7 @@ function start(config: Config): void {
     maxLoadedModels: config.maxLoadedModels,
     keepAliveMs: config.keepAliveMs,
     intraOpThreads: config.intraOpThreads,
+    auxiliaryIntraOpThreads: config.auxiliaryIntraOpThreads,
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,
     prepackWeights: config.prepackWeights,

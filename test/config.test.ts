@@ -55,6 +55,7 @@ describe("parseCli", () => {
       allowList: [],
       maxLoadedModels: 2,
       intraOpThreads: 0,
+      auxiliaryIntraOpThreads: 1,
       graphOptimization: "all",
       prepackWeights: true,
       spinning: false,
