@@ -4,6 +4,7 @@ import type { ModelKey } from "./args.ts";
 import type { ConstrainedRow } from "./constrained.ts";
 import type { LastPositionResult } from "./last-position-logits.ts";
 import type { MemoryTableData } from "./memory-table.ts";
+import type { EmbeddingsNextToStreamsRow } from "./embeddings-next-to-streams.ts";
 import { contextMetrics, type ContextResult } from "./contexts.ts";
 import type { ConcurrencyResult } from "./http-streams.ts";
 import type { LeakResult } from "./memory.ts";
@@ -70,6 +71,8 @@ export interface BenchReport {
   lastPositionLogits?: LastPositionResult;
   /** The memory table (bench/memory-table.ts). */
   memory?: MemoryTableData;
+  /** Stream inter-token latency alone and next to 256-input embeddings requests (bench/embeddings-next-to-streams.ts). */
+  embeddingsNextToStreams?: EmbeddingsNextToStreamsRow[];
   durationS: number;
   models: ModelReport[];
   targets: TargetCheck[];

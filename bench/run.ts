@@ -4,9 +4,10 @@
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { ArgsError, parseArgs, USAGE, type BenchOptions } from "./args.ts";
+import { ArgsError, parseArgs, tokensFor, USAGE, type BenchOptions } from "./args.ts";
 import { constrainedTable, measureConstrained } from "./constrained.ts";
 import { lastPositionTable, measureLastPositionLogits } from "./last-position-logits.ts";
+import { embeddingsNextToStreamsTable, measureEmbeddingsNextToStreams } from "./embeddings-next-to-streams.ts";
 import { measureLeak, measureModel, type MeasureContext } from "./measure.ts";
 import { BENCH_MEMORY_FILES, BENCH_MEMORY_SWEEP, memoryTable } from "./memory-table.ts";
 import { BENCH_MODELS_DIR, benchModel, ensureModels } from "./models.ts";
@@ -55,6 +56,20 @@ async function main(): Promise<void> {
         log,
       })
     : undefined;
+  // On the largest model measured (its steps take long enough for a stall to show), with the auxiliary worker's
+  // default threads and with one per core.
+  const streamModel = opts.models.at(-1)!;
+  const embeddingsNextToStreams = await measureEmbeddingsNextToStreams(
+    target,
+    {
+      model: streamModel,
+      tokens: tokensFor(opts, streamModel, benchModel(streamModel).contextLength, 16),
+      threads: opts.threads,
+      rounds: opts.quick ? 1 : 2,
+      flagSets: [opts.serverArgs, [...opts.serverArgs, "--auxiliary-threads", "0"]],
+    },
+    log,
+  );
   const report: BenchReport = {
     schema: SCHEMA,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -71,6 +86,7 @@ async function main(): Promise<void> {
     constrained,
     lastPositionLogits,
     ...(memory ? { memory: memory.data } : {}),
+    embeddingsNextToStreams,
   };
   const out = resolve(opts.out);
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
@@ -78,6 +94,7 @@ async function main(): Promise<void> {
   console.log(`\n## Constrained decoding: the same chat request with and without a JSON schema\n\n${constrainedTable(constrained)}`);
   console.log(`\n## Peak RSS of a mixed prefill: last-position logits vs every position\n\n${lastPositionTable(lastPositionLogits)}`);
   if (memory) console.log(`\n## Memory: what a loaded model costs beside its file, and after sustained traffic\n\n${memory.markdown}`);
+  console.log(`\n## Embeddings next to streams: stream inter-token latency alone and with 256-input embeddings requests\n\n${embeddingsNextToStreamsTable(embeddingsNextToStreams)}`);
   log(`results written to ${out}`);
 }
 

@@ -62,6 +62,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "1",
   },
   {
+    flag: "auxiliary-nice",
+    env: "GPT3DEV_AUXILIARY_NICE",
+    type: "string",
+    description: "niceness (0-19) of the auxiliary worker's threads, so decoding wins the cores they compete for (0: equal)",
+    defaultText: "10",
+  },
+  {
     flag: "ort-spinning",
     env: "GPT3DEV_ORT_SPINNING",
     type: "string",

@@ -20,6 +20,8 @@ export interface Config {
   intraOpThreads: number;
   /** Intra-op threads of the auxiliary worker's models (embeddings), which run beside decoding. */
   auxiliaryIntraOpThreads: number;
+  /** Niceness of the auxiliary worker's threads (Linux), so decoding wins the cores they compete for. */
+  auxiliaryNice: number;
   /** ONNX Runtime graph rewrites applied when a model loads. */
   graphOptimization: GraphOptimizationLevel;
   /** Where rewritten model graphs are kept (src/runtime/graph-rewrite/); undefined: models are opened as they are. */
@@ -143,6 +145,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       keepAliveMs: keepAlive(get("keep-alive")),
       intraOpThreads: integer("threads", get("threads") ?? "0", 0, 1024),
       auxiliaryIntraOpThreads: integer("auxiliary-threads", get("auxiliary-threads") ?? "1", 0, 1024),
+      auxiliaryNice: integer("auxiliary-nice", get("auxiliary-nice") ?? "10", 0, 19),
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",

@@ -35,6 +35,7 @@ function start(config: Config): void {
     keepAliveMs: config.keepAliveMs,
     intraOpThreads: config.intraOpThreads,
     auxiliaryIntraOpThreads: config.auxiliaryIntraOpThreads,
+    auxiliaryNice: config.auxiliaryNice,
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,
     prepackWeights: config.prepackWeights,

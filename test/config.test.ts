@@ -56,6 +56,7 @@ describe("parseCli", () => {
       maxLoadedModels: 2,
       intraOpThreads: 0,
       auxiliaryIntraOpThreads: 1,
+      auxiliaryNice: 10,
       graphOptimization: "all",
       prepackWeights: true,
       spinning: false,

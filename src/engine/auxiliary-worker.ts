@@ -4,6 +4,7 @@
  * worker keeps decoding, and a crash here fails only this worker's requests (src/engine/worker-link.ts respawns it).
  * What it can do is the task map in src/engine/auxiliary-tasks.ts. An entry point of its own in the compiled build.
  */
+import { setPriority } from "node:os";
 import { AUXILIARY_LOADERS, AUXILIARY_TASKS, type AuxiliaryTask, type TaskRequest } from "./auxiliary-tasks.ts";
 import { ModelHost } from "./model-host.ts";
 import { answer, send, serve } from "./worker-port.ts";
@@ -25,6 +26,8 @@ function runTask<T extends AuxiliaryTask>(task: T, request: TaskRequest<T>): Pro
 serve((message: ToWorker) => {
   switch (message.type) {
     case "init":
+      // Before any session exists: ONNX Runtime's threads, started from this one, take its priority too.
+      if (message.settings.nice) setPriority(0, message.settings.nice);
       host = new ModelHost(message.specs, message.settings, AUXILIARY_LOADERS, (event) => send({ type: "observed", event }));
       return;
     case "task":

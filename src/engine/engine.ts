@@ -34,6 +34,11 @@ export interface EngineOptions {
    * streams"). 0 = one per core.
    */
   auxiliaryIntraOpThreads?: number;
+  /**
+   * Niceness of the auxiliary worker's thread and its ONNX Runtime threads (0–19); default AUXILIARY_NICE, so that
+   * where they compete for a core the decoding steps win it and streams keep their pace (bench/README.md).
+   */
+  auxiliaryNice?: number;
   graphOptimizationLevel?: GraphOptimizationLevel;
   /** Folder for decoder graphs rewritten at load time; unset: model files are opened as they are. */
   cacheDir?: string;
@@ -51,6 +56,8 @@ export interface EngineOptions {
 
 /** See EngineOptions.auxiliaryIntraOpThreads. */
 export const AUXILIARY_INTRA_OP_THREADS = 1;
+/** See EngineOptions.auxiliaryNice. */
+export const AUXILIARY_NICE = 10;
 
 /**
  * Everything the HTTP layer may ask of the models: listing them, generating, embedding and tokenizing with them.
@@ -84,6 +91,7 @@ export class Engine {
     const auxiliarySettings: EngineSettings = {
       ...settings,
       session: { ...session, intraOpThreads: options.auxiliaryIntraOpThreads ?? AUXILIARY_INTRA_OP_THREADS },
+      nice: options.auxiliaryNice ?? AUXILIARY_NICE,
     };
     const link = (name: "generation" | "auxiliary", workerSettings: EngineSettings) =>
       new WorkerLink({

@@ -23,6 +23,8 @@ export interface EngineSettings {
   scheduler: SchedulerOptions;
   /** How long an idle model stays loaded when its registry entry does not say (ms); unset: until evicted. */
   keepAliveMs?: number;
+  /** Niceness the worker's thread takes at start (Linux: per thread), so decoding wins the cores it competes for. */
+  nice?: number;
 }
 
 export interface EngineStats {
