@@ -1,7 +1,8 @@
 // Inter-token latency of a stream alone and while 256-input embeddings requests run back to back on the same server,
 // side by side (interleaved rounds) in one run. Embeddings models run in their own worker, so decoding should barely
 // notice them. Run by `bun run bench` (its "Embeddings next to streams" table) or alone:
-// `bun bench/embeddings-next-to-streams.ts [--rounds N] [--model tiny|bench-fp32|bench-int8] [--server-args "..."]`.
+// `bun bench/embeddings-next-to-streams.ts [--rounds N] [--model tiny|bench-fp32|bench-int8] [--server-ref REF]
+// [--server-args "..."]...`.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -142,7 +143,8 @@ if (import.meta.main) {
   };
   const model = (arg("--model") ?? "tiny") as ModelKey;
   if (!MODEL_KEYS.includes(model)) throw new Error(`--model: one of ${MODEL_KEYS.join(", ")}`);
-  const extra = arg("--server-args")?.split(/\s+/).filter(Boolean);
+  // Each --server-args is one server, measured in turn ("" for the defaults).
+  const flagSets = process.argv.flatMap((v, i) => (process.argv[i - 1] === "--server-args" ? [v.split(/\s+/).filter(Boolean)] : []));
   const rows = await measureEmbeddingsNextToStreams(
     await serverTarget({ binary: false, ref: arg("--server-ref") }),
     {
@@ -150,7 +152,7 @@ if (import.meta.main) {
       tokens: Number(arg("--tokens") ?? 128),
       threads: Number(arg("--threads") ?? navigator.hardwareConcurrency),
       rounds: Number(arg("--rounds") ?? 3),
-      flagSets: extra ? [extra] : [[]],
+      flagSets: flagSets.length ? flagSets : [[]],
     },
     (l) => console.error(`[bench] ${l}`),
   );
