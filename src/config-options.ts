@@ -58,7 +58,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "auxiliary-threads",
     env: "GPT3DEV_AUXILIARY_THREADS",
     type: "string",
-    description: "ONNX Runtime intra-op threads per model in the auxiliary worker (embeddings), which runs beside decoding (0 = one per core)",
+    description: "ONNX Runtime intra-op threads per model in the auxiliary worker (embeddings, moderation), which runs beside decoding (0 = one per core)",
     defaultText: "1",
   },
   {
