@@ -187,7 +187,7 @@ export function contextMetrics(results: readonly ContextResult[], put: (name: st
 // Alone: `[TOKENS=128] [ROUNDS=1] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
 // measurement as `bun run bench --contexts`, without the rest of the bench).
 if (import.meta.main) {
-  const { benchModel, promptIds } = await import("./models.ts");
+  const { benchModel, ensureModels, promptIds } = await import("./models.ts");
   const { serverTarget, startBenchServer, REPO_ROOT } = await import("./server.ts");
   const keys = (process.argv[2] ?? "bench-fp32,bench-int8").split(",");
   const lengths = (process.argv[3] ?? "32,896").split(",").map(Number);
@@ -198,6 +198,7 @@ if (import.meta.main) {
     if (code !== 0) throw new Error(`${script} failed (exit ${code}): ${err.slice(-500)}`);
     return JSON.parse(out.trim().split("\n").at(-1)!) as T;
   };
+  await ensureModels(keys as Parameters<typeof ensureModels>[0], (line) => console.error(line));
   for (const key of keys) {
     const m = benchModel(key as Parameters<typeof benchModel>[0]);
     const base = await promptIds(m);

@@ -1,14 +1,14 @@
 // Inter-token latency of a stream alone and while 256-input embeddings requests run back to back on the same server,
 // side by side (interleaved rounds) in one run. Embeddings models run in their own worker, so decoding should barely
 // notice them. Run by `bun run bench` (its "Embeddings next to streams" table) or alone:
-// `bun bench/embeddings-next-to-streams.ts [--rounds N] [--model tiny|bench-fp32|bench-int8] [--server-ref REF]
+// `bun bench/embeddings-next-to-streams.ts [--rounds N] [--model bench-fp32|bench-int8|tiny] [--server-ref REF]
 // [--server-args "..."]...`.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MODEL_KEYS, type ModelKey } from "./args.ts";
 import { asDecode, timedStream } from "./http-streams.ts";
-import { benchModel, promptIds, type BenchModel } from "./models.ts";
+import { benchModel, ensureModels, promptIds, type BenchModel } from "./models.ts";
 import { REPO_ROOT, serverTarget, startBenchServer, type ServerTarget } from "./server.ts";
 import { elapsedMs, now, percentile } from "./stats.ts";
 import { markdownTable, num } from "./table.ts";
@@ -141,8 +141,9 @@ if (import.meta.main) {
     const at = process.argv.indexOf(flag);
     return at >= 0 ? process.argv[at + 1] : undefined;
   };
-  const model = (arg("--model") ?? "tiny") as ModelKey;
+  const model = (arg("--model") ?? "bench-fp32") as ModelKey;
   if (!MODEL_KEYS.includes(model)) throw new Error(`--model: one of ${MODEL_KEYS.join(", ")}`);
+  await ensureModels([model], (l) => console.error(`[bench] ${l}`));
   // Each --server-args is one server, measured in turn ("" for the defaults).
   const flagSets = process.argv.flatMap((v, i) => (process.argv[i - 1] === "--server-args" ? [v.split(/\s+/).filter(Boolean)] : []));
   const rows = await measureEmbeddingsNextToStreams(

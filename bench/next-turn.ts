@@ -3,7 +3,7 @@
 // from that commit runs the same rounds, taking turns with the working tree's, so both see the same load.
 //   bun bench/next-turn.ts bench-int8 [--against main] [--rounds 3]
 import { parseArgs } from "node:util";
-import { benchModel, promptIds } from "./models.ts";
+import { benchModel, ensureModels, promptIds } from "./models.ts";
 import { serverTarget, startBenchServer, type BenchServer } from "./server.ts";
 import { timedStream, type StreamTiming } from "./http-streams.ts";
 import type { ModelKey } from "./args.ts";
@@ -11,6 +11,7 @@ import { contextIds } from "./contexts.ts";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { against: { type: "string" }, rounds: { type: "string", default: "2" } } });
 const key = (positionals[0] ?? "bench-int8") as ModelKey;
+await ensureModels([key], (line) => console.error(line));
 const m = benchModel(key);
 const base = await promptIds(m);
 const targets = [await serverTarget({ binary: false })];

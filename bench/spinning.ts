@@ -5,7 +5,7 @@
 //   bun bench/spinning.ts [bench-int8,bench-fp32] [32,896]
 import * as ort from "onnxruntime-node";
 import { join } from "node:path";
-import { benchModel } from "./models.ts";
+import { benchModel, ensureModels } from "./models.ts";
 import { serverSessionOptions } from "./session-options.ts";
 
 const keys = (process.argv[2] ?? "bench-int8,bench-fp32").split(",");
@@ -22,6 +22,7 @@ const variants: [string, ort.InferenceSession.SessionOptions][] = [
 
 const i64 = (values: number[], dims: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), dims);
 
+await ensureModels(keys as Parameters<typeof ensureModels>[0], (line) => console.error(line));
 for (const key of keys) {
   const m = benchModel(key as Parameters<typeof benchModel>[0]);
   const sessions = await Promise.all(variants.map(([, options]) => ort.InferenceSession.create(join(m.dir, "onnx", m.file), options)));
