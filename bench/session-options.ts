@@ -11,7 +11,7 @@ export function serverSessionOptions(threads: number, spinning = false): Inferen
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     enableMemPattern: false,
-    enableCpuMemArena: false,
+    enableCpuMemArena: true,
     // Spinning: ONNX Runtime's own default (threads spin after a run too); off: the server's default.
     extra: spinning ? {} : { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
   };

@@ -32,10 +32,9 @@ export interface SessionSettings {
 /**
  * Opens an ONNX file with options suited to a server: shapes change every step (batch rows, cache width), so memory
  * patterns, which only pay off for repeated identical shapes, stay off; idle threads must not spin (a server on a
- * small VDS would burn a core between requests). The CPU arena is off: with it, ONNX Runtime keeps the peak working
- * set of the largest prefill for good (+365 MiB on the GPT-2-small bench model after one 420-token prompt beside seven
- * short ones); without it, tensors come from the C heap, which the engine hands back to the system when it goes idle
- * (malloc_trim), so RSS returns to the loaded model plus its cache. Decode speed measured side by side was not lower
+ * small VDS would burn a core between requests). The CPU arena stays on: without it every step's outputs (the whole
+ * KV cache) come fresh from the C heap, and decoding at an 896-token context ran at less than half the speed (int8 bench
+ * model, 5.2 vs 2.1 tokens/s side by side on an idle machine), although RSS after a large prefill was lower
  * (bench/README.md, memory section).
  */
 export async function createSession(path: string, settings: SessionSettings = {}): Promise<Session> {
@@ -51,7 +50,7 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     intraOpNumThreads: settings.intraOpThreads ?? 0,
     interOpNumThreads: 1,
     enableMemPattern: false,
-    enableCpuMemArena: false,
+    enableCpuMemArena: true,
     ...(settings.warnings === false ? { logSeverityLevel: 3 as const } : {}),
     extra: {
       session: {
