@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { createSession, type Session, type SessionSettings } from "../runtime/session.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
-import { passes } from "./embedder.ts";
+import { encoderLimits, finiteNumber, paddedFeeds, passes, specialTokensAround, truncatedIds, type SpecialTokens } from "./encoder-inputs.ts";
 import { InvalidInputError } from "./errors.ts";
 import { readJson } from "./model-config.ts";
 import { verdictOf, type ClassifierHead, type ModerationVerdict } from "./moderation.ts";
@@ -21,7 +21,6 @@ export interface ModerationResult {
 }
 
 const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids"]);
-const POSITION_OFFSET_TYPES = new Set(["roberta", "xlm-roberta", "camembert"]);
 
 /**
  * A loaded sequence classifier (BERT-style encoder with a classification head, `logits` [batch, labels]) serving
@@ -40,7 +39,7 @@ export class ModerationModel {
     readonly head: ClassifierHead,
     readonly contextLength: number,
     private readonly padId: number,
-    private readonly around: { prefix: number[]; suffix: number[] },
+    private readonly around: SpecialTokens,
   ) {
     this.inputNames = new Set(session.inputNames);
     const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name));
@@ -54,13 +53,7 @@ export class ModerationModel {
     const [session, tokenizer] = await Promise.all([createSession(join(spec.dir, "onnx", onnxFileFor(spec.dtype)), settings), loadTokenizer(spec.dir)]);
     const config = readJson(join(spec.dir, "config.json"));
     const head = classifierHead(config);
-    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-    const padId = tokenizer.pad_token_id ?? num(config.pad_token_id) ?? 0;
-    const positions = num(config.max_position_embeddings) ?? Infinity;
-    const offset = POSITION_OFFSET_TYPES.has(String(config.model_type)) ? padId + 1 : 0;
-    const tokenizerMax = num(tokenizer.model_max_length);
-    const limits = [positions - offset, spec.maxContextTokens ?? Infinity, tokenizerMax !== undefined && tokenizerMax < 1e6 ? tokenizerMax : Infinity];
-    const contextLength = Math.min(...limits);
+    const { padId, contextLength } = encoderLimits(config, finiteNumber(config.max_position_embeddings), tokenizer, spec.maxContextTokens);
     if (!Number.isFinite(contextLength)) throw new Error("config.json lacks max_position_embeddings");
     return new ModerationModel(spec, session, tokenizer, head, contextLength, padId, specialTokensAround(tokenizer));
   }
@@ -91,27 +84,11 @@ export class ModerationModel {
 
   private tokenize(text: string): number[] {
     const ids = this.tokenizer.encode(text);
-    if (ids.length <= this.contextLength) return ids;
-    const { prefix, suffix } = this.around;
-    const body = this.tokenizer.encode(text, { add_special_tokens: false });
-    return [...prefix, ...body.slice(0, Math.max(0, this.contextLength - prefix.length - suffix.length)), ...suffix];
+    return ids.length <= this.contextLength ? ids : truncatedIds(this.tokenizer, text, this.contextLength, this.around);
   }
 
   private async forward(rows: readonly number[][]): Promise<Float32Array[]> {
-    const batch = rows.length;
-    const seq = Math.max(...rows.map((ids) => ids.length));
-    const ids: number[] = [];
-    const mask: number[] = [];
-    for (const row of rows) {
-      for (let s = 0; s < seq; s++) {
-        ids.push(s < row.length ? row[s]! : this.padId);
-        mask.push(s < row.length ? 1 : 0);
-      }
-    }
-    const dims = [batch, seq];
-    const feeds: Record<string, Tensor> = { input_ids: int64Tensor(ids, dims) };
-    if (this.inputNames.has("attention_mask")) feeds.attention_mask = int64Tensor(mask, dims);
-    if (this.inputNames.has("token_type_ids")) feeds.token_type_ids = int64Tensor(new Array<number>(ids.length).fill(0), dims);
+    const { feeds, batch } = paddedFeeds(rows, this.padId, this.inputNames);
     const output = (await this.session.run(feeds)).logits;
     const labels = this.head.labels.length;
     if (!output || output.dims.length !== 2 || output.dims[0] !== batch || output.dims[1] !== labels) {
@@ -133,13 +110,4 @@ export function classifierHead(config: Record<string, unknown>): ClassifierHead 
     labels[index] = label;
   }
   return { labels, multiLabel: config.problem_type === "multi_label_classification" };
-}
-
-function specialTokensAround(tokenizer: PreTrainedTokenizer): { prefix: number[]; suffix: number[] } {
-  const bare = tokenizer.encode("hello", { add_special_tokens: false });
-  const full = tokenizer.encode("hello");
-  for (let start = 0; start + bare.length <= full.length; start++) {
-    if (bare.every((id, k) => full[start + k] === id)) return { prefix: full.slice(0, start), suffix: full.slice(start + bare.length) };
-  }
-  return { prefix: [], suffix: [] };
 }

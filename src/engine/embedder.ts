@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { createSession, int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { createSession, type Session, type SessionSettings } from "../runtime/session.ts";
 import { float32Range } from "../runtime/tensor-dtype.ts";
 import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import { encoderLimits, finiteNumber as num, paddedFeeds, passes, specialTokensAround, truncatedIds, type SpecialTokens } from "./encoder-inputs.ts";
 import { readJson } from "./model-config.ts";
 import { ContextLengthError, InvalidInputError, UnsupportedFormatError } from "./errors.ts";
 import { l2Normalize, pool, truncateDimensions, type PoolingMode } from "./pooling.ts";
@@ -29,7 +30,7 @@ export interface EmbeddingResult extends EmbedResult {
   modelId: string;
 }
 
-interface EncoderFacts {
+interface EncoderFacts extends SpecialTokens {
   width: number;
   vocabSize: number;
   contextLength: number;
@@ -38,15 +39,9 @@ interface EncoderFacts {
   normalize: boolean;
   truncate: boolean;
   matryoshka?: true | readonly number[];
-  /** What the tokenizer puts around a text (e.g. [CLS] … [SEP]), so a truncated text keeps them. */
-  prefix: number[];
-  suffix: number[];
 }
 
 const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "token_type_ids", "position_ids"]);
-// A padded batch costs batch × longest input; above this many cells a request is split into passes of similar
-// lengths so that one long input among thousands of short ones cannot exhaust memory.
-const MAX_PADDED_TOKENS = 65_536;
 
 /** A loaded encoder (BERT-style) that turns texts into fixed-width vectors. */
 export class EmbeddingModel {
@@ -124,15 +119,12 @@ export class EmbeddingModel {
   }
 
   private tokenize(input: string | readonly number[], argument: string): number[] {
-    const { contextLength, truncate, vocabSize, prefix, suffix } = this.facts;
+    const { contextLength, truncate, vocabSize } = this.facts;
     let ids: number[];
     if (typeof input === "string") {
       if (input.length === 0) throw new InvalidInputError("an empty string cannot be embedded", argument);
       ids = this.tokenizer.encode(input);
-      if (ids.length > contextLength && truncate) {
-        const body = this.tokenizer.encode(input, { add_special_tokens: false });
-        ids = [...prefix, ...body.slice(0, Math.max(0, contextLength - prefix.length - suffix.length)), ...suffix];
-      }
+      if (ids.length > contextLength && truncate) ids = truncatedIds(this.tokenizer, input, contextLength, this.facts);
     } else {
       if (input.length === 0) throw new InvalidInputError("an empty token list cannot be embedded", argument);
       const bad = input.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
@@ -149,22 +141,7 @@ export class EmbeddingModel {
 
   /** One forward pass over right-padded rows; returns one pooled (not yet normalised) vector per row. */
   private async forward(rows: readonly number[][]): Promise<Float32Array[]> {
-    const batch = rows.length;
-    const seq = Math.max(...rows.map((ids) => ids.length));
-    const ids: number[] = [];
-    const mask: number[] = [];
-    for (const row of rows) {
-      for (let s = 0; s < seq; s++) {
-        const real = s < row.length;
-        ids.push(real ? row[s]! : this.facts.padId);
-        mask.push(real ? 1 : 0);
-      }
-    }
-    const dims = [batch, seq];
-    const feeds: Record<string, Tensor> = { input_ids: int64Tensor(ids, dims) };
-    if (this.inputNames.has("attention_mask")) feeds.attention_mask = int64Tensor(mask, dims);
-    if (this.inputNames.has("token_type_ids")) feeds.token_type_ids = int64Tensor(new Array<number>(ids.length).fill(0), dims);
-    if (this.inputNames.has("position_ids")) feeds.position_ids = int64Tensor(ids.map((_, i) => i % seq), dims);
+    const { feeds, mask, batch, seq } = paddedFeeds(rows, this.facts.padId, this.inputNames);
     const outputs = await this.session.run(feeds);
     const hidden = outputs[this.outputName];
     if (!hidden || hidden.dims.length !== 3 || hidden.dims[2] !== this.facts.width) {
@@ -181,32 +158,6 @@ export class EmbeddingModel {
   }
 }
 
-/**
- * Row indices grouped into forward passes: all rows in one pass when the padded batch fits the budget (the usual
- * case), otherwise rows of similar length together so little of each pass is padding.
- */
-export function passes(rows: readonly (readonly number[])[], budget = MAX_PADDED_TOKENS): number[][] {
-  const longest = Math.max(...rows.map((ids) => ids.length));
-  if (rows.length * longest <= budget) return [rows.map((_, i) => i)];
-  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.length - rows[b]!.length);
-  const groups: number[][] = [];
-  let current: number[] = [];
-  for (const index of order) {
-    // Sorted ascending, so the row being added is the longest of its group.
-    if (current.length > 0 && (current.length + 1) * rows[index]!.length > budget) {
-      groups.push(current);
-      current = [];
-    }
-    current.push(index);
-  }
-  if (current.length > 0) groups.push(current);
-  return groups;
-}
-
-const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
-// RoBERTa-family position tables start after the padding index, so max_position_embeddings overstates the limit.
-const POSITION_OFFSET_TYPES = new Set(["roberta", "xlm-roberta", "camembert"]);
-
 function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): EncoderFacts {
   const config = readJson(join(spec.dir, "config.json"));
   // nomic_bert configs use GPT-2's names (n_embd, n_positions); DistilBERT's dim; others BERT's.
@@ -216,17 +167,14 @@ function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): Enco
   if (width === undefined || vocabSize === undefined || positions === undefined) {
     throw new UnsupportedFormatError("config.json lacks the width (hidden_size, n_embd), vocab_size or the context (max_position_embeddings, n_positions)");
   }
-  const padId = tokenizer.pad_token_id ?? num(config.pad_token_id) ?? 0;
-  const offset = POSITION_OFFSET_TYPES.has(String(config.model_type)) ? padId + 1 : 0;
-  const tokenizerMax = num(tokenizer.model_max_length);
-  const limits = [positions - offset, spec.maxContextTokens, tokenizerMax !== undefined && tokenizerMax < 1e6 ? tokenizerMax : undefined];
+  const { padId, contextLength } = encoderLimits(config, positions, tokenizer, spec.maxContextTokens);
   // sentence-transformers folders say how they were trained to pool (BGE: [CLS]) and whether vectors are normalised.
   const st = readSentenceTransformers(spec.dir);
   const settings = spec.embedding ?? {};
   return {
     width,
     vocabSize,
-    contextLength: Math.min(...limits.filter((v): v is number => v !== undefined)),
+    contextLength,
     padId,
     pooling: settings.pooling ?? st.pooling ?? "mean",
     // modules.json decides when the folder has one; otherwise unit vectors, as OpenAI's embeddings are.
@@ -235,16 +183,4 @@ function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): Enco
     matryoshka: settings.matryoshkaDimensions,
     ...specialTokensAround(tokenizer),
   };
-}
-
-function specialTokensAround(tokenizer: PreTrainedTokenizer): { prefix: number[]; suffix: number[] } {
-  const probe = "hello";
-  const bare = tokenizer.encode(probe, { add_special_tokens: false });
-  const full = tokenizer.encode(probe);
-  for (let start = 0; start + bare.length <= full.length; start++) {
-    if (bare.every((id, k) => full[start + k] === id)) {
-      return { prefix: full.slice(0, start), suffix: full.slice(start + bare.length) };
-    }
-  }
-  return { prefix: [], suffix: [] };
 }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { EmbeddingModel, passes } from "../../src/engine/embedder.ts";
+import { EmbeddingModel } from "../../src/engine/embedder.ts";
 import { ContextLengthError, InvalidInputError } from "../../src/engine/errors.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { createSession, int64Tensor } from "../../src/runtime/session.ts";
@@ -194,19 +194,5 @@ describe("EmbeddingModel on tiny-bert", () => {
     expect((await rejection(models.plain!.embed([""]))).argument).toBe("inputs[0]");
     expect((await rejection(models.plain!.embed(["ok", "ok", []]))).argument).toBe("inputs[2]");
     expect((await rejection(models.plain!.embed([]))).argument).toBe("inputs");
-  });
-});
-
-describe("passes", () => {
-  const rows = (...lengths: number[]) => lengths.map((n) => new Array<number>(n).fill(1));
-
-  it("keeps the whole batch in one pass when it fits the budget", () => {
-    expect(passes(rows(3, 1, 2), 9)).toEqual([[0, 1, 2]]);
-  });
-
-  it("splits a batch that does not fit into passes of similar lengths", () => {
-    // Sorted by length: 1 (#1), 2 (#2), 3 (#0), 5 (#3); budget 6 → [1,2,3]=3×3=9 too many, so [1,2] then [3] then [5].
-    expect(passes(rows(3, 1, 2, 5), 6)).toEqual([[1, 2], [0], [3]]);
-    expect(passes(rows(2, 2, 2, 2), 4)).toEqual([[0, 1], [2, 3]]);
   });
 });
