@@ -2,6 +2,7 @@ import { loadTextToWaveform, type TextToWaveformRuntime } from "../runtime/speec
 import type { SessionSettings } from "../runtime/session.ts";
 import { InvalidInputError, UnknownVoiceError } from "./errors.ts";
 import type { ModelSpec } from "./registry.ts";
+import { SpeechModelBase } from "./speech-model-base.ts";
 
 /** One piece of a speech request in engine terms: the text of one sentence (or the whole input), spoken with `voice`. */
 export interface SpeechRequest {
@@ -23,13 +24,8 @@ export interface SpeechResult {
 export const DEFAULT_VOICE = "default";
 
 /** A loaded text-to-waveform model (VITS / MMS-TTS). */
-export class SpeechModel {
+export class SpeechModel extends SpeechModelBase<TextToWaveformRuntime> {
   readonly kind = "text-to-speech" as const;
-
-  private constructor(
-    readonly spec: ModelSpec,
-    private readonly runtime: TextToWaveformRuntime,
-  ) {}
 
   static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<SpeechModel> {
     return new SpeechModel(spec, await loadTextToWaveform(spec.dir, spec.dtype, settings));
@@ -51,9 +47,5 @@ export class SpeechModel {
     }
     const samples = request.text.trim() === "" ? new Float32Array(0) : await this.runtime.synthesize(request.text);
     return { samples, sampleRate: this.runtime.samplingRate };
-  }
-
-  release(): Promise<void> {
-    return this.runtime.dispose();
   }
 }

@@ -4,6 +4,7 @@ import type { SessionSettings } from "../runtime/session.ts";
 import { decodeAudio } from "./audio-decode.ts";
 import { InvalidInputError } from "./errors.ts";
 import type { ModelSpec } from "./registry.ts";
+import { SpeechModelBase } from "./speech-model-base.ts";
 import { WHISPER_LANGUAGES } from "./whisper-languages.ts";
 
 /** A transcription or translation in engine terms; `audio` is the uploaded file, still encoded. */
@@ -70,13 +71,8 @@ interface Window {
 }
 
 /** A loaded Whisper model: audio in, text out. Long audio runs as 30-second windows overlapping by 5 s on each side. */
-export class SpeechRecognitionModel {
+export class SpeechRecognitionModel extends SpeechModelBase<WhisperRuntime> {
   readonly kind = "speech-recognition" as const;
-
-  private constructor(
-    readonly spec: ModelSpec,
-    private readonly runtime: WhisperRuntime,
-  ) {}
 
   static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<SpeechRecognitionModel> {
     return new SpeechRecognitionModel(spec, await loadWhisper(spec.dir, spec.dtype, settings));
@@ -167,10 +163,6 @@ export class SpeechRecognitionModel {
     if (!prompt?.trim() || facts.startOfPrev === undefined) return [];
     const room = Math.floor(Math.min(facts.maxTargetPositions, facts.maxLength) / 2) - 1;
     return [facts.startOfPrev, ...this.runtime.encodeText(` ${prompt.trim()}`).slice(-room)];
-  }
-
-  release(): Promise<void> {
-    return this.runtime.dispose();
   }
 }
 
