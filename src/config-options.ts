@@ -76,6 +76,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "off",
   },
   {
+    flag: "ort-outputs",
+    env: "GPT3DEV_ORT_OUTPUTS",
+    type: "string",
+    description: "in-place: text models run through ONNX Runtime's C API, which writes the KV cache and logits into the server's buffers; copied: through onnxruntime-node, which copies every output after each step",
+    defaultText: "in-place",
+  },
+  {
     flag: "graph-optimization",
     env: "GPT3DEV_GRAPH_OPTIMIZATION",
     type: "string",

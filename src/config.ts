@@ -30,6 +30,8 @@ export interface Config {
   prepackWeights: boolean;
   /** ONNX Runtime threads spin while a run is in flight, and sleep between runs. */
   spinning: boolean;
+  /** Decoder outputs are written in place through ONNX Runtime's C API (src/runtime/direct-session.ts). */
+  inPlaceOutputs: boolean;
   /** Continuous batching, per loaded text model. */
   scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
@@ -150,6 +152,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",
       spinning: oneOf("ort-spinning", get("ort-spinning") ?? "off", ["on", "off"] as const) === "on",
+      inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

@@ -40,6 +40,7 @@ function start(config: Config): void {
     cacheDir: config.cacheDir,
     prepackWeights: config.prepackWeights,
     spinning: config.spinning,
+    inPlaceOutputs: config.inPlaceOutputs,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
     log: (line) => logger.error(line.replace(/^\[gpt3dev\] /, "")),

@@ -60,6 +60,7 @@ describe("parseCli", () => {
       graphOptimization: "all",
       prepackWeights: true,
       spinning: false,
+      inPlaceOutputs: true,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
       apiKeys: [],
@@ -137,6 +138,10 @@ describe("parseCli", () => {
     if (spinning.kind !== "run") throw new Error("expected run");
     expect(spinning.config.spinning).toBe(true);
     expect(() => parseCli([], { GPT3DEV_ORT_SPINNING: "yes" })).toThrow("--ort-spinning: expected one of on, off, got 'yes'");
+    const copied = parseCli(["--ort-outputs", "copied"], {});
+    if (copied.kind !== "run") throw new Error("expected run");
+    expect(copied.config.inPlaceOutputs).toBe(false);
+    expect(() => parseCli([], { GPT3DEV_ORT_OUTPUTS: "direct" })).toThrow("--ort-outputs: expected one of in-place, copied, got 'direct'");
     expect(result.config.graphOptimization).toBe("basic");
     expect(() => parseCli(["--max-batch", "0"], {})).toThrow("--max-batch: expected an integer from 1 to 256");
     expect(() => parseCli([], { GPT3DEV_GRAPH_OPTIMIZATION: "max" })).toThrow(

@@ -47,4 +47,11 @@ export interface BatchModel<K extends KvShape> {
   prefillBatch(rows: ReadonlyArray<PrefillRow<K>>): Promise<StepOutput<K>>;
   decode(kv: K, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<K>>;
   pack(sources: ReadonlyArray<RowSource<K>>): K;
+  /**
+   * A decode step consumes its input: the model may write later steps' caches over it. A decode block that leaves the
+   * batch another way (re-packed into a new block) is given back with `retire`; when the batch empties, every buffer
+   * kept for decode steps may go (`releaseDecodeBuffers`).
+   */
+  retire?(kv: K): void;
+  releaseDecodeBuffers?(): void;
 }

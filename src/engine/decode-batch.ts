@@ -31,6 +31,7 @@ export class DecodeBatch<K extends KvShape> {
   clear(): void {
     this.rows = [];
     this.kv = undefined;
+    this.model.releaseDecodeBuffers?.();
   }
 
   /**
@@ -38,13 +39,14 @@ export class DecodeBatch<K extends KvShape> {
    * be: they fail, the others go on in a batch without them.
    */
   private repack(rows: Choice<K>[], sources: RowSource<K>[]): void {
+    const old = this.kv;
     this.rows = rows;
     this.kv = undefined;
-    if (rows.length === 0) return;
+    if (rows.length === 0) return this.retire(old);
     try {
       this.kv = this.model.pack(sources);
       this.packs++;
-      return;
+      return this.retire(old);
     } catch (error) {
       const bad = rows.filter((_, i) => !this.packsAlone(sources[i]!));
       // No single row to blame: the batch as a whole cannot be packed.
@@ -56,6 +58,12 @@ export class DecodeBatch<K extends KvShape> {
       keep.map(({ c }) => c),
       keep.map(({ source }) => source),
     );
+    this.retire(old);
+  }
+
+  /** The block the batch decoded from before a re-pack is read no more. */
+  private retire(kv: K | undefined): void {
+    if (kv) this.model.retire?.(kv);
   }
 
   private packsAlone(source: RowSource<K>): boolean {

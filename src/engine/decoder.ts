@@ -1,10 +1,12 @@
 import { join } from "node:path";
 import { openDecoderSession } from "../runtime/decoder-session.ts";
+import { DirectSession } from "../runtime/direct-session.ts";
 import { int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
-import { float32Range, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
+import { float32Range, floatArray, floatTensorOf, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
 import { UnsupportedFormatError } from "./errors.ts";
 import { KvLayout, type KvBlock, type PackSource } from "./kv-block.ts";
+import { DecodeBuffers } from "./kv-buffers.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
 export type { KvBlock, PackSource } from "./kv-block.ts";
@@ -24,14 +26,16 @@ export interface DecoderIo {
   cache: KvLayout;
   /** float32, or float16 for fp16 / q4f16 exports. */
   logitsType: FloatType;
+  /** Entries per position of `logits` (the graph's own last dimension when it is fixed, else the config's vocabulary). */
+  logitsWidth: number;
   /** The input that limits logits to the last positions (Optimum's `num_logits_to_keep`, newer `logits_to_keep`). */
   logitsToKeep?: string;
   hasPositionIds: boolean;
 }
 
 /** Reads the I/O contract from the session's metadata; throws UnsupportedFormatError naming what does not fit. */
-export function readDecoderIo(session: Session, config: DecoderConfig): DecoderIo {
-  const { inputs, outputs } = tensorInfo(session);
+export function readDecoderIo(session: Session | DirectSession, config: DecoderConfig): DecoderIo {
+  const { inputs, outputs } = tensorInfo(session as Session);
   for (const name of ["input_ids", "attention_mask"]) {
     if (!inputs.has(name)) throw new UnsupportedFormatError(`the ONNX graph has no '${name}' input (not a text decoder export)`);
   }
@@ -58,6 +62,7 @@ export function readDecoderIo(session: Session, config: DecoderConfig): DecoderI
   return {
     cache: new KvLayout(past.map(([name]) => name), kvHeads, headDim, first.type as FloatType),
     logitsType: logits.type as FloatType,
+    logitsWidth: dim(logits, 2, config.vocabSize),
     logitsToKeep,
     hasPositionIds: inputs.has("position_ids"),
   };
@@ -82,13 +87,21 @@ export class Decoder implements BatchModel<KvBlock> {
   /** Without position_ids the graph derives positions from the cache width, which left padding would shift. */
   readonly supportsPadding: boolean;
   readonly io: DecoderIo;
+  /** Where decode steps write their cache when the session writes outputs in place (undefined: it does not). */
+  private readonly decodeBuffers: DecodeBuffers | undefined;
 
   private constructor(
-    private readonly session: Session,
+    private readonly session: Session | DirectSession,
     readonly config: DecoderConfig,
   ) {
     this.io = readDecoderIo(session, config);
     this.supportsPadding = this.io.hasPositionIds;
+    this.decodeBuffers = session instanceof DirectSession ? new DecodeBuffers(this.io.cache) : undefined;
+  }
+
+  /** Whether outputs are written into the engine's buffers (the C API path) rather than copied after each run. */
+  get writesInPlace(): boolean {
+    return this.decodeBuffers !== undefined;
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
@@ -169,7 +182,8 @@ export class Decoder implements BatchModel<KvBlock> {
 
   /**
    * One token for every row of `kv`: `tokens[r]` goes after the `lengths[r]` real positions of row r. The returned
-   * cache is the session's own `present.*` output, one position wider, ready for the next step as it is.
+   * cache is the session's own `present.*` output, one position wider, ready for the next step as it is. When the
+   * session writes in place, that block lives in DecodeBuffers: valid until the step after the next one.
    */
   async decode(kv: KvBlock, tokens: readonly number[], lengths: readonly number[]): Promise<StepResult> {
     const rows = kv.rows;
@@ -179,8 +193,18 @@ export class Decoder implements BatchModel<KvBlock> {
       const pad = kv.width - lengths[r]!;
       mask.fill(0, r * width, r * width + pad).fill(1, r * width + pad, (r + 1) * width);
     }
-    const out = await this.run(kv, tokens, [rows, 1], mask, lengths, 1);
+    const out = await this.run(kv, tokens, [rows, 1], mask, lengths, 1, this.decodeBuffers);
     return { logits: this.lastLogits(out.logits, rows, 1), kv: out.kv };
+  }
+
+  /** No decode block is alive any more (the batch emptied): the buffers decode steps write into can go. */
+  releaseDecodeBuffers(): void {
+    this.decodeBuffers?.clear();
+  }
+
+  /** A decode block that will not be read again (re-packed into another): the buffers it is in are free. */
+  retire(kv: KvBlock): void {
+    this.decodeBuffers?.retire(kv);
   }
 
   /**
@@ -193,12 +217,13 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   async release(): Promise<void> {
+    this.decodeBuffers?.clear();
     await this.session.release();
   }
 
   /** The last `keep` positions of each row as float32 (a view when the model's logits are float32 already). */
   private lastLogits(logits: Tensor, rows: number, keep: number): Float32Array {
-    const vocab = this.config.vocabSize;
+    const vocab = this.io.logitsWidth;
     const perRow = logits.data.length / rows;
     const span = keep * vocab;
     if (perRow === span) return float32Range(logits.data, 0, rows * span);
@@ -215,6 +240,7 @@ export class Decoder implements BatchModel<KvBlock> {
     mask: readonly number[],
     positions: readonly number[],
     keep: number,
+    buffers?: DecodeBuffers,
   ): Promise<{ logits: Tensor; kv: KvBlock }> {
     const feeds: Record<string, Tensor> = {
       input_ids: int64Tensor(ids, dims),
@@ -226,7 +252,9 @@ export class Decoder implements BatchModel<KvBlock> {
       feeds.position_ids = int64Tensor(offset === 0 ? positions : positions.map((p) => p + offset), dims);
     }
     if (this.io.logitsToKeep) feeds[this.io.logitsToKeep] = int64Tensor([keep], []);
-    const outputs = await this.session.run(feeds);
+    const width = past.width + dims[1];
+    const lease = buffers?.lease(past, dims[0], width);
+    const outputs = this.session instanceof DirectSession ? await this.runInPlace(feeds, dims, width, keep, lease?.tensors) : await this.session.run(feeds);
     const logits = outputs.logits;
     if (!logits) throw new Error("decoder returned no logits");
     const tensors: Record<string, Tensor> = {};
@@ -236,6 +264,34 @@ export class Decoder implements BatchModel<KvBlock> {
       if (!tensor) throw new Error(`decoder returned no ${present}`);
       tensors[pastName] = forBinding(tensor);
     }
-    return { logits, kv: { rows: past.rows, width: past.width + dims[1], tensors } };
+    const kv = { rows: past.rows, width, tensors };
+    lease?.commit(kv);
+    return { logits, kv };
+  }
+
+  /**
+   * Runs through the C API with every output allocated here: logits fresh, the cache in `caches` (decode steps:
+   * DecodeBuffers, reused) or fresh (prefills: the prefix cache may keep those), keyed by past_key_values names.
+   */
+  private async runInPlace(
+    feeds: Record<string, Tensor>,
+    dims: readonly [number, number],
+    width: number,
+    keep: number,
+    caches: Record<string, Tensor> | undefined,
+  ): Promise<Record<string, Tensor>> {
+    const { cache, logitsType, logitsWidth, logitsToKeep } = this.io;
+    const rows = dims[0];
+    const positions = logitsToKeep ? keep : dims[1];
+    const outputs: Record<string, Tensor> = {
+      logits: floatTensorOf(logitsType, floatArray(logitsType, rows * positions * logitsWidth), [rows, positions, logitsWidth]),
+    };
+    const cacheDims = [rows, cache.kvHeads, width, cache.headDim];
+    for (const name of cache.names) {
+      const present = name.replace(/^past_key_values/, "present");
+      outputs[present] = caches?.[name] ?? floatTensorOf(cache.type, floatArray(cache.type, rows * cache.kvHeads * width * cache.headDim), cacheDims);
+    }
+    await (this.session as DirectSession).run(feeds, outputs);
+    return outputs;
   }
 }

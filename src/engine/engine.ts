@@ -46,6 +46,8 @@ export interface EngineOptions {
   prepackWeights?: boolean;
   /** ONNX Runtime threads spin while a run is in flight (src/runtime/session.ts). */
   spinning?: boolean;
+  /** false: decoders run through onnxruntime-node, which copies every output after each step (src/runtime/session.ts). */
+  inPlaceOutputs?: boolean;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -81,6 +83,7 @@ export class Engine {
       cacheDir: options.cacheDir,
       prepackWeights: options.prepackWeights,
       spinning: options.spinning,
+      inPlaceOutputs: options.inPlaceOutputs,
     };
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,

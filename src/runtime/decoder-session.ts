@@ -1,10 +1,12 @@
 import { join } from "node:path";
 import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
+import { DirectSession } from "./direct-session.ts";
 import { createSession, type Session, type SessionSettings } from "./session.ts";
 
 export interface DecoderSession {
-  session: Session;
+  /** A DirectSession (outputs written in place) unless `settings.inPlaceOutputs` is false or the C API is unavailable. */
+  session: Session | DirectSession;
   /** Load-time rewrites the opened graph carries (see src/runtime/graph-rewrite/rewrites.ts). */
   rewrites: RewriteName[];
 }
@@ -15,10 +17,21 @@ export interface DecoderSession {
  * caller keeps (`num_logits_to_keep`). A cache problem never stops the load: the file then opens as it is.
  */
 export async function openDecoderSession(path: string, settings: SessionSettings): Promise<DecoderSession> {
-  if (!settings.cacheDir) return { session: await createSession(path, settings), rewrites: [] };
+  if (!settings.cacheDir) return { session: await open(path, settings), rewrites: [] };
   const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"));
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
   // ORT warns that the table a shared tied head reads is a graph input: that is the point of the rewrite.
   const warnings = !prepared.rewrites.includes("tied-lm-head");
-  return { session: await createSession(prepared.path, { ...settings, warnings }), rewrites: prepared.rewrites };
+  return { session: await open(prepared.path, { ...settings, warnings }), rewrites: prepared.rewrites };
+}
+
+let warned = false;
+
+async function open(path: string, settings: SessionSettings): Promise<Session | DirectSession> {
+  if (settings.inPlaceOutputs === false) return createSession(path, settings);
+  const available = DirectSession.available();
+  if (available === true) return DirectSession.open(path, settings);
+  if (!warned) console.warn(`[gpt3dev] decoder outputs are copied after every step: ${available.message}`);
+  warned = true;
+  return createSession(path, settings);
 }

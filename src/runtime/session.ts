@@ -27,6 +27,14 @@ export interface SessionSettings {
    * ORT warns about (a weight declared as a graph input so that it is neither folded nor pre-packed).
    */
   warnings?: boolean;
+  /**
+   * Decoder sessions only: run through ONNX Runtime's C API so that outputs (the KV cache, logits) are written
+   * straight into the engine's buffers (src/runtime/direct-session.ts); false: onnxruntime-node, which copies every
+   * output after each run. Default true; falls back to onnxruntime-node where the C API cannot be loaded.
+   */
+  inPlaceOutputs?: boolean;
+  /** ONNX Runtime's CPU memory arena (default on; see createSession). */
+  memoryArena?: boolean;
 }
 
 /**
@@ -50,17 +58,32 @@ export function sessionOptions(settings: SessionSettings = {}): ort.InferenceSes
     intraOpNumThreads: settings.intraOpThreads ?? 0,
     interOpNumThreads: 1,
     enableMemPattern: false,
-    enableCpuMemArena: true,
+    enableCpuMemArena: settings.memoryArena !== false,
     ...(settings.warnings === false ? { logSeverityLevel: 3 as const } : {}),
-    extra: {
-      session: {
-        intra_op: { allow_spinning: settings.spinning ? "1" : "0" },
-        inter_op: { allow_spinning: "0" },
-        ...(settings.spinning ? { force_spinning_stop: "1" } : {}),
-        ...(settings.prepackWeights === false ? { disable_prepacking: "1" } : {}),
-      },
-    },
+    extra: nest(sessionConfigEntries(settings)),
   };
+}
+
+/** ONNX Runtime session configuration entries (`session.*` keys) for these settings, flat, as the C API takes them. */
+export function sessionConfigEntries(settings: SessionSettings = {}): Record<string, string> {
+  return {
+    "session.intra_op.allow_spinning": settings.spinning ? "1" : "0",
+    "session.inter_op.allow_spinning": "0",
+    ...(settings.spinning ? { "session.force_spinning_stop": "1" } : {}),
+    ...(settings.prepackWeights === false ? { "session.disable_prepacking": "1" } : {}),
+  };
+}
+
+/** Dotted keys as the nested object onnxruntime-node's `extra` option flattens back into them. */
+function nest(entries: Record<string, string>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    const parts = key.split(".");
+    let node = root;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]!] = value;
+  }
+  return root;
 }
 
 export function int64Tensor(values: readonly number[], dims: readonly number[]): Tensor {

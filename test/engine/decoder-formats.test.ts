@@ -22,14 +22,15 @@ async function open(id: string, file = "model.onnx") {
   return Decoder.open(dir, file, readDecoderConfig(dir));
 }
 
-/** Records the dims of every logits tensor the session returns. */
+/** Records the dims of every logits tensor the session returns (or, writing in place, is given to fill). */
 function spyLogits(decoder: Decoder): number[][] {
+  type Outputs = Record<string, { dims: number[] }>;
   const seen: number[][] = [];
-  const session = (decoder as unknown as { session: { run: (feeds: unknown) => Promise<Record<string, { dims: number[] }>> } }).session;
+  const session = (decoder as unknown as { session: { run: (feeds: unknown, outputs?: Outputs) => Promise<Outputs | undefined> } }).session;
   const run = session.run.bind(session);
-  session.run = async (feeds) => {
-    const out = await run(feeds);
-    seen.push([...out.logits!.dims]);
+  session.run = async (feeds, outputs) => {
+    const out = await run(feeds, outputs);
+    seen.push([...(out ?? outputs)!.logits!.dims]);
     return out;
   };
   return seen;
