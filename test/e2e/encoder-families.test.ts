@@ -2,26 +2,23 @@
 // sentence-transformers files), served through the real server and the compiled binary, compared value by value with
 // transformers.js's feature-extraction pipeline on the same files, with the pooling and normalisation the folder's
 // modules.json and 1_Pooling/config.json ask for; every family in every weight format transformers.js names.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, it } from "bun:test";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import OpenAI from "openai";
 import { makeModels } from "../../scripts/make-models.ts";
 import { ENCODER_FAMILIES, ENCODER_FORMATS, modulesJson, poolingConfig, type EncoderPooling } from "../../scripts/fixtures/encoders.ts";
 import { referenceEmbeddings } from "../formats/embedding-reference.ts";
-import { serverModes, startServer, type RunningServer } from "./harness.ts";
-import { errorOf } from "./suite.ts";
+import { fixtureFolder, type ServedFile } from "./fixture-folder.ts";
+import { describeEachMode, expectNotServable } from "./suite.ts";
 
-const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-encoders-"));
+const MODELS = fixtureFolder("gpt3dev-encoders-");
+const OUT = MODELS.dir;
 // Different lengths, so every batch is right-padded and the padding must stay out of each vector.
 const TEXTS = ["hello world", "The quick brown fox jumps over the lazy dog by the river", "query: how cold was the morning?"];
 // Same files, same batch: the numbers agree to float32 rounding (a few 1e-8); fp16 against fp32 differs by ~1e-5.
 const TOLERANCE = 1e-6;
 
-interface Served {
-  folder: string;
-  dtype: string;
+interface Served extends ServedFile {
   pooling: EncoderPooling;
   normalize: boolean;
 }
@@ -57,16 +54,10 @@ beforeAll(async () => {
   // Two pooling modes at once, which sentence-transformers concatenates: not applied.
   cpSync(join(OUT, "encoder-minilm"), join(OUT, "pool-combined"), { recursive: true });
   writeFileSync(join(OUT, "pool-combined", "1_Pooling", "config.json"), JSON.stringify({ ...poolingConfig(32, "mean"), pooling_mode_max_tokens: true }));
-  const entries = Object.entries(SERVED)
-    .filter(([id, s]) => id !== s.folder)
-    .map(([id, s]) => `- name: ${id}\n  path: ${s.folder}\n  dtype: ${s.dtype}\n`);
   // A decoder declared as an embeddings model: refused when it loads, because of its inputs.
-  entries.push("- name: llama-as-encoder\n  path: tiny-llama\n  kind: embeddings\n");
-  writeFileSync(join(OUT, "registry.yaml"), entries.join(""));
+  MODELS.writeRegistry(SERVED, ["- name: llama-as-encoder\n  path: tiny-llama\n  kind: embeddings\n"]);
   for (const [id, s] of Object.entries(SERVED)) expected.set(id, await referenceEmbeddings(join(OUT, s.folder), s.dtype, TEXTS, s.pooling, s.normalize));
 });
-
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 const norm = (v: readonly number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
 const maxDiff = (a: readonly number[], b: readonly number[]) => {
@@ -87,21 +78,12 @@ describe("encoder family fixtures", () => {
   });
 });
 
-for (const mode of serverModes()) {
-  describe(`encoder families [${mode}]`, () => {
-    let server: RunningServer;
-    let client: OpenAI;
-    beforeAll(async () => {
-      server = await startServer({ mode, args: ["--models-dir", OUT, "--registry", join(OUT, "registry.yaml"), "--max-loaded-models", "4"] });
-      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
-
+describeEachMode(
+  "encoder families",
+  (ctx) => {
     it("embeds as transformers.js does for every family, dtype and pooling, with the folder's normalisation", async () => {
       for (const id of Object.keys(SERVED)) {
-        const response = await client.embeddings.create({ model: id, input: TEXTS, encoding_format: "float" });
+        const response = await ctx().client.embeddings.create({ model: id, input: TEXTS, encoding_format: "float" });
         const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
         const diffs = vectors.map((v, i) => maxDiff(v, expected.get(id)![i]!));
         expect({ id, close: diffs.every((d) => d < TOLERANCE) }).toEqual({ id, close: true });
@@ -109,6 +91,7 @@ for (const mode of serverModes()) {
     });
 
     it("refuses a folder whose modules or graph inputs it cannot apply or feed with 400 and the reason, and keeps serving", async () => {
+      const { client, post } = ctx();
       const reasons: Record<string, string> = {
         "with-dense": "modules.json has modules gpt3dev does not apply after the encoder: Dense",
         "pool-combined":
@@ -116,21 +99,11 @@ for (const mode of serverModes()) {
         "llama-as-encoder": "the ONNX graph has inputs gpt3dev cannot feed: past_key_values.0.key, past_key_values.0.value, past_key_values.1.key, past_key_values.1.value",
       };
       for (const [id, reason] of Object.entries(reasons)) {
-        const response = await fetch(`${server.baseURL}/v1/embeddings`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ model: id, input: "hello" }),
-        });
-        expect(response.status).toBe(400);
-        expect(await errorOf(response)).toEqual({
-          message: `The model '${id}' cannot be served: ${reason}.`,
-          type: "invalid_request_error",
-          param: "model",
-          code: "model_not_supported",
-        });
+        await expectNotServable(await post("/v1/embeddings", { model: id, input: "hello" }), id, reason);
       }
       const ok = await client.embeddings.create({ model: "encoder-bge", input: TEXTS[0]!, encoding_format: "float" });
       expect(maxDiff(ok.data[0]!.embedding, expected.get("encoder-bge")![0]!)).toBeLessThan(TOLERANCE);
     });
-  });
-}
+  },
+  { args: [...MODELS.args, "--max-loaded-models", "4"] },
+);

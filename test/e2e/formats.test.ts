@@ -1,31 +1,30 @@
 // Every ONNX file a model repository ships, served through the real server (source and compiled binary) and compared
 // with transformers.js on the same files: fp32, fp16 and q4f16 (float16 cache and logits), q4 (MatMulNBits), weights
 // in model.onnx_data; the default dtype picked from the files; folders that cannot be served, with their reason.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, it } from "bun:test";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import OpenAI from "openai";
 import { makeModels } from "../../scripts/make-models.ts";
 import { referenceCompletions } from "../formats/reference.ts";
-import { serverModes, startServer, type RunningServer } from "./harness.ts";
-import { errorOf } from "./suite.ts";
+import { fixtureFolder, type ServedFile } from "./fixture-folder.ts";
+import { describeEachMode, errorOf, expectNotServable } from "./suite.ts";
 
-const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-formats-"));
+const MODELS = fixtureFolder("gpt3dev-formats-");
+const OUT = MODELS.dir;
 const PROMPTS = ["The morning was cold and", "She opened the door", "In the"];
 const MAX_TOKENS = 12;
 /** Long enough for several of the prefix cache's 16-token blocks, so a repeat reuses cached float16 keys and values. */
 const LONG = "The morning was cold and the road was long. She opened the door, looked at the sky, and said that the day would be a good one after all, because the sun was out and the wind had gone.";
 const REUSED = ["tiny-llama-fp16", "tiny-llama-q4f16"];
 
-/** Served id → [folder, dtype]: every dtype file of tiny-llama, and its twin with external data. */
-const SERVED: Record<string, [string, string]> = {
-  "tiny-llama": ["tiny-llama", "fp32"],
-  "tiny-llama-fp16": ["tiny-llama", "fp16"],
-  "tiny-llama-q4": ["tiny-llama", "q4"],
-  "tiny-llama-q4f16": ["tiny-llama", "q4f16"],
-  "tiny-llama-external": ["tiny-llama-external", "fp32"],
-  "half-only": ["half-only", "q4f16"],
+/** Served id → its folder and dtype: every dtype file of tiny-llama, and its twin with external data. */
+const SERVED: Record<string, ServedFile> = {
+  "tiny-llama": { folder: "tiny-llama", dtype: "fp32" },
+  "tiny-llama-fp16": { folder: "tiny-llama", dtype: "fp16" },
+  "tiny-llama-q4": { folder: "tiny-llama", dtype: "q4" },
+  "tiny-llama-q4f16": { folder: "tiny-llama", dtype: "q4f16" },
+  "tiny-llama-external": { folder: "tiny-llama-external", dtype: "fp32" },
+  "half-only": { folder: "half-only", dtype: "q4f16" },
 };
 
 const expected = new Map<string, { ids: number[]; text: string }[]>();
@@ -42,17 +41,12 @@ beforeAll(async () => {
   // A vision model's folder: refused with a reason, never loaded.
   cpSync(join(OUT, "half-only"), join(OUT, "a-vision-model"), { recursive: true });
   writeFileSync(join(OUT, "a-vision-model", "config.json"), JSON.stringify({ model_type: "llava", vision_config: {} }));
-  writeFileSync(
-    join(OUT, "registry.yaml"),
-    ["fp16", "q4", "q4f16"].map((dtype) => `- name: tiny-llama-${dtype}\n  path: tiny-llama\n  dtype: ${dtype}\n`).join(""),
-  );
-  for (const [id, [folder, dtype]] of Object.entries(SERVED)) {
+  MODELS.writeRegistry(SERVED);
+  for (const [id, { folder, dtype }] of Object.entries(SERVED)) {
     expected.set(id, await referenceCompletions(join(OUT, folder), dtype, PROMPTS, MAX_TOKENS));
     if (REUSED.includes(id)) expectedLong.set(id, (await referenceCompletions(join(OUT, folder), dtype, [LONG], MAX_TOKENS))[0]!.text);
   }
 });
-
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 describe("reference outputs", () => {
   it("differ between weight formats, so that serving the wrong file would be seen", () => {
@@ -65,19 +59,11 @@ describe("reference outputs", () => {
   });
 });
 
-for (const mode of serverModes()) {
-  describe(`model files [${mode}]`, () => {
-    let server: RunningServer;
-    let client: OpenAI;
-    beforeAll(async () => {
-      server = await startServer({ mode, args: ["--models-dir", OUT, "--registry", join(OUT, "registry.yaml")] });
-      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
-
+describeEachMode(
+  "model files",
+  (ctx) => {
     it("completes greedily exactly as transformers.js does, for every dtype and with external data", async () => {
+      const { client } = ctx();
       for (const id of Object.keys(SERVED)) {
         for (const [i, prompt] of PROMPTS.entries()) {
           const completion = await client.completions.create({ model: id, prompt, max_tokens: MAX_TOKENS, temperature: 0 });
@@ -88,6 +74,7 @@ for (const mode of serverModes()) {
     });
 
     it("batches several prompts of different lengths in one request (left-padded float16 caches) with the same output", async () => {
+      const { client } = ctx();
       for (const id of ["tiny-llama-fp16", "tiny-llama-q4f16", "tiny-llama-q4"]) {
         const completion = await client.completions.create({ model: id, prompt: PROMPTS, max_tokens: MAX_TOKENS, temperature: 0 });
         const texts = [...completion.choices].sort((a, b) => a.index - b.index).map((c) => c.text);
@@ -96,6 +83,7 @@ for (const mode of serverModes()) {
     });
 
     it("reuses a repeated prompt's cached float16 keys and values with the same output", async () => {
+      const { client } = ctx();
       for (const id of REUSED) {
         const first = await client.completions.create({ model: id, prompt: LONG, max_tokens: MAX_TOKENS, temperature: 0 });
         const again = await client.completions.create({ model: id, prompt: LONG, max_tokens: MAX_TOKENS, temperature: 0 });
@@ -106,32 +94,24 @@ for (const mode of serverModes()) {
     });
 
     it("lists each model with the dtype it serves, the default read from the files", async () => {
+      const { server } = ctx();
       const response = await fetch(`${server.baseURL}/v1/models`);
       const page = (await response.json()) as { data: { id: string; dtype: string }[] };
       const dtypes = Object.fromEntries(page.data.map((m) => [m.id, m.dtype]));
-      expect(dtypes).toEqual(Object.fromEntries(Object.entries(SERVED).map(([id, [, dtype]]) => [id, dtype])));
+      expect(dtypes).toEqual(Object.fromEntries(Object.entries(SERVED).map(([id, { dtype }]) => [id, dtype])));
       expect(server.output()).toContain("half-only (q4f16, default)");
       expect(server.output()).toContain("tiny-llama-fp16 (fp16)");
     });
 
     it("names a folder it cannot serve in the start-up log and answers requests for it with 400 and the reason", async () => {
+      const { server, post } = ctx();
       const reason = "'llava' takes images or audio; gpt3dev serves text models, Whisper speech recognition and VITS speech";
       expect(server.output()).toContain(`not serving a-vision-model: ${reason}`);
-      const response = await fetch(`${server.baseURL}/v1/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "a-vision-model", prompt: "Hi" }),
-      });
-      expect(response.status).toBe(400);
-      expect(await errorOf(response)).toEqual({
-        message: `The model 'a-vision-model' cannot be served: ${reason}.`,
-        type: "invalid_request_error",
-        param: "model",
-        code: "model_not_supported",
-      });
+      await expectNotServable(await post("/v1/completions", { model: "a-vision-model", prompt: "Hi" }), "a-vision-model", reason);
       const retrieve = await fetch(`${server.baseURL}/v1/models/a-vision-model`);
       expect(retrieve.status).toBe(400);
       expect((await errorOf(retrieve)).message).toContain(reason);
     });
-  });
-}
+  },
+  { args: MODELS.args },
+);

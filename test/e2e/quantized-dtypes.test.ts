@@ -2,17 +2,17 @@
 // output column), uint8 (QUInt8 weights, asymmetric, uint8 zero point), bnb4 (com.microsoft MatMulBnb4, NF4, blocks
 // of 64). tiny-llama ships each (scripts/fixtures/quantize.ts); served through the real server and the compiled
 // binary, each answers greedily with exactly transformers.js's tokens on the same file.
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, describe, expect, it } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { onnx } from "onnx-proto";
-import OpenAI from "openai";
 import { makeModels } from "../../scripts/make-models.ts";
 import { referenceCompletions } from "../formats/reference.ts";
-import { serverModes, startServer, type RunningServer } from "./harness.ts";
+import { fixtureFolder } from "./fixture-folder.ts";
+import { describeEachMode } from "./suite.ts";
 
-const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-dtypes-"));
+const MODELS = fixtureFolder("gpt3dev-dtypes-");
+const OUT = MODELS.dir;
 // Prompts on which the formats' greedy outputs differ (checked below).
 const PROMPTS = ["In the", "Once upon a time", "The quick brown fox"];
 const MAX_TOKENS = 12;
@@ -24,8 +24,6 @@ beforeAll(async () => {
   writeFileSync(join(OUT, "registry.yaml"), DTYPES.map((dtype) => `- name: tiny-llama-${dtype}\n  path: tiny-llama\n  dtype: ${dtype}\n  max_batch: 1\n`).join(""));
   for (const dtype of DTYPES) expected.set(dtype, (await referenceCompletions(join(OUT, "tiny-llama"), dtype, PROMPTS, MAX_TOKENS)).map((r) => r.text));
 });
-
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 describe("int8, uint8 and bnb4 fixture files", () => {
   it("are written with the operators and zero-point types of ONNX Runtime's quantizers", () => {
@@ -52,19 +50,11 @@ describe("int8, uint8 and bnb4 fixture files", () => {
   });
 });
 
-for (const mode of serverModes()) {
-  describe(`quantized weight files [${mode}]`, () => {
-    let server: RunningServer;
-    let client: OpenAI;
-    beforeAll(async () => {
-      server = await startServer({ mode, args: ["--models-dir", OUT, "--registry", join(OUT, "registry.yaml")] });
-      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
-
+describeEachMode(
+  "quantized weight files",
+  (ctx) => {
     it("completes greedily exactly as transformers.js does with each file", async () => {
+      const { client } = ctx();
       for (const dtype of DTYPES) {
         for (const [i, prompt] of PROMPTS.entries()) {
           const completion = await client.completions.create({ model: `tiny-llama-${dtype}`, prompt, max_tokens: MAX_TOKENS, temperature: 0 });
@@ -74,9 +64,10 @@ for (const mode of serverModes()) {
     });
 
     it("lists each with the dtype it serves", async () => {
-      const page = (await (await fetch(`${server.baseURL}/v1/models`)).json()) as { data: { id: string; dtype: string }[] };
+      const page = (await (await fetch(`${ctx().server.baseURL}/v1/models`)).json()) as { data: { id: string; dtype: string }[] };
       const dtypes = Object.fromEntries(page.data.filter((m) => m.id.startsWith("tiny-llama-")).map((m) => [m.id, m.dtype]));
       expect(dtypes).toEqual(Object.fromEntries(DTYPES.map((dtype) => [`tiny-llama-${dtype}`, dtype])));
     });
-  });
-}
+  },
+  { args: MODELS.args },
+);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import OpenAI from "openai";
-import { serverModes, startServer, type RunningServer, type ServerMode } from "./harness.ts";
+import { serverModes, startServer, type RunningServer, type ServerMode, type StartOptions } from "./harness.ts";
 
 export interface ServerContext {
   readonly server: RunningServer;
@@ -9,13 +9,16 @@ export interface ServerContext {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
 }
 
-/** Runs the same end-to-end tests against the server from source and against the compiled binary. */
-export function describeEachMode(name: string, body: (ctx: () => ServerContext, mode: ServerMode) => void): void {
+/**
+ * Runs the same end-to-end tests against the server from source and against the compiled binary, each started with
+ * `start` (flags, environment).
+ */
+export function describeEachMode(name: string, body: (ctx: () => ServerContext, mode: ServerMode) => void, start: Omit<StartOptions, "mode"> = {}): void {
   for (const mode of serverModes()) {
     describe(`${name} [${mode}]`, () => {
       let context: ServerContext | undefined;
       beforeAll(async () => {
-        const server = await startServer({ mode });
+        const server = await startServer({ ...start, mode });
         const client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
         const post = (path: string, payload: unknown, headers: Record<string, string> = {}) =>
           fetch(`${server.baseURL}${path}`, {
@@ -64,4 +67,15 @@ export async function errorOf(response: Response): Promise<ErrorEnvelope["error"
 /** Reads a JSON body whose shape the test then asserts. */
 export async function jsonOf<T = Record<string, unknown>>(response: Response): Promise<T> {
   return (await response.json()) as T;
+}
+
+/** Checks a 400 answer refusing `model` as one the server cannot serve, with the reason it gives. */
+export async function expectNotServable(response: Response, model: string, reason: string): Promise<void> {
+  expect(response.status).toBe(400);
+  expect(await errorOf(response)).toEqual({
+    message: `The model '${model}' cannot be served: ${reason}.`,
+    type: "invalid_request_error",
+    param: "model",
+    code: "model_not_supported",
+  });
 }
