@@ -1,24 +1,11 @@
 import { describe, expect, it } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import Ajv2020 from "ajv/dist/2020";
 import { ROUTE_DOCS } from "../../src/docs/route-docs.ts";
 import { appFromFlags, get, post } from "../http/app.ts";
+import { app, document, validAgainst, type Json } from "./served-document.ts";
 
-type Json = Record<string, any>;
-
-const app = appFromFlags();
-const document = (await (await app.handle(get("/openapi.json"))).json()) as Json;
 const openApiPath = (path: string) => path.replaceAll(/:([^/]+)/g, "{$1}");
 const documentedRoutes = app.routes.filter((r) => r.method !== "OPTIONS" && !r.hooks?.detail?.hide);
-
-/** Checks a real answer against the schema the document gives for it. */
-function validAgainst(schema: Json, value: unknown): string {
-  const ajv = new Ajv2020({ strict: false, allErrors: true, formats: { integer: /^-?\d+$/ } });
-  ajv.addSchema({ $id: "doc", components: document.components });
-  const resolved = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"doc#/components/')) as Json;
-  const validate = ajv.compile(resolved);
-  return validate(value) ? "valid" : JSON.stringify(validate.errors);
-}
 
 describe("GET /openapi.json", () => {
   it("is a valid OpenAPI 3.1 document", async () => {

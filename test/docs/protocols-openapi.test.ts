@@ -1,21 +1,7 @@
 import { describe, expect, it } from "bun:test";
-import Ajv2020 from "ajv/dist/2020";
 import { parseTypedSse } from "../e2e/typed-sse.ts";
-import { appFromFlags, get, post } from "../http/app.ts";
-
-type Json = Record<string, any>;
-
-const app = appFromFlags();
-const document = (await (await app.handle(get("/openapi.json"))).json()) as Json;
-
-/** Checks a real answer against the schema the document gives for it. */
-function validAgainst(schema: Json, value: unknown): string {
-  const ajv = new Ajv2020({ strict: false, allErrors: true, formats: { integer: /^-?\d+$/ } });
-  ajv.addSchema({ $id: "doc", components: document.components });
-  const resolved = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"doc#/components/')) as Json;
-  const validate = ajv.compile(resolved);
-  return validate(value) ? "valid" : JSON.stringify(validate.errors);
-}
+import { post } from "../http/app.ts";
+import { app, document, validAgainst, type Json } from "./served-document.ts";
 
 const RESPONSE = { model: "tiny-llama", instructions: "Be terse.", input: "Hi", max_output_tokens: 3 };
 const MESSAGE = { model: "tiny-llama", system: "Be terse.", messages: [{ role: "user", content: "Hi" }], max_tokens: 3 };

@@ -5,7 +5,13 @@ import { EngineCrashError } from "../../src/engine/errors.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { toOpenAIError } from "../../src/errors.ts";
 
-describe("Engine when its worker crashes", () => {
+type Run = Awaited<ReturnType<Engine["createCompletion"]>>;
+
+/**
+ * An engine on the repository's fixture models, closed after the tests, with its log lines and its workers (to make
+ * them fail as a crash in native code or an uncaught error would).
+ */
+function crashableEngine() {
   const lines: string[] = [];
   const engine = new Engine({
     registry: new ModelRegistry({ modelsDir: resolve(import.meta.dir, "../../models") }),
@@ -14,14 +20,32 @@ describe("Engine when its worker crashes", () => {
     log: (line) => lines.push(line),
   });
   afterAll(() => engine.close());
+  const links = engine as unknown as { generation: { worker: Worker }; auxiliary: { worker: Worker } };
+  return { engine, lines, links };
+}
+
+async function textOf(run: Run): Promise<string> {
+  let text = "";
+  for await (const e of run.events()) if (e.kind === "text") text += e.text;
+  return text;
+}
+
+/** Reads the rest of a run's events; resolves to the error that ends them. */
+function failureOf(events: ReturnType<Run["events"]>): Promise<unknown> {
+  return (async () => {
+    for await (const _ of { [Symbol.asyncIterator]: () => events }) {
+      // drain
+    }
+  })().catch((e: unknown) => e);
+}
+
+describe("Engine when its worker crashes", () => {
+  const { engine, lines, links } = crashableEngine();
   const request = { model: "tiny-gpt2", prompts: ["Hello"], n: 1, temperature: 0, topP: 1, stop: [] };
-  /** The worker itself, to make it fail as a crash in native code or an uncaught error would. */
-  const worker = () => (engine as unknown as { generation: { worker: Worker } }).generation.worker;
+  const worker = () => links.generation.worker;
 
   it("fails the requests in flight with a clear error, logs it, and serves the next request from a new worker", async () => {
-    const expected = await engine.createCompletion({ ...request, maxTokens: 8 });
-    let text = "";
-    for await (const e of expected.events()) if (e.kind === "text") text += e.text;
+    const text = await textOf(await engine.createCompletion({ ...request, maxTokens: 8 }));
 
     const run = await engine.createCompletion({ ...request, maxTokens: 100 });
     const events = run.events();
@@ -29,11 +53,7 @@ describe("Engine when its worker crashes", () => {
     const first = worker();
     // A message the worker cannot read throws in its message handler: an uncaught error that ends the worker.
     first.postMessage(null);
-    const failure = await (async () => {
-      for await (const _ of { [Symbol.asyncIterator]: () => events }) {
-        // drain
-      }
-    })().catch((e: unknown) => e);
+    const failure = await failureOf(events);
     expect(failure).toBeInstanceOf(EngineCrashError);
     const mapped = toOpenAIError(failure);
     expect([mapped.status, mapped.code]).toEqual([503, "engine_restarted"]);
@@ -43,31 +63,15 @@ describe("Engine when its worker crashes", () => {
     expect(worker()).toBeDefined();
     expect(worker()).not.toBe(first);
 
-    const again = await engine.createCompletion({ ...request, maxTokens: 8 });
-    let after = "";
-    for await (const e of again.events()) if (e.kind === "text") after += e.text;
-    expect(after).toBe(text);
+    expect(await textOf(await engine.createCompletion({ ...request, maxTokens: 8 }))).toBe(text);
     expect(text.length).toBeGreaterThan(0);
   }, 30_000);
 });
 
 describe("Engine when one of its two workers crashes", () => {
-  const lines: string[] = [];
-  const engine = new Engine({
-    registry: new ModelRegistry({ modelsDir: resolve(import.meta.dir, "../../models") }),
-    maxLoadedModels: 2,
-    intraOpThreads: 1,
-    log: (line) => lines.push(line),
-  });
-  afterAll(() => engine.close());
+  const { engine, lines, links } = crashableEngine();
   const request = { model: "tiny-gpt2", prompts: ["Hello"], n: 1, temperature: 0, topP: 1, stop: [], maxTokens: 100 };
   const inputs = Array.from({ length: 64 }, (_, i) => `input number ${i} about rivers and ${i % 7} stones`);
-  const links = engine as unknown as { generation: { worker: Worker }; auxiliary: { worker: Worker } };
-  const textOf = async (run: Awaited<ReturnType<Engine["createCompletion"]>>) => {
-    let text = "";
-    for await (const e of run.events()) if (e.kind === "text") text += e.text;
-    return text;
-  };
 
   it("keeps streaming through a crash of the auxiliary worker, which fails only the embeddings in flight", async () => {
     const expected = await textOf(await engine.createCompletion(request));
@@ -102,11 +106,7 @@ describe("Engine when one of its two workers crashes", () => {
     const auxiliary = links.auxiliary.worker;
     const embedding = engine.createEmbeddings({ model: "tiny-bert", inputs });
     links.generation.worker.postMessage(null);
-    const failure = await (async () => {
-      for await (const _ of { [Symbol.asyncIterator]: () => events }) {
-        // drain
-      }
-    })().catch((e: unknown) => e);
+    const failure = await failureOf(events);
     expect(failure).toBeInstanceOf(EngineCrashError);
     expect((await embedding).vectors).toEqual(vectors);
     expect(links.auxiliary.worker).toBe(auxiliary);
