@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import OpenAI, { BadRequestError } from "openai";
 import { loadTokenizer } from "../../src/runtime/transformers.ts";
+import { maxDiff, norm } from "../formats/vector-compare.ts";
 import { BINARY_PATH, REPO_ROOT, serverModes, startServer, type RunningServer, type ServerMode } from "./harness.ts";
 import { describeEachMode, errorOf, jsonOf } from "./suite.ts";
 
@@ -32,11 +33,6 @@ function decodeBase64(text: string): number[] {
   return Array.from({ length: bytes.length / 4 }, (_, i) => view.getFloat32(i * 4, true));
 }
 
-const norm = (v: readonly number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
-const maxDiff = (a: readonly number[], b: readonly number[]) => {
-  expect(a.length).toBe(b.length);
-  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0);
-};
 
 describeEachMode("POST /v1/embeddings", (ctx, mode) => {
   // Exact token counts come from the model's own tokenizer: the fixture vocabulary may grow.

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { makeModels } from "../../scripts/make-models.ts";
 import { ENCODER_FAMILIES, ENCODER_FORMATS, modulesJson, poolingConfig, type EncoderPooling } from "../../scripts/fixtures/encoders.ts";
 import { referenceEmbeddings } from "../formats/embedding-reference.ts";
+import { maxDiff, norm } from "../formats/vector-compare.ts";
 import { fixtureFolder, type ServedFile } from "./fixture-folder.ts";
 import { describeEachMode, expectNotServable } from "./suite.ts";
 
@@ -59,11 +60,6 @@ beforeAll(async () => {
   for (const [id, s] of Object.entries(SERVED)) expected.set(id, await referenceEmbeddings(join(OUT, s.folder), s.dtype, TEXTS, s.pooling, s.normalize));
 });
 
-const norm = (v: readonly number[]) => Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
-const maxDiff = (a: readonly number[], b: readonly number[]) => {
-  expect(a.length).toBe(b.length);
-  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0);
-};
 
 describe("encoder family fixtures", () => {
   it("give each family, dtype and pooling its own vectors (the comparison below could fail)", () => {

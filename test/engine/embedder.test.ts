@@ -7,6 +7,7 @@ import { ContextLengthError, InvalidInputError } from "../../src/engine/errors.t
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { createSession, int64Tensor } from "../../src/runtime/session.ts";
 import { loadTokenizer } from "../../src/runtime/transformers.ts";
+import { maxDiff, norm } from "../formats/vector-compare.ts";
 
 const TINY_BERT = resolve(import.meta.dir, "../../models/tiny-bert");
 const WIDTH = 32;
@@ -22,19 +23,10 @@ let CLS: number;
 let SEP: number;
 let HELLO_WORLD_IDS: number[];
 
-function norm(v: Float32Array): number {
-  return Math.sqrt(v.reduce((sum, x) => sum + x * x, 0));
-}
-
 function cosine(a: Float32Array, b: Float32Array): number {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
   return dot / (norm(a) * norm(b));
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  return a.reduce((max, x, i) => Math.max(max, Math.abs(x - b[i]!)), 0);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<InvalidInputError> {
