@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import OpenAI from "openai";
 import { makeModels } from "../../scripts/make-models.ts";
 import { ModerationModel } from "../../src/engine/classifier.ts";
 import { MODERATION_CATEGORIES, verdictOf } from "../../src/engine/moderation.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
-import { BINARY_PATH, REPO_ROOT, serverModes, startServer, type RunningServer, type ServerMode } from "./harness.ts";
-import { errorOf } from "./suite.ts";
+import { BINARY_PATH, REPO_ROOT, type ServerMode } from "./harness.ts";
+import { describeEachMode, errorOf } from "./suite.ts";
 
 const TEXTS = ["the quick brown fox", "hello world"];
 const OUT = mkdtempSync(join(tmpdir(), "gpt3dev-moderation-"));
@@ -37,21 +36,14 @@ async function expected(dir: string, id: string, registryPath?: string) {
   }
 }
 
-for (const mode of serverModes()) {
-  describe(`POST /v1/moderations [${mode}]`, () => {
-    let server: RunningServer;
-    let client: OpenAI;
-    const post = (body: unknown) =>
-      fetch(`${server.baseURL}/v1/moderations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    beforeAll(async () => {
-      server = await startServer({ mode, args: ["--registry", REGISTRY] });
-      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-    });
-    afterAll(() => server?.stop());
+describeEachMode(
+  "POST /v1/moderations",
+  (ctx, mode) => {
+    const post = (body: unknown) => ctx().post("/v1/moderations", body);
     const demoDir = (m: ServerMode) => join(m === "binary" ? dirname(BINARY_PATH) : REPO_ROOT, "models");
 
     it("answers OpenAI's shape with every category, the demo classifier's scores and flags at 0.5", async () => {
-      const response = await client.moderations.create({ model: "tiny-moderation", input: TEXTS });
+      const response = await ctx().client.moderations.create({ model: "tiny-moderation", input: TEXTS });
       expect(response.id).toMatch(/^modr-/);
       expect(response.model).toBe("tiny-moderation");
       const want = await expected(demoDir(mode), "tiny-moderation");
@@ -72,21 +64,21 @@ for (const mode of serverModes()) {
     });
 
     it("takes one string, and multi-modal text items as one input; the first moderation model serves without 'model'", async () => {
-      const one = await client.moderations.create({ input: TEXTS[0]! });
+      const one = await ctx().client.moderations.create({ input: TEXTS[0]! });
       expect(one.model).toBe("coded-moderation");
-      const many = await client.moderations.create({ model: "tiny-moderation", input: TEXTS[0]! });
-      const items = await client.moderations.create({
+      const many = await ctx().client.moderations.create({ model: "tiny-moderation", input: TEXTS[0]! });
+      const items = await ctx().client.moderations.create({
         model: "tiny-moderation",
         input: [{ type: "text", text: "the quick" }, { type: "text", text: "brown fox" }],
       });
       expect(items.results).toHaveLength(1);
-      expect(many.results[0]!.category_scores).toEqual((await client.moderations.create({ model: "tiny-moderation", input: [TEXTS[0]!] })).results[0]!.category_scores);
-      const joined = await client.moderations.create({ model: "tiny-moderation", input: "the quick\nbrown fox" });
+      expect(many.results[0]!.category_scores).toEqual((await ctx().client.moderations.create({ model: "tiny-moderation", input: [TEXTS[0]!] })).results[0]!.category_scores);
+      const joined = await ctx().client.moderations.create({ model: "tiny-moderation", input: "the quick\nbrown fox" });
       expect(items.results[0]!.category_scores).toEqual(joined.results[0]!.category_scores);
     });
 
     it("maps a coded classifier's labels through the registry, with its thresholds (softmax over exclusive labels)", async () => {
-      const response = await client.moderations.create({ model: "coded-moderation", input: TEXTS });
+      const response = await ctx().client.moderations.create({ model: "coded-moderation", input: TEXTS });
       const want = await expected(OUT, "coded-moderation", REGISTRY);
       response.results.forEach((result, i) => {
         for (const category of MODERATION_CATEGORIES) {
@@ -120,5 +112,6 @@ for (const mode of serverModes()) {
         expect([error.param, error.code]).toEqual([param, code]);
       }
     });
-  });
-}
+  },
+  { args: ["--registry", REGISTRY] },
+);
