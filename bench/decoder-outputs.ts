@@ -1,7 +1,7 @@
 // Decode steps with the KV cache written in place (the server's default: ONNX Runtime's C API writes `present.*` and
-// logits into the engine's buffers) against onnxruntime-node's copied outputs (`--ort-outputs copied`), side by side
-// in one process: two Decoders of the same model decode in turns (blocks of 4 steps) after the same prompt. Prints the
-// median step time of each and the speed-up.
+// logits into the engine's buffers), with and without ONNX Runtime's CPU arena, against onnxruntime-node's copied
+// outputs (`--ort-outputs copied`), side by side in one process: three Decoders of the same model decode in turns
+// (blocks of 4 steps) after the same prompt. Prints the median step time of each and its speed-up over the copies.
 //   bun bench/decoder-outputs.ts [bench-int8,bench-fp32] [32,896] [rows]
 import { Decoder } from "../src/engine/decoder.ts";
 import { readDecoderConfig } from "../src/engine/model-config.ts";
@@ -19,8 +19,9 @@ for (const key of keys) {
   const m = benchModel(key as Parameters<typeof benchModel>[0]);
   const config = readDecoderConfig(m.dir);
   const variants = [
-    ["in place (default)", await Decoder.open(m.dir, m.file, config, { intraOpThreads: 2, inPlaceOutputs: true })],
     ["copied (--ort-outputs copied)", await Decoder.open(m.dir, m.file, config, { intraOpThreads: 2, inPlaceOutputs: false })],
+    ["in place (default)", await Decoder.open(m.dir, m.file, config, { intraOpThreads: 2, inPlaceOutputs: true })],
+    ["in place, --ort-arena off", await Decoder.open(m.dir, m.file, config, { intraOpThreads: 2, inPlaceOutputs: true, memoryArena: false })],
   ] as const;
   for (const length of lengths) {
     const prompt = Array.from({ length }, (_, i) => (101 + i * 37) % 50000);
@@ -41,7 +42,7 @@ for (const key of keys) {
         }
       }
     }
-    const copied = median(state[1]!.times);
+    const copied = median(state[0]!.times);
     for (const [i, st] of state.entries()) {
       console.log(JSON.stringify({ model: key, context: length, rows, variant: variants[i]![0], medianStepMs: +median(st.times).toFixed(1), speedVsCopied: +(copied / median(st.times)).toFixed(2) }));
     }

@@ -83,6 +83,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "in-place",
   },
   {
+    flag: "ort-arena",
+    env: "GPT3DEV_ORT_ARENA",
+    type: "string",
+    description: "on: ONNX Runtime keeps the memory of a step's intermediate tensors for the next step (its CPU arena); off: allocates and frees them every step",
+    defaultText: "on",
+  },
+  {
     flag: "graph-optimization",
     env: "GPT3DEV_GRAPH_OPTIMIZATION",
     type: "string",

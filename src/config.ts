@@ -32,6 +32,8 @@ export interface Config {
   spinning: boolean;
   /** Decoder outputs are written in place through ONNX Runtime's C API (src/runtime/direct-session.ts). */
   inPlaceOutputs: boolean;
+  /** ONNX Runtime's CPU memory arena. */
+  memoryArena: boolean;
   /** Continuous batching, per loaded text model. */
   scheduler: SchedulerOptions;
   /** How long in-flight requests may run after SIGTERM/SIGINT before they are cut off. */
@@ -152,6 +154,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",
       spinning: oneOf("ort-spinning", get("ort-spinning") ?? "off", ["on", "off"] as const) === "on",
+      memoryArena: oneOf("ort-arena", get("ort-arena") ?? "on", ["on", "off"] as const) === "on",
       inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),

@@ -41,6 +41,7 @@ function start(config: Config): void {
     prepackWeights: config.prepackWeights,
     spinning: config.spinning,
     inPlaceOutputs: config.inPlaceOutputs,
+    memoryArena: config.memoryArena,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,
     log: (line) => logger.error(line.replace(/^\[gpt3dev\] /, "")),

@@ -48,6 +48,8 @@ export interface EngineOptions {
   spinning?: boolean;
   /** false: decoders run through onnxruntime-node, which copies every output after each step (src/runtime/session.ts). */
   inPlaceOutputs?: boolean;
+  /** ONNX Runtime's CPU memory arena (src/runtime/session.ts). */
+  memoryArena?: boolean;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -84,6 +86,7 @@ export class Engine {
       prepackWeights: options.prepackWeights,
       spinning: options.spinning,
       inPlaceOutputs: options.inPlaceOutputs,
+      memoryArena: options.memoryArena,
     };
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,
