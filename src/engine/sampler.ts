@@ -141,24 +141,36 @@ export class Sampler {
     const w = this.weights;
     // Unnormalised softmax with the max subtracted, so the top weight is exactly 1 and nothing overflows; a weight
     // is its probability relative to the top one, which is what min_p compares. +Infinity logits share all the mass.
+    // One pass computes the weights and, from the stored float32 values (so sums match later re-reads), their sum;
+    // top_k, when it drops any, sums again what it kept.
     const minP = this.minP;
     let kept = 0;
+    let sum = 0;
+    let lastPositive = -1;
     for (let i = 0; i < n; i++) {
       const x = logits[i]!;
       let v = 0;
       if (x > -Infinity) v = max === Infinity ? (x === Infinity ? 1 : 0) : Math.exp((x - max) * invTemperature);
       if (v < minP) v = 0;
       w[i] = v;
-      if (v > 0) kept++;
+      if (v > 0) {
+        kept++;
+        const stored = w[i]!;
+        if (stored > 0) {
+          sum += stored;
+          lastPositive = i;
+        }
+      }
     }
-    if (this.topK > 0 && this.topK < kept) this.keepTopK(n, kept);
-
-    let sum = 0;
-    let lastPositive = -1;
-    for (let i = 0; i < n; i++) {
-      if (w[i]! > 0) {
-        sum += w[i]!; // the stored float32 value, so sums match later re-reads
-        lastPositive = i;
+    if (this.topK > 0 && this.topK < kept) {
+      this.keepTopK(n, kept);
+      sum = 0;
+      lastPositive = -1;
+      for (let i = 0; i < n; i++) {
+        if (w[i]! > 0) {
+          sum += w[i]!;
+          lastPositive = i;
+        }
       }
     }
     if (!(this.topP < 1)) {
