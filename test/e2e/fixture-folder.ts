@@ -1,5 +1,5 @@
-// A temporary models folder for one test file: fixture models written into it, a registry.yaml naming other
-// dtypes of them, and the server flags that serve it.
+// Temporary model folders and registries for one test file: fixture models written into a folder with a
+// registry.yaml naming other dtypes of them, or a registry alone.
 import { afterAll } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,4 +34,13 @@ export function fixtureFolder(prefix: string): FixtureFolder {
       writeFileSync(registry, [...entries, ...extra].join(""));
     },
   };
+}
+
+/** A registry.json with `models` in a new temporary folder, removed when the test file ends; returns its path. */
+export function temporaryRegistry(prefix: string, models: object[]): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "registry.json");
+  writeFileSync(path, JSON.stringify({ models }));
+  return path;
 }

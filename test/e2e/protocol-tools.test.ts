@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, it } from "bun:test";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import type { MessageCreateParamsNonStreaming } from "@anthropic-ai/sdk/resources/messages";
-import OpenAI from "openai";
-import { REPO_ROOT, serverModes, startServer, type RunningServer } from "./harness.ts";
+import type OpenAI from "openai";
+import { temporaryRegistry } from "./fixture-folder.ts";
+import { REPO_ROOT } from "./harness.ts";
+import { describeEachMode } from "./suite.ts";
 import { parseTypedSse, singleBlockDeltas } from "./typed-sse.ts";
 
 /**
@@ -25,30 +25,19 @@ const SCHEMA = {
 };
 const WEATHER = { name: "get_weather", description: "Current weather", parameters: SCHEMA };
 
-for (const mode of serverModes()) {
-  describe(`tools and structured output on Responses and Messages [${mode}]`, () => {
-    let dir: string;
-    let server: RunningServer;
-    let openai: OpenAI;
+const REGISTRY = temporaryRegistry("gpt3dev-protocol-tools-", [{ name: MODEL, path: join(REPO_ROOT, "models", "gpt2-vocab"), chat_template: TEMPLATE }]);
+
+describeEachMode(
+  "tools and structured output on Responses and Messages",
+  (ctx) => {
     let anthropic: Anthropic;
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), "gpt3dev-protocol-tools-"));
-      const registry = join(dir, "registry.json");
-      writeFileSync(registry, JSON.stringify({ models: [{ name: MODEL, path: join(REPO_ROOT, "models", "gpt2-vocab"), chat_template: TEMPLATE }] }));
-      server = await startServer({ mode, args: ["--registry", registry] });
-      openai = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-      anthropic = new Anthropic({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
+    beforeAll(() => {
+      anthropic = new Anthropic({ baseURL: ctx().server.baseURL, apiKey: "unused", maxRetries: 0 });
     });
-    afterAll(async () => {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const post = (path: string, body: unknown) =>
-      fetch(`${server.baseURL}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
     /** The chat route's greedy call to get_weather: the reference both protocols must reproduce. */
     async function chatCall(messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: QUESTION }]) {
-      const chat = await openai.chat.completions.create({
+      const chat = await ctx().client.chat.completions.create({
         model: MODEL,
         messages,
         tools: [{ type: "function", function: WEATHER }],
@@ -72,7 +61,7 @@ for (const mode of serverModes()) {
         max_output_tokens: 100,
         temperature: 0,
       };
-      const response = await openai.responses.create(request);
+      const response = await ctx().client.responses.create(request);
       expect(response.status).toBe("completed");
       expect(response.output).toHaveLength(1);
       const call = response.output[0]!;
@@ -81,7 +70,7 @@ for (const mode of serverModes()) {
       expect(call.type === "function_call" && call.id).toMatch(/^fc_[0-9a-f]{32}$/);
       expect(response.output_text).toBe("");
 
-      const events = parseTypedSse(await (await post("/v1/responses", { ...request, stream: true })).text()).map((e) => e.data);
+      const events = parseTypedSse(await (await ctx().post("/v1/responses", { ...request, stream: true })).text()).map((e) => e.data);
       const deltas = events.filter((e) => e.type === "response.function_call_arguments.delta");
       expect(events.map((e) => e.type)).toEqual([
         "response.created",
@@ -95,13 +84,13 @@ for (const mode of serverModes()) {
       expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
       expect(deltas.map((e) => e.delta).join("")).toBe(args);
       expect(events.at(-3)).toMatchObject({ arguments: args, name: "get_weather" });
-      const final = await openai.responses.stream(request).finalResponse();
+      const final = await ctx().client.responses.stream(request).finalResponse();
       expect(final.output[0]).toMatchObject({ type: "function_call", name: "get_weather", arguments: args });
     });
 
     it("Responses: function_call and function_call_output items read as chat's tool call and tool message", async () => {
       const args = JSON.stringify({ city: "Paris", unit: "c" });
-      const chat = await openai.chat.completions.create({
+      const chat = await ctx().client.chat.completions.create({
         model: MODEL,
         messages: [
           { role: "user", content: QUESTION },
@@ -111,7 +100,7 @@ for (const mode of serverModes()) {
         max_tokens: 8,
         temperature: 0,
       });
-      const response = await openai.responses.create({
+      const response = await ctx().client.responses.create({
         model: MODEL,
         input: [
           { role: "user", content: QUESTION },
@@ -126,7 +115,7 @@ for (const mode of serverModes()) {
     });
 
     const chatJsonSchema = () =>
-      openai.chat.completions.create({
+      ctx().client.chat.completions.create({
         model: MODEL,
         messages: [{ role: "user", content: QUESTION }],
         response_format: { type: "json_schema", json_schema: { name: "weather", schema: SCHEMA } },
@@ -136,7 +125,7 @@ for (const mode of serverModes()) {
 
     it("Responses: text.format json_schema gives chat's response_format document", async () => {
       const chat = await chatJsonSchema();
-      const response = await openai.responses.create({
+      const response = await ctx().client.responses.create({
         model: MODEL,
         input: QUESTION,
         text: { format: { type: "json_schema", name: "weather", schema: SCHEMA } },
@@ -163,7 +152,7 @@ for (const mode of serverModes()) {
       expect(block.name).toBe("get_weather");
       expect(block.input).toEqual(JSON.parse(args));
 
-      const events = parseTypedSse(await (await post("/v1/messages", { ...request, stream: true })).text()).map((e) => e.data);
+      const events = parseTypedSse(await (await ctx().post("/v1/messages", { ...request, stream: true })).text()).map((e) => e.data);
       const deltas = singleBlockDeltas<{ type: string; partial_json: string }>(events);
       expect(deltas.map((d) => d.type)).toEqual(deltas.map(() => "input_json_delta"));
       expect(deltas.map((d) => d.partial_json).join("")).toBe(args);
@@ -176,7 +165,7 @@ for (const mode of serverModes()) {
 
     it("Messages: tool_use and tool_result blocks read as chat's tool call and tool message; count_tokens counts the tools", async () => {
       const input = { city: "Paris", unit: "c" };
-      const chat = await openai.chat.completions.create({
+      const chat = await ctx().client.chat.completions.create({
         model: MODEL,
         messages: [
           { role: "user", content: QUESTION },
@@ -209,5 +198,6 @@ for (const mode of serverModes()) {
       expect(message.content).toEqual([{ type: "text", text: chat.choices[0]!.message.content!, citations: null }]);
       expect(message.stop_reason).toBe("end_turn");
     });
-  });
-}
+  },
+  { args: ["--registry", REGISTRY] },
+);

@@ -1,6 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, it } from "bun:test";
 import { join } from "node:path";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateObject } from "ai";
@@ -8,7 +6,9 @@ import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import OpenAI from "openai";
 import { z } from "zod";
-import { REPO_ROOT, serverModes, startServer, type RunningServer } from "./harness.ts";
+import { temporaryRegistry } from "./fixture-folder.ts";
+import { REPO_ROOT } from "./harness.ts";
+import { describeEachMode } from "./suite.ts";
 
 /**
  * Structured outputs and tool calls through the official SDK (and the AI SDK) on random-weight models at
@@ -76,36 +76,21 @@ function checkCall(call: OpenAI.ChatCompletionMessageToolCall): void {
   expect(validate(JSON.parse(call.function.arguments))).toBe(true);
 }
 
-for (const mode of serverModes()) {
-  describe(`structured outputs and tool calls [${mode}]`, () => {
-    let server: RunningServer;
-    let client: OpenAI;
-    beforeAll(async () => {
-      const dir = mkdtempSync(join(tmpdir(), "gpt3dev-structured-"));
-      const registry = join(dir, "registry.json");
-      const path = join(REPO_ROOT, "models", "gpt2-vocab");
-      writeFileSync(
-        registry,
-        JSON.stringify({
-          models: [
-            { name: "gpt2-chat", path, chat_template: PLAIN_TEMPLATE },
-            { name: "gpt2-tools", path, chat_template: TOOLS_TEMPLATE },
-          ],
-        }),
-      );
-      server = await startServer({ mode, args: ["--registry", registry] });
-      client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: "unused", maxRetries: 0 });
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+const GPT2_VOCAB = join(REPO_ROOT, "models", "gpt2-vocab");
+const REGISTRY = temporaryRegistry("gpt3dev-structured-", [
+  { name: "gpt2-chat", path: GPT2_VOCAB, chat_template: PLAIN_TEMPLATE },
+  { name: "gpt2-tools", path: GPT2_VOCAB, chat_template: TOOLS_TEMPLATE },
+]);
 
+describeEachMode(
+  "structured outputs and tool calls",
+  (ctx) => {
     it("json_schema (strict): every seed gives a document that validates, through chat.completions.parse", async () => {
       const validate = ajv.compile(PERSON);
       const texts = new Set<string>();
       for (const model of ["tiny-llama", "gpt2-chat"]) {
         for (const seed of SEEDS) {
-          const completion = await client.chat.completions.parse({
+          const completion = await ctx().client.chat.completions.parse({
             model,
             messages: USER,
             temperature: 1,
@@ -126,7 +111,7 @@ for (const mode of serverModes()) {
 
     it("json_object: every seed gives a JSON object (or a valid prefix of one when cut by max_tokens)", async () => {
       for (const seed of SEEDS) {
-        const completion = await client.chat.completions.create({
+        const completion = await ctx().client.chat.completions.create({
           model: "tiny-llama",
           messages: USER,
           seed,
@@ -144,7 +129,7 @@ for (const mode of serverModes()) {
     it("a schema with short instances closes inside a small max_tokens, even with an unbounded string", async () => {
       const schema = { type: "object", properties: { note: { type: "string" }, ok: { type: "boolean" } }, required: ["note", "ok"], additionalProperties: false };
       for (const seed of [...SEEDS, 4, 5]) {
-        const completion = await client.chat.completions.create({
+        const completion = await ctx().client.chat.completions.create({
           model: "tiny-llama",
           messages: USER,
           seed,
@@ -166,9 +151,9 @@ for (const mode of serverModes()) {
         max_tokens: 80,
         response_format: { type: "json_schema" as const, json_schema: { name: "person", schema: PERSON } },
       };
-      const whole = await client.chat.completions.create(request);
+      const whole = await ctx().client.chat.completions.create(request);
       const streamed = ["", "", ""];
-      for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
+      for await (const chunk of await ctx().client.chat.completions.create({ ...request, stream: true })) {
         for (const c of chunk.choices) streamed[c.index] += c.delta.content ?? "";
       }
       expect(streamed).toEqual(whole.choices.map((c) => c.message.content!));
@@ -178,7 +163,7 @@ for (const mode of serverModes()) {
     it("tool_choice required: tool_calls with valid arguments, content null, finish_reason tool_calls", async () => {
       for (const model of ["gpt2-chat", "gpt2-tools"]) {
         for (const seed of SEEDS) {
-          const completion = await client.chat.completions.create({ model, messages: USER, seed, tools: TOOLS, tool_choice: "required", max_tokens: 150 });
+          const completion = await ctx().client.chat.completions.create({ model, messages: USER, seed, tools: TOOLS, tool_choice: "required", max_tokens: 150 });
           const choice = completion.choices[0]!;
           expect(choice.finish_reason).toBe("tool_calls");
           expect(choice.message.content).toBeNull();
@@ -190,7 +175,7 @@ for (const mode of serverModes()) {
 
     it("a named tool_choice calls that tool once; parallel_tool_calls false makes one call", async () => {
       for (const seed of SEEDS) {
-        const named = await client.chat.completions.create({
+        const named = await ctx().client.chat.completions.create({
           model: "gpt2-chat",
           messages: USER,
           seed,
@@ -200,17 +185,17 @@ for (const mode of serverModes()) {
         });
         expect(named.choices[0]!.message.tool_calls!.map((c) => c.type === "function" && c.function.name)).toEqual(["get_time"]);
         named.choices[0]!.message.tool_calls!.forEach(checkCall);
-        const single = await client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, tool_choice: "required", parallel_tool_calls: false, max_tokens: 150 });
+        const single = await ctx().client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, tool_choice: "required", parallel_tool_calls: false, max_tokens: 150 });
         expect(single.choices[0]!.message.tool_calls!.length).toBe(1);
       }
     });
 
     it("tool_choice none answers with text; auto answers with text or valid calls", async () => {
       for (const seed of SEEDS) {
-        const none = await client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, tool_choice: "none", max_tokens: 8 });
+        const none = await ctx().client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, tool_choice: "none", max_tokens: 8 });
         expect(none.choices[0]!.message.tool_calls).toBeUndefined();
         expect(typeof none.choices[0]!.message.content).toBe("string");
-        const auto = await client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, max_tokens: 60 });
+        const auto = await ctx().client.chat.completions.create({ model: "gpt2-chat", messages: USER, seed, tools: TOOLS, max_tokens: 60 });
         const choice = auto.choices[0]!;
         if (choice.message.tool_calls) {
           expect(choice.finish_reason).toBe("tool_calls");
@@ -225,8 +210,8 @@ for (const mode of serverModes()) {
     it("streams tool calls as OpenAI does, so the SDK's stream helper assembles the same calls", async () => {
       for (const seed of SEEDS) {
         const request = { model: "gpt2-chat", messages: USER, seed, tools: TOOLS, tool_choice: "required" as const, max_tokens: 150 };
-        const whole = await client.chat.completions.create(request);
-        const stream = client.chat.completions.stream(request);
+        const whole = await ctx().client.chat.completions.create(request);
+        const stream = ctx().client.chat.completions.stream(request);
         const deltas: OpenAI.ChatCompletionChunk.Choice.Delta[] = [];
         stream.on("chunk", (chunk) => deltas.push(...chunk.choices.map((c) => c.delta)));
         const final = await stream.finalChatCompletion();
@@ -250,21 +235,21 @@ for (const mode of serverModes()) {
         { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris","unit":"c"}' } }] },
         { role: "tool", tool_call_id: "call_1", content: "sunny" },
       ];
-      const completion = await client.chat.completions.create({ model: "gpt2-tools", messages: history, tools: TOOLS, tool_choice: "none", max_tokens: 4 });
+      const completion = await ctx().client.chat.completions.create({ model: "gpt2-tools", messages: history, tools: TOOLS, tool_choice: "none", max_tokens: 4 });
       // tool_choice none shows no tools; the template wrote the call with its parsed arguments and the result
       // (chat templates trim the newline after a block tag).
       const expected = "<|user|>Weather in Paris?<|assistant|><call>get_weather(Paris)</call><|tool|>sunny[call_1]<|assistant|>";
-      const tokens = await (await fetch(`${server.baseURL}/tokenize`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ model: "gpt2-tools", prompt: expected }) })).json() as { count: number };
+      const tokens = await (await fetch(`${ctx().server.baseURL}/tokenize`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ model: "gpt2-tools", prompt: expected }) })).json() as { count: number };
       expect(completion.usage!.prompt_tokens).toBe(tokens.count);
       // With a template that knows no tools, the round trip is written in with the default tool prompt.
-      const plain = await client.chat.completions.create({ model: "gpt2-chat", messages: history, tools: TOOLS, tool_choice: "required", max_tokens: 150, seed: 1 });
+      const plain = await ctx().client.chat.completions.create({ model: "gpt2-chat", messages: history, tools: TOOLS, tool_choice: "required", max_tokens: 150, seed: 1 });
       expect(plain.choices[0]!.finish_reason).toBe("tool_calls");
-      const bare = await client.chat.completions.create({ model: "gpt2-chat", messages: USER, tools: TOOLS, tool_choice: "required", max_tokens: 1 });
+      const bare = await ctx().client.chat.completions.create({ model: "gpt2-chat", messages: USER, tools: TOOLS, tool_choice: "required", max_tokens: 1 });
       expect(plain.usage!.prompt_tokens).toBeGreaterThan(bare.usage!.prompt_tokens);
     });
 
     it("refuses a schema keyword it cannot enforce, naming the field and the keyword", async () => {
-      const format = await fetch(`${server.baseURL}/v1/chat/completions`, {
+      const format = await fetch(`${ctx().server.baseURL}/v1/chat/completions`, {
         method: "POST",
         headers: JSON_HEADERS,
         body: JSON.stringify({ model: "tiny-llama", messages: USER, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { n: { type: "integer", multipleOf: 5 } } } } } }),
@@ -273,7 +258,7 @@ for (const mode of serverModes()) {
       const formatError = ((await format.json()) as { error: { param: string; message: string } }).error;
       expect(formatError.param).toBe("response_format");
       expect(formatError.message).toContain("multipleOf");
-      const tool = await fetch(`${server.baseURL}/v1/chat/completions`, {
+      const tool = await fetch(`${ctx().server.baseURL}/v1/chat/completions`, {
         method: "POST",
         headers: JSON_HEADERS,
         body: JSON.stringify({ model: "tiny-llama", messages: USER, tools: [WEATHER, { type: "function", function: { name: "f", parameters: { type: "object", properties: { a: { type: "array", uniqueItems: true } } } } }] }),
@@ -285,12 +270,13 @@ for (const mode of serverModes()) {
     });
 
     it("serves the AI SDK's generateObject with a zod schema", async () => {
-      const provider = createOpenAICompatible({ name: "gpt3dev", baseURL: `${server.baseURL}/v1`, supportsStructuredOutputs: true });
+      const provider = createOpenAICompatible({ name: "gpt3dev", baseURL: `${ctx().server.baseURL}/v1`, supportsStructuredOutputs: true });
       const schema = z.object({ city: z.string().max(10), days: z.number().int().min(1).max(7), sunny: z.boolean() });
       for (const seed of SEEDS) {
         const { object } = await generateObject({ model: provider.chatModel("gpt2-chat"), schema, prompt: "Forecast?", seed, maxRetries: 0, maxOutputTokens: 80 });
         expect(schema.parse(object)).toEqual(object);
       }
     });
-  });
-}
+  },
+  { args: ["--registry", REGISTRY] },
+);
