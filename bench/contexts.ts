@@ -184,7 +184,7 @@ export function contextMetrics(results: readonly ContextResult[], put: (name: st
   }
 }
 
-// Alone: `[TOKENS=128] [ROUNDS=1] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
+// Alone: `[TOKENS=128] [ROUNDS=1] [LLAMA=0] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
 // measurement as `bun run bench --contexts`, without the rest of the bench).
 if (import.meta.main) {
   const { benchModel, ensureModels, promptIds } = await import("./models.ts");
@@ -208,7 +208,8 @@ if (import.meta.main) {
       const log = (line: string) => console.error(line);
       const results = await measureContexts(m, base, lengths, Number(process.env.TOKENS ?? 128), {
         raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
-        llama: (job) => child<LlamaResult>("llama-cpp.ts", job),
+        // LLAMA=0 leaves llama.cpp out (a quicker look at gpt3dev against the raw loop).
+        llama: (job) => (process.env.LLAMA === "0" ? Promise.reject(new Error("left out (LLAMA=0)")) : child<LlamaResult>("llama-cpp.ts", job)),
         baseURL: server.baseURL,
         rounds,
         threads: 2,

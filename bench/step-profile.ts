@@ -17,6 +17,7 @@ import { Sequence } from "../src/engine/sequence.ts";
 import { TextModel } from "../src/engine/text-model.ts";
 import type { ModelSpec } from "../src/engine/registry.ts";
 import { ort } from "../src/runtime/onnx.ts";
+import { DirectSession } from "../src/runtime/direct-session.ts";
 import type { Session } from "../src/runtime/session.ts";
 import type { ModelKey } from "./args.ts";
 import { contextIds } from "./contexts.ts";
@@ -61,6 +62,7 @@ class Timers {
 }
 
 const timers = new Timers();
+const lastParts: object[] = [];
 
 /** Wraps `target[name]` (a method) so that its time, awaited when it returns a promise, adds to `label`. */
 function time<T extends object>(target: T, name: keyof T & string, label: string): void {
@@ -75,6 +77,11 @@ function time<T extends object>(target: T, name: keyof T & string, label: string
 }
 
 time(Sequence.prototype, "advance", "advance");
+if (process.env.DETAIL) {
+  time(Decoder.prototype as never, "run" as never, "decoder.run");
+  time(Decoder.prototype as never, "runInPlace" as never, "decoder.runInPlace");
+  time(Decoder.prototype as never, "lastLogits" as never, "decoder.lastLogits");
+}
 time(Sampler.prototype, "sample", "sample");
 time(IncrementalDetokenizer.prototype, "push", "detokenize");
 
@@ -145,26 +152,30 @@ async function profile(key: ModelKey, contexts: number[], streams: number[], tok
   const spec: ModelSpec = { id: m.serverModel, dir: m.dir, kind: "text-generation", dtype: m.dtype, dtypeSource: "registry", ownedBy: "bench", created: 0 };
   const cacheDir = process.env.HOME ? join(process.env.HOME, ".cache", "gpt3dev") : undefined;
   const model = await TextModel.load(spec, { intraOpThreads: 2, cacheDir }, { ...DEFAULT_SCHEDULER_OPTIONS, prefixCacheBytes: 0 });
-  const session = (model.decoder as unknown as { session: Session }).session;
+  const session = (model.decoder as unknown as { session: Session | DirectSession }).session;
   const timedRun = session.run.bind(session);
-  session.run = (async (...args: Parameters<Session["run"]>) => {
+  session.run = (async (...args: unknown[]) => {
     const start = mark();
     try {
-      return await timedRun(...args);
+      return await (timedRun as (...a: unknown[]) => Promise<unknown>)(...args);
     } finally {
       timers.add("run", start);
     }
-  }) as Session["run"];
+  }) as typeof session.run;
   // The raw loop opens the plain file, as in the contexts bench (the server's may carry load-time rewrites), with the
   // server's thread settings (spinning off), so the two differ only by what runs around session.run.
   const rawSession = await ort.InferenceSession.create(join(m.dir, "onnx", m.file), serverSessionOptions(2, false));
   // The raw loop on the server's own session too: the graph it loads may differ (src/runtime/graph-rewrite/).
   const keep = session.inputNames.find((name) => name === "num_logits_to_keep" || name === "logits_to_keep");
   const one = new ort.Tensor("int64", BigInt64Array.from([1n]), []);
-  const serverGraph = {
-    inputNames: session.inputNames,
-    run: (feeds: Record<string, ort.Tensor>) => session.run(keep ? { ...feeds, [keep]: one } : feeds),
-  } as unknown as Session;
+  // (Only through onnxruntime-node: a session run through the C API writes into buffers the loop does not have.)
+  const serverGraph =
+    session instanceof DirectSession
+      ? undefined
+      : ({
+          inputNames: session.inputNames,
+          run: (feeds: Record<string, ort.Tensor>) => session.run(keep ? { ...feeds, [keep]: one } : feeds),
+        } as unknown as Session);
   const base = await promptIds(m);
   const rows: Row[] = [];
   let salt = 1;
@@ -176,13 +187,14 @@ async function profile(key: ModelKey, contexts: number[], streams: number[], tok
         const server: { stepMs: number; stepCpuMs: number; steps: number; parts: Map<string, number> }[] = [];
         for (let r = 0; r < rounds; r++) {
           raw.push(await rawRound(rawSession, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
-          rawServerGraph.push(await rawRound(serverGraph, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
+          if (serverGraph) rawServerGraph.push(await rawRound(serverGraph, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
           const prompts = Array.from({ length: n }, () => unique(contextIds(base, context, salt++), model.vocabSize));
           const s = await serverRound(model, prompts, tokens);
           server.push({ ...s, parts: new Map(timers.ns) });
         }
         // Best round of each: the least disturbed sample on a shared machine.
         const best = server.reduce((a, b) => (b.stepMs < a.stepMs ? b : a));
+        if (process.env.DETAIL) lastParts.push(Object.fromEntries([...best.parts].filter(([k]) => k.endsWith(".cpu")).map(([k, v]) => [k, v / 1e6 / best.parts.get("decode.calls")!])));
         // Per decode step timed (a step's rows are advanced after its run, so parts are counted per decode call).
         const part = (name: string) => (best.parts.get(name) ?? 0) / 1e6 / (best.parts.get("decode.calls") ?? Number.NaN);
         const cpu = (name: string) => part(`${name}.cpu`);
@@ -259,5 +271,6 @@ if (import.meta.main) {
   await ensureModels(keys, (line) => console.error(line));
   const rows: Row[] = [];
   for (const key of keys) rows.push(...(await profile(key, contexts, streams, tokens, rounds)));
+  if (process.env.DETAIL) console.error(lastParts);
   console.log(profileTable(rows));
 }

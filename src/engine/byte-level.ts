@@ -3,7 +3,7 @@
  * each byte is written as one printable character, so a vocabulary string gives its token's exact bytes back, even for
  * a token that holds part of a multi-byte character.
  */
-const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
+export const UNICODE_TO_BYTE: ReadonlyMap<string, number> = (() => {
   const map = new Map<string, number>();
   const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let shifted = 0;

@@ -3,6 +3,7 @@ import type { ToolCall, ToolDefinition } from "./constraints/structured-request.
 import { withDefaultToolPrompt } from "./constraints/tool-prompt.ts";
 import { InvalidInputError, TemplateRenderError } from "./errors.ts";
 import { vocabBytes } from "./byte-level.ts";
+import { ByteLevelDecoder } from "./byte-level-decode.ts";
 import type { TokenDescriber } from "./token-logprobs.ts";
 import {
   detectOpenAIEncoding,
@@ -30,11 +31,15 @@ export interface ChatMessage {
 export class Tokenizer implements TokenDescriber {
   /** Vocabulary strings by id, built on first use (logprobs only). */
   private vocabulary: string[] | undefined;
+  /** decode() without transformers.js's per-call work, for byte-level tokenizers (same text: byte-level-decode.ts). */
+  private readonly byteLevel: ByteLevelDecoder | undefined;
 
   private constructor(
     private readonly inner: PreTrainedTokenizer,
     readonly openaiEncoding: OpenAIEncoding | undefined,
-  ) {}
+  ) {
+    this.byteLevel = ByteLevelDecoder.of(inner);
+  }
 
   /** `encoding`: the registry's choice; otherwise an OpenAI encoding is detected from the vocabulary. */
   static async load(dir: string, encoding?: OpenAIEncodingName): Promise<Tokenizer> {
@@ -52,6 +57,8 @@ export class Tokenizer implements TokenDescriber {
   }
 
   decode(ids: readonly number[]): string {
+    const fast = ids.length > 0 ? this.byteLevel?.decode(ids) : undefined;
+    if (fast !== undefined) return fast;
     // Clean-up would rewrite text that was already streamed (" ," → ","), so it stays off.
     return this.inner.decode(ids as number[], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
