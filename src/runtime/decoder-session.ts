@@ -25,13 +25,18 @@ export async function openDecoderSession(path: string, settings: SessionSettings
   return { session: await open(prepared.path, { ...settings, warnings }), rewrites: prepared.rewrites };
 }
 
-let warned = false;
+let told = false;
 
+/** Opens through the C API unless told not to or it cannot be loaded; says once per worker which path runs. */
 async function open(path: string, settings: SessionSettings): Promise<Session | DirectSession> {
   if (settings.inPlaceOutputs === false) return createSession(path, settings);
   const available = DirectSession.available();
-  if (available === true) return DirectSession.open(path, settings);
-  if (!warned) console.warn(`[gpt3dev] decoder outputs are copied after every step: ${available.message}`);
-  warned = true;
+  const first = !told;
+  told = true;
+  if (available === true) {
+    if (first) console.info("[gpt3dev] text models write their KV cache in place (ONNX Runtime C API)");
+    return DirectSession.open(path, settings);
+  }
+  if (first) console.warn(`[gpt3dev] decoder outputs are copied after every step: ${available.message}`);
   return createSession(path, settings);
 }

@@ -1,0 +1,40 @@
+// The server (from source and as the compiled binary) runs text models through ONNX Runtime's C API, writing the KV
+// cache in place, and says so; `--ort-outputs copied` runs them through onnxruntime-node; both answer alike.
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { serverModes, startServer, type RunningServer } from "./harness.ts";
+
+const REQUEST = { model: "tiny-llama", prompt: "The quick brown fox jumps over", max_tokens: 24, temperature: 0, logprobs: 2 };
+const IN_PLACE = "text models write their KV cache in place (ONNX Runtime C API)";
+
+async function complete(server: RunningServer, body: unknown): Promise<{ text: string; logprobs: unknown }[]> {
+  const response = await fetch(`${server.baseURL}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect(response.status).toBe(200);
+  const json = (await response.json()) as { choices: { text: string; logprobs: unknown }[] };
+  return json.choices;
+}
+
+for (const mode of serverModes()) {
+  describe(`KV cache written in place [${mode}]`, () => {
+    let inPlace: RunningServer;
+    let copied: RunningServer;
+    beforeAll(async () => {
+      [inPlace, copied] = await Promise.all([startServer({ mode }), startServer({ mode, args: ["--ort-outputs", "copied"] })]);
+    });
+    afterAll(async () => {
+      await Promise.all([inPlace?.stop(), copied?.stop()]);
+    });
+
+    it("writes in place by default and gives the same tokens and logprobs as onnxruntime-node's copies", async () => {
+      const batch = { ...REQUEST, prompt: [REQUEST.prompt, "Once upon a time", "1, 2, 3,"] };
+      const [a, b] = await Promise.all([complete(inPlace, REQUEST), complete(copied, REQUEST)]);
+      expect(a[0]!.text.length).toBeGreaterThan(0);
+      expect(a).toEqual(b);
+      const [c, d] = await Promise.all([complete(inPlace, batch), complete(copied, batch)]);
+      expect(c.length).toBe(3);
+      expect(c).toEqual(d);
+      expect(inPlace.output()).toContain(IN_PLACE);
+      expect(inPlace.output()).not.toContain("decoder outputs are copied");
+      expect(copied.output()).not.toContain(IN_PLACE);
+    });
+  });
+}
