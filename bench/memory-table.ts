@@ -54,11 +54,17 @@ export function memoryFile(key: MemoryFileKey): MemoryFile {
   return { key, dir, fileMiB, ...f };
 }
 
-/** Server flags that serve exactly this file under its own id (a registry file with every memory entry). */
+/**
+ * Server flags that serve exactly this file under its own id (a registry file with every memory entry whose folder
+ * exists: the server refuses a registry naming a folder that does not, and --files may have generated only some).
+ */
 export function memoryServerArgs(f: MemoryFile): string[] {
   const registry = join(BENCH_MODELS_DIR, ".registry", "memory.json");
   mkdirSync(join(BENCH_MODELS_DIR, ".registry"), { recursive: true });
-  const models = (["tiny", ...MEMORY_FILES] as const).map((k) => memoryFile(k)).map((m) => ({ name: m.served, path: m.dir, dtype: m.dtype }));
+  const models = (["tiny", ...MEMORY_FILES] as const)
+    .map((k) => memoryFile(k))
+    .filter((m) => existsSync(join(m.dir, "config.json")))
+    .map((m) => ({ name: m.served, path: m.dir, dtype: m.dtype }));
   writeFileSync(registry, `${JSON.stringify({ models }, null, 2)}\n`);
   return ["--models-dir", BENCH_MODELS_DIR, "--registry", registry, "--allow-models", f.served];
 }
