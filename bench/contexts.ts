@@ -184,7 +184,7 @@ export function contextMetrics(results: readonly ContextResult[], put: (name: st
   }
 }
 
-// Alone: `[TOKENS=128] [ROUNDS=1] [LLAMA=0] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
+// Alone: `[TOKENS=128] [ROUNDS=1] [LLAMA=0] [REFS=<commit>,worktree] bun bench/contexts.ts [models] [contexts]` starts a server per model and prints the two tables (the same
 // measurement as `bun run bench --contexts`, without the rest of the bench).
 if (import.meta.main) {
   const { benchModel, ensureModels, promptIds } = await import("./models.ts");
@@ -199,25 +199,28 @@ if (import.meta.main) {
     return JSON.parse(out.trim().split("\n").at(-1)!) as T;
   };
   await ensureModels(keys as Parameters<typeof ensureModels>[0], (line) => console.error(line));
-  for (const key of keys) {
-    const m = benchModel(key as Parameters<typeof benchModel>[0]);
-    const base = await promptIds(m);
-    const server = await startBenchServer(await serverTarget({ binary: false }), [...m.serverArgs, "--max-loaded-models", "1", "--threads", "2"]);
-    try {
-      await timedStream(server.baseURL, { model: m.serverModel, promptIds: base, tokens: 2 });
-      const log = (line: string) => console.error(line);
-      const results = await measureContexts(m, base, lengths, Number(process.env.TOKENS ?? 128), {
-        raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
-        // LLAMA=0 leaves llama.cpp out (a quicker look at gpt3dev against the raw loop).
-        llama: (job) => (process.env.LLAMA === "0" ? Promise.reject(new Error("left out (LLAMA=0)")) : child<LlamaResult>("llama-cpp.ts", job)),
-        baseURL: server.baseURL,
-        rounds,
-        threads: 2,
-        log,
-      });
-      console.log(`### ${key}\n\n${contextsTable(results)}\n\n${llamaTable(results)}\n`);
-    } finally {
-      await server.stop();
+  // REFS=<commit>,worktree: the same measurement on each commit's server (exported from git), one after the other.
+  for (const ref of (process.env.REFS ?? "worktree").split(",")) {
+    for (const key of keys) {
+      const m = benchModel(key as Parameters<typeof benchModel>[0]);
+      const base = await promptIds(m);
+      const server = await startBenchServer(await serverTarget({ binary: false, ref: ref === "worktree" ? undefined : ref }), [...m.serverArgs, "--max-loaded-models", "1", "--threads", "2"]);
+      try {
+        await timedStream(server.baseURL, { model: m.serverModel, promptIds: base, tokens: 2 });
+        const log = (line: string) => console.error(line);
+        const results = await measureContexts(m, base, lengths, Number(process.env.TOKENS ?? 128), {
+          raw: (job) => child<RawLoopResult>("raw-loop.ts", job),
+          // LLAMA=0 leaves llama.cpp out (a quicker look at gpt3dev against the raw loop).
+          llama: (job) => (process.env.LLAMA === "0" ? Promise.reject(new Error("left out (LLAMA=0)")) : child<LlamaResult>("llama-cpp.ts", job)),
+          baseURL: server.baseURL,
+          rounds,
+          threads: 2,
+          log,
+        });
+        console.log(`### ${key} (${ref})\n\n${contextsTable(results)}\n\n${llamaTable(results)}\n`);
+      } finally {
+        await server.stop();
+      }
     }
   }
 }
