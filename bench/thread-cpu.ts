@@ -4,7 +4,8 @@
 // processes share the machine, so it shows what each thread's work costs even on a loaded box; the decode rate
 // (wall) is printed beside it. Only counts are read: no prompt or output text.
 //
-//   bun bench/thread-cpu.ts [models=bench-int8] [contexts=32] [streams=1,8] [refs=worktree]   (TOKENS=128)
+//   bun bench/thread-cpu.ts [models=bench-int8] [contexts=32] [streams=1,8] [refs=worktree]   (TOKENS=128; THREADS=1
+//   also prints every thread's name and CPU ms)
 //
 // `refs`: comma-separated commits to compare with the working tree ("worktree"), each served from its own export.
 import type { ModelKey } from "./args.ts";
