@@ -6,7 +6,8 @@
 // takes turns with it, round after round, so a shared machine disturbs both alike. Only timings are recorded: no
 // prompt or output text.
 //
-//   bun bench/step-profile.ts [models=bench-fp32,bench-int8] [contexts=32,896] [streams=1,8]   (TOKENS=64 ROUNDS=3)
+//   bun bench/step-profile.ts [models=bench-fp32,bench-int8] [contexts=32,896] [streams=1,8]   (TOKENS=64 ROUNDS=3;
+//   RAW=0 leaves the raw loop out: at 896 positions and 8 rows its copied outputs take seconds a step)
 import { join } from "node:path";
 import { Decoder } from "../src/engine/decoder.ts";
 import { DEFAULT_SCHEDULER_OPTIONS } from "../src/engine/generation-job.ts";
@@ -98,13 +99,28 @@ interface Row {
   cpu: { decodeRest: number; sample: number; detokenize: number; advanceRest: number; schedulerRest: number };
 }
 
+/**
+ * Runs one greedy request per prompt through the scheduler and times the steps that decode every row at once: from
+ * the first step after the last prompt joined (prefills done) to the first step after a row finished.
+ */
 async function serverRound(model: TextModel, prompts: number[][], tokens: number): Promise<{ stepMs: number; stepCpuMs: number; steps: number }> {
-  const starts: Mark[] = [];
+  const rows = prompts.length;
+  const full: Mark[] = [];
+  let end: Mark | undefined;
   const decoder = model.decoder;
   const decode = Decoder.prototype.decode;
   decoder.decode = function (this: Decoder, ...args: Parameters<Decoder["decode"]>) {
     const start = mark();
-    starts.push(start);
+    if (end === undefined && args[1].length === rows) {
+      if (full.length === 0) {
+        timers.reset();
+        timers.on = true;
+      }
+      full.push(start);
+    } else if (end === undefined && full.length > 0) {
+      end = start;
+      timers.on = false;
+    }
     return decode.apply(this, args).finally(() => timers.add("decode", start));
   };
   try {
@@ -115,16 +131,12 @@ async function serverRound(model: TextModel, prompts: number[][], tokens: number
           model.scheduler.submit({ ...plan.job, sink: { events() {}, done: () => resolve(), fail: reject } });
         }),
     );
-    // The first decode steps are where rows join; time the steady state after every row has joined.
-    await Promise.race([Promise.all(done), waitFor(() => starts.length >= 2)]);
-    timers.reset();
-    timers.on = true;
-    const first = starts.length;
     await Promise.all(done);
+    end ??= mark();
     timers.on = false;
-    const measured = starts.slice(first - 1);
-    const steps = measured.length - 1;
-    const span = (pick: (m: Mark) => number) => (pick(measured.at(-1)!) - pick(measured[0]!)) / 1e6 / steps;
+    const steps = full.length;
+    if (steps < 2) throw new Error(`only ${steps} step(s) decoded all ${rows} rows at once: raise TOKENS`);
+    const span = (pick: (m: Mark) => number) => (pick(end!) - pick(full[0]!)) / 1e6 / steps;
     return { stepMs: span((m) => m.wall), stepCpuMs: span((m) => m.cpu), steps };
   } finally {
     delete (decoder as Partial<Decoder>).decode;
@@ -186,7 +198,7 @@ async function profile(key: ModelKey, contexts: number[], streams: number[], tok
         const rawServerGraph: number[] = [];
         const server: { stepMs: number; stepCpuMs: number; steps: number; parts: Map<string, number> }[] = [];
         for (let r = 0; r < rounds; r++) {
-          raw.push(await rawRound(rawSession, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
+          if (process.env.RAW !== "0") raw.push(await rawRound(rawSession, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
           if (serverGraph) rawServerGraph.push(await rawRound(serverGraph, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
           const prompts = Array.from({ length: n }, () => unique(contextIds(base, context, salt++), model.vocabSize));
           const s = await serverRound(model, prompts, tokens);
