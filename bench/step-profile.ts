@@ -9,7 +9,8 @@
 //   bun bench/step-profile.ts [models=bench-fp32,bench-int8] [contexts=32,896] [streams=1,8]   (TOKENS=64 ROUNDS=3;
 //   RAW=0 leaves the raw loop out: at 896 positions and 8 rows its copied outputs take seconds a step)
 import { join } from "node:path";
-import { Decoder } from "../src/engine/decoder.ts";
+import { DecodeBatch } from "../src/engine/decode-batch.ts";
+import { Decoder, type KvBlock } from "../src/engine/decoder.ts";
 import { DEFAULT_SCHEDULER_OPTIONS } from "../src/engine/generation-job.ts";
 import { IncrementalDetokenizer } from "../src/engine/detokenizer.ts";
 import { planCompletion } from "../src/engine/completions.ts";
@@ -95,6 +96,8 @@ interface Row {
   rawServerGraphStepMs: number;
   serverStepMs: number;
   runMs: number;
+  /** Longest re-pack of the batch's cache once every row had joined (a row leaving), wall ms; 0 when none. */
+  packMs: number;
   /** Thread CPU ms per step of the JS work around session.run, by part. */
   cpu: { decodeRest: number; sample: number; detokenize: number; advanceRest: number; schedulerRest: number };
 }
@@ -103,11 +106,29 @@ interface Row {
  * Runs one greedy request per prompt through the scheduler and times the steps that decode every row at once: from
  * the first step after the last prompt joined (prefills done) to the first step after a row finished.
  */
-async function serverRound(model: TextModel, prompts: number[][], tokens: number): Promise<{ stepMs: number; stepCpuMs: number; steps: number }> {
+async function serverRound(model: TextModel, prompts: number[][], tokens: number): Promise<{ stepMs: number; stepCpuMs: number; steps: number; packMs: number }> {
   const rows = prompts.length;
   const full: Mark[] = [];
   let end: Mark | undefined;
   const decoder = model.decoder;
+  // The window ends before the batch drops the first finished row (re-packing the cache is timed on its own).
+  const batch = (model.scheduler as unknown as { batch: DecodeBatch<KvBlock> }).batch;
+  batch.update = function (this: DecodeBatch<KvBlock>, ...args: Parameters<DecodeBatch<KvBlock>["update"]>) {
+    if (end === undefined && full.length > 0 && this.rows.some((c) => c.state !== "active")) {
+      end = mark();
+      timers.on = false;
+    }
+    return DecodeBatch.prototype.update.apply(this, args);
+  };
+  let packMs = 0;
+  decoder.pack = function (this: Decoder, ...args: Parameters<Decoder["pack"]>) {
+    const start = now();
+    try {
+      return Decoder.prototype.pack.apply(this, args);
+    } finally {
+      if (full.length > 0) packMs = Math.max(packMs, elapsedMs(start, now()));
+    }
+  };
   const decode = Decoder.prototype.decode;
   decoder.decode = function (this: Decoder, ...args: Parameters<Decoder["decode"]>) {
     const start = mark();
@@ -137,9 +158,11 @@ async function serverRound(model: TextModel, prompts: number[][], tokens: number
     const steps = full.length;
     if (steps < 2) throw new Error(`only ${steps} step(s) decoded all ${rows} rows at once: raise TOKENS`);
     const span = (pick: (m: Mark) => number) => (pick(end!) - pick(full[0]!)) / 1e6 / steps;
-    return { stepMs: span((m) => m.wall), stepCpuMs: span((m) => m.cpu), steps };
+    return { stepMs: span((m) => m.wall), stepCpuMs: span((m) => m.cpu), steps, packMs };
   } finally {
     delete (decoder as Partial<Decoder>).decode;
+    delete (decoder as Partial<Decoder>).pack;
+    delete (batch as Partial<DecodeBatch<KvBlock>>).update;
   }
 }
 
@@ -196,7 +219,7 @@ async function profile(key: ModelKey, contexts: number[], streams: number[], tok
       for (const n of streams) {
         const raw: number[] = [];
         const rawServerGraph: number[] = [];
-        const server: { stepMs: number; stepCpuMs: number; steps: number; parts: Map<string, number> }[] = [];
+        const server: { stepMs: number; stepCpuMs: number; steps: number; packMs: number; parts: Map<string, number> }[] = [];
         for (let r = 0; r < rounds; r++) {
           if (process.env.RAW !== "0") raw.push(await rawRound(rawSession, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
           if (serverGraph) rawServerGraph.push(await rawRound(serverGraph, model, unique(contextIds(base, context, salt++), model.vocabSize), n, tokens));
@@ -218,6 +241,7 @@ async function profile(key: ModelKey, contexts: number[], streams: number[], tok
           rawServerGraphStepMs: Math.min(...rawServerGraph),
           serverStepMs: best.stepMs,
           runMs: part("run"),
+          packMs: best.packMs,
           cpu: {
             decodeRest: cpu("decode") - cpu("run"),
             sample: cpu("sample"),
@@ -251,6 +275,7 @@ export function profileTable(rows: readonly Row[]): string {
     "rest of advance (stops, events)",
     "rest of the scheduler",
     "all JS work",
+    "re-pack when a row leaves, ms",
   ];
   return markdownTable(
     header,
@@ -269,8 +294,9 @@ export function profileTable(rows: readonly Row[]): string {
       ms(r.cpu.advanceRest),
       ms(r.cpu.schedulerRest),
       ms(r.cpu.decodeRest + r.cpu.sample + r.cpu.detokenize + r.cpu.advanceRest + r.cpu.schedulerRest),
+      r.packMs > 0 ? ms(r.packMs) : "–",
     ]),
-    ["left", ...Array<"right">(13).fill("right")],
+    ["left", ...Array<"right">(14).fill("right")],
   );
 }
 
