@@ -46,7 +46,8 @@ export interface BatchModel<K extends KvShape> {
    */
   prefillBatch(rows: ReadonlyArray<PrefillRow<K>>): Promise<StepOutput<K>>;
   decode(kv: K, tokens: readonly number[], lengths: readonly number[]): Promise<StepOutput<K>>;
-  pack(sources: ReadonlyArray<RowSource<K>>): K;
+  /** `forDecode`: the block becomes the decode batch's (the model may put it where decode steps write). */
+  pack(sources: ReadonlyArray<RowSource<K>>, forDecode?: boolean): K;
   /**
    * A decode step consumes its input: the model may write later steps' caches over it. A decode block that leaves the
    * batch another way (re-packed into a new block) is given back with `retire`; when the batch empties, every buffer

@@ -44,7 +44,7 @@ export class DecodeBatch<K extends KvShape> {
     this.kv = undefined;
     if (rows.length === 0) return this.retire(old);
     try {
-      this.kv = this.model.pack(sources);
+      this.kv = this.model.pack(sources, true);
       this.packs++;
       return this.retire(old);
     } catch (error) {

@@ -212,8 +212,15 @@ export class Decoder implements BatchModel<KvBlock> {
    * the server makes, and it happens when a sequence joins or leaves the batch, or when a prompt with cached positions
    * is prefilled next to others. A source of length 0 leaves its row all padding.
    */
-  pack(sources: readonly PackSource[]): KvBlock {
-    return this.io.cache.pack(sources);
+  pack(sources: readonly PackSource[], forDecode = false): KvBlock {
+    const buffers = forDecode ? this.decodeBuffers : undefined;
+    if (!buffers || sources.length === 0) return this.io.cache.pack(sources);
+    // The batch's new block goes into buffers decode steps already touched: no fresh pages to fault in.
+    const width = KvLayout.packedWidth(sources);
+    const lease = buffers.lease(sources[0]!.kv, sources.length, width, false, sources.map((s) => s.kv));
+    const block = this.io.cache.pack(sources, lease.tensors);
+    lease.commit(block);
+    return block;
   }
 
   async release(): Promise<void> {

@@ -1,4 +1,4 @@
-import { floatArray, floatTensorOf, type FloatType } from "../runtime/tensor-dtype.ts";
+import { floatArray, floatTensorOf, type FloatArray, type FloatType } from "../runtime/tensor-dtype.ts";
 import type { Tensor } from "../runtime/session.ts";
 
 /**
@@ -38,19 +38,28 @@ export class KvLayout {
     return { rows, width: 0, tensors };
   }
 
+  /** Positions of the longest source: the width of the block `pack` makes. */
+  static packedWidth(sources: readonly PackSource[]): number {
+    return Math.max(0, ...sources.map((s) => s.length));
+  }
+
   /**
-   * A new block holding the given rows, in order, left-padded to the longest. A source of length 0 leaves its row
-   * all padding (zeros).
+   * A block holding the given rows, in order, left-padded to the longest: new arrays, or the given tensors (exactly
+   * `rows × heads × width × headDim` each, by input name, not shared with any source), whose padding is zeroed. A
+   * source of length 0 leaves its row all padding (zeros).
    */
-  pack(sources: readonly PackSource[]): KvBlock {
+  pack(sources: readonly PackSource[], into?: Readonly<Record<string, Tensor>>): KvBlock {
     const { kvHeads, headDim } = this;
     const rows = sources.length;
-    const width = Math.max(0, ...sources.map((s) => s.length));
+    const width = KvLayout.packedWidth(sources);
     const tensors: Record<string, Tensor> = {};
     for (const name of this.names) {
-      const data = floatArray(this.type, rows * kvHeads * width * headDim);
+      const target = into?.[name];
+      const data = (target?.data as FloatArray | undefined) ?? floatArray(this.type, rows * kvHeads * width * headDim);
       const out = bitsView(data);
       sources.forEach((source, r) => {
+        const pad = (width - source.length) * headDim;
+        if (target && pad > 0) for (let h = 0; h < kvHeads; h++) out.fill(0, (r * kvHeads + h) * width * headDim, (r * kvHeads + h) * width * headDim + pad);
         if (source.length === 0) return;
         const src = bitsView(source.kv.tensors[name]!.data);
         const srcWidth = source.kv.width;
@@ -61,7 +70,7 @@ export class KvLayout {
           out.set(src.subarray(from, from + span), to);
         }
       });
-      tensors[name] = floatTensorOf(this.type, data, [rows, kvHeads, width, headDim]);
+      tensors[name] = target ?? floatTensorOf(this.type, data, [rows, kvHeads, width, headDim]);
     }
     return { rows, width, tensors };
   }

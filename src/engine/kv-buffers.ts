@@ -38,14 +38,17 @@ export class DecodeBuffers {
 
   constructor(private readonly layout: KvLayout) {}
 
-  /** Output tensors for a step from `input` to a block of `rows × width`, in buffers nobody reads. */
-  lease(input: KvBlock, rows: number, width: number): CacheLease {
+  /**
+   * Output tensors for a step from `input` to a block of `rows × width`, in buffers nobody reads. With `consumes`
+   * false (a re-pack reading `input` and `others`), committing leaves the input's set held.
+   */
+  lease(input: KvBlock, rows: number, width: number, consumes = true, others: readonly KvBlock[] = []): CacheLease {
     const { names, kvHeads, headDim, type } = this.layout;
     const needed = rows * kvHeads * width * headDim;
-    const source = this.sets.find((set) => set.holder === input);
+    const source = consumes ? this.sets.find((set) => set.holder === input) : undefined;
     // A block read again after a step consumed it is still not written while it is being read.
-    const reading = (input.tensors[names[0]!]?.data as FloatArray | undefined)?.buffer;
-    const free = this.sets.filter((set) => set.holder === undefined && set.buffers[0]?.buffer !== reading);
+    const reading = new Set([input, ...others].map((kv) => (kv.tensors[names[0]!]?.data as FloatArray | undefined)?.buffer));
+    const free = this.sets.filter((set) => set.holder === undefined && !reading.has(set.buffers[0]?.buffer));
     let target = free.find((set) => fits(set, needed)) ?? free[0];
     if (!target && this.sets.length < MAX_SETS) {
       target = { buffers: [], holder: undefined };

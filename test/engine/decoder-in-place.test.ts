@@ -48,18 +48,28 @@ async function script(d: Decoder): Promise<{ logits: number[][]; caches: ReturnT
   };
   await decodeSteps(6);
   // The resumed prompt joins; the first row leaves two steps later.
-  const packed = d.pack([...lengths.map((length, row) => ({ kv, row, length })), { kv: resumed.kv, row: 0, length: 8 }]);
+  // Packed as the scheduler packs its decode batch (into the decode buffers when the session writes in place).
+  const packed = d.pack([...lengths.map((length, row) => ({ kv, row, length })), { kv: resumed.kv, row: 0, length: 8 }], true);
   d.retire(kv);
   kv = packed;
   lengths = [...lengths, 8];
   tokens = [...tokens, argmax(resumed.logits)];
   await decodeSteps(2);
-  const left = d.pack([{ kv, row: 1, length: lengths[1]! }, { kv, row: 2, length: lengths[2]! }]);
+  const left = d.pack([{ kv, row: 1, length: lengths[1]! }, { kv, row: 2, length: lengths[2]! }], true);
   d.retire(kv);
   kv = left;
   lengths = lengths.slice(1);
   tokens = tokens.slice(1);
   await decodeSteps(5);
+  // A shorter row joins a batch whose buffers held longer rows: its padding must read as zeros, not old positions.
+  const short = await d.prefill(ids(2, 7), d.emptyKv());
+  const joined = d.pack([...lengths.map((length, row) => ({ kv, row, length })), { kv: short.kv, row: 0, length: 2 }], true);
+  caches.push(cacheBits(joined));
+  d.retire(kv);
+  kv = joined;
+  lengths = [...lengths, 2];
+  tokens = [...tokens, argmax(short.logits)];
+  await decodeSteps(3);
   d.releaseDecodeBuffers();
   return { logits, caches };
 }
@@ -84,7 +94,7 @@ describe("decoder outputs written in place", () => {
       const copied = await open(id, file, false);
       const a = await script(inPlace);
       const b = await script(copied);
-      expect(a.logits.length).toBe(2 + 1 + 13);
+      expect(a.logits.length).toBe(2 + 1 + 16);
       expect(a.logits).toEqual(b.logits);
       expect(a.caches).toEqual(b.caches);
     });
