@@ -6,7 +6,7 @@ import { float32Range, floatArray, floatTensorOf, forBinding, isFloatType, tenso
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
 import { UnsupportedFormatError } from "./errors.ts";
 import { KvLayout, type KvBlock, type PackSource } from "./kv-block.ts";
-import { DecodeBuffers } from "./kv-buffers.ts";
+import { DecodeBuffers, type CacheLease } from "./kv-buffers.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
 export type { KvBlock, PackSource } from "./kv-block.ts";
@@ -261,7 +261,7 @@ export class Decoder implements BatchModel<KvBlock> {
     if (this.io.logitsToKeep) feeds[this.io.logitsToKeep] = int64Tensor([keep], []);
     const width = past.width + dims[1];
     const lease = buffers?.lease(past, dims[0], width);
-    const outputs = this.session instanceof DirectSession ? await this.runInPlace(feeds, dims, width, keep, lease?.tensors) : await this.session.run(feeds);
+    const outputs = this.session instanceof DirectSession ? await this.runInPlace(feeds, dims, width, keep, lease) : await this.session.run(feeds);
     const logits = outputs.logits;
     if (!logits) throw new Error("decoder returned no logits");
     const tensors: Record<string, Tensor> = {};
@@ -277,22 +277,24 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   /**
-   * Runs through the C API with every output allocated here: logits fresh, the cache in `caches` (decode steps:
-   * DecodeBuffers, reused) or fresh (prefills: the prefix cache may keep those), keyed by past_key_values names.
+   * Runs through the C API with every output allocated here: the cache and logits of a decode step in its lease
+   * (DecodeBuffers, reused), those of a prefill fresh (the prefix cache may keep its cache).
    */
   private async runInPlace(
     feeds: Record<string, Tensor>,
     dims: readonly [number, number],
     width: number,
     keep: number,
-    caches: Record<string, Tensor> | undefined,
+    lease: CacheLease | undefined,
   ): Promise<Record<string, Tensor>> {
     const { cache, logitsType, logitsWidth, logitsToKeep } = this.io;
     const rows = dims[0];
     const positions = logitsToKeep ? keep : dims[1];
+    const size = rows * positions * logitsWidth;
     const outputs: Record<string, Tensor> = {
-      logits: floatTensorOf(logitsType, floatArray(logitsType, rows * positions * logitsWidth), [rows, positions, logitsWidth]),
+      logits: floatTensorOf(logitsType, lease ? lease.logits(logitsType, size) : floatArray(logitsType, size), [rows, positions, logitsWidth]),
     };
+    const caches = lease?.tensors;
     const cacheDims = [rows, cache.kvHeads, width, cache.headDim];
     for (const name of cache.names) {
       const present = name.replace(/^past_key_values/, "present");

@@ -1,5 +1,5 @@
 import type { Tensor } from "../runtime/session.ts";
-import { floatArray, floatTensorOf, type FloatArray } from "../runtime/tensor-dtype.ts";
+import { floatArray, floatTensorOf, type FloatArray, type FloatType } from "../runtime/tensor-dtype.ts";
 import type { KvBlock, KvLayout } from "./kv-block.ts";
 
 /** Positions of room a new buffer keeps beyond the step that needed it, so that it is not replaced every step. */
@@ -9,6 +9,8 @@ const MAX_SETS = 4;
 
 interface BufferSet {
   buffers: FloatArray[];
+  /** The logits of the step whose cache the set holds (decode steps only). */
+  logits?: FloatArray;
   /** The decode block these buffers hold, until a later step consumes it or it is retired; undefined: free. */
   holder: KvBlock | undefined;
 }
@@ -16,6 +18,11 @@ interface BufferSet {
 /** The cache tensors a step writes, and what to call once it has written them. */
 export interface CacheLease {
   tensors: Record<string, Tensor>;
+  /**
+   * `length` elements of `type` for the step's logits, kept with its cache: valid for as long as the cache (fresh
+   * memory costs page faults every step otherwise: a 50,257-entry row is 50 pages).
+   */
+  logits(type: FloatType, length: number): FloatArray;
   /** The step succeeded and returned `block` (its cache is `tensors`): the step's input is consumed. */
   commit(block: KvBlock): void;
 }
@@ -64,6 +71,13 @@ export class DecodeBuffers {
     names.forEach((name, i) => (tensors[name] = floatTensorOf(type, buffers[i]!.subarray(0, needed), dims)));
     return {
       tensors,
+      logits: (logitsType, length) => {
+        if (!target) return floatArray(logitsType, length);
+        const kept = target.logits;
+        const fitting = kept && kept.length >= length && (logitsType === "float16") === kept instanceof Uint16Array;
+        if (!fitting) target.logits = floatArray(logitsType, length);
+        return target.logits!.subarray(0, length);
+      },
       commit: (block) => {
         if (target) target.holder = block;
         if (source) source.holder = undefined;

@@ -15,6 +15,7 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+const lengthOf = (data: ArrayLike<number>) => [data.constructor.name, data.length];
 const bufferOf = (kv: KvBlock) => (kv.tensors["past_key_values.0.key"]!.data as Float32Array).buffer;
 
 /** What a decode step does with a lease: a block one position wider over the leased tensors. */
@@ -43,6 +44,27 @@ describe("DecodeBuffers", () => {
     expect(buffers.bytes).toBe(2 * (2 * 2 * 4 * 4) * (65 + 66));
     buffers.clear();
     expect(buffers.bytes).toBe(0);
+  });
+
+  it("keeps each step's logits with its cache: reused every other step, never the previous step's", () => {
+    const buffers = new DecodeBuffers(layout);
+    let kv = layout.pack([{ kv: layout.empty(1), row: 0, length: 0 }]);
+    const seen: Float32Array[] = [];
+    for (let i = 0; i < 6; i++) {
+      const lease = buffers.lease(kv, 1, kv.width + 1);
+      const logits = lease.logits("float32", 10) as Float32Array;
+      logits.fill(i);
+      const block = { rows: 1, width: kv.width + 1, tensors: lease.tensors };
+      lease.commit(block);
+      kv = block;
+      seen.push(logits);
+    }
+    // The last two steps' logits are intact; each buffer alternates between two sets.
+    expect(Array.from(seen[5]!)).toEqual(new Array(10).fill(5));
+    expect(Array.from(seen[4]!)).toEqual(new Array(10).fill(4));
+    expect(seen[5]!.buffer).toBe(seen[3]!.buffer);
+    expect(seen[4]!.buffer).not.toBe(seen[5]!.buffer);
+    expect(lengthOf(buffers.lease(kv, 1, kv.width + 1).logits("float16", 10))).toEqual(["Uint16Array", 10]);
   });
 
   it("grows a set when a step outgrows it and replaces one four times too large", () => {
