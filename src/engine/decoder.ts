@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { openDecoderSession } from "../runtime/decoder-session.ts";
 import { DirectSession } from "../runtime/direct-session.ts";
-import { int64Tensor, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
+import { int64Tensor, int64TensorOf, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import { float32Range, floatArray, floatTensorOf, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
 import { UnsupportedFormatError } from "./errors.ts";
@@ -188,11 +188,9 @@ export class Decoder implements BatchModel<KvBlock> {
   async decode(kv: KvBlock, tokens: readonly number[], lengths: readonly number[]): Promise<StepResult> {
     const rows = kv.rows;
     const width = kv.width + 1;
-    const mask = new Array<number>(rows * width);
-    for (let r = 0; r < rows; r++) {
-      const pad = kv.width - lengths[r]!;
-      mask.fill(0, r * width, r * width + pad).fill(1, r * width + pad, (r + 1) * width);
-    }
+    // Built as int64 directly: at long contexts the mask is the step's largest input (rows × width).
+    const mask = new BigInt64Array(rows * width);
+    for (let r = 0; r < rows; r++) mask.fill(1n, r * width + kv.width - lengths[r]!, (r + 1) * width);
     const out = await this.run(kv, tokens, [rows, 1], mask, lengths, 1, this.decodeBuffers);
     return { logits: this.lastLogits(out.logits, rows, 1), kv: out.kv };
   }
@@ -244,14 +242,15 @@ export class Decoder implements BatchModel<KvBlock> {
     past: KvBlock,
     ids: readonly number[],
     dims: readonly [number, number],
-    mask: readonly number[],
+    mask: readonly number[] | BigInt64Array,
     positions: readonly number[],
     keep: number,
     buffers?: DecodeBuffers,
   ): Promise<{ logits: Tensor; kv: KvBlock }> {
+    const maskDims = [dims[0], mask.length / dims[0]];
     const feeds: Record<string, Tensor> = {
       input_ids: int64Tensor(ids, dims),
-      attention_mask: int64Tensor(mask, [dims[0], mask.length / dims[0]]),
+      attention_mask: mask instanceof BigInt64Array ? int64TensorOf(mask, maskDims) : int64Tensor(mask, maskDims),
     };
     Object.assign(feeds, past.tensors);
     if (this.io.hasPositionIds) {

@@ -87,7 +87,12 @@ function nest(entries: Record<string, string>): Record<string, unknown> {
 }
 
 export function int64Tensor(values: readonly number[], dims: readonly number[]): Tensor {
-  return new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  return int64TensorOf(BigInt64Array.from(values, (v) => BigInt(v)), dims);
+}
+
+/** An int64 tensor over `data` as it is (no conversion from numbers). */
+export function int64TensorOf(data: BigInt64Array, dims: readonly number[]): Tensor {
+  return new ort.Tensor("int64", data, dims);
 }
 
 export function floatTensor(values: Float32Array, dims: readonly number[]): Tensor {
