@@ -83,6 +83,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "in-place",
   },
   {
+    flag: "attention",
+    env: "GPT3DEV_ATTENTION",
+    type: "string",
+    description: "fused: text models' attention runs as ONNX Runtime's GroupQueryAttention over a KV cache each step extends in place (rewritten at load); exported: as the model file computes it, concatenating the whole cache every step",
+    defaultText: "fused",
+  },
+  {
     flag: "ort-arena",
     env: "GPT3DEV_ORT_ARENA",
     type: "string",

@@ -32,6 +32,7 @@ export interface Config {
   spinning: boolean;
   /** Decoder outputs are written in place through ONNX Runtime's C API (src/runtime/direct-session.ts). */
   inPlaceOutputs: boolean;
+  fusedAttention: boolean;
   /** ONNX Runtime's CPU memory arena. */
   memoryArena: boolean;
   /** Continuous batching, per loaded text model. */
@@ -156,6 +157,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       spinning: oneOf("ort-spinning", get("ort-spinning") ?? "off", ["on", "off"] as const) === "on",
       memoryArena: oneOf("ort-arena", get("ort-arena") ?? "on", ["on", "off"] as const) === "on",
       inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",
+      fusedAttention: oneOf("attention", get("attention") ?? "fused", ["fused", "exported"] as const) === "fused",
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

@@ -41,6 +41,7 @@ function start(config: Config): void {
     prepackWeights: config.prepackWeights,
     spinning: config.spinning,
     inPlaceOutputs: config.inPlaceOutputs,
+    fusedAttention: config.fusedAttention,
     memoryArena: config.memoryArena,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,

@@ -61,6 +61,7 @@ describe("parseCli", () => {
       prepackWeights: true,
       spinning: false,
       inPlaceOutputs: true,
+      fusedAttention: true,
       memoryArena: true,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
@@ -145,6 +146,10 @@ describe("parseCli", () => {
     const arena = parseCli(["--ort-arena", "off"], {});
     if (arena.kind !== "run") throw new Error("expected run");
     expect(arena.config.memoryArena).toBe(false);
+    const exported = parseCli(["--attention", "exported"], {});
+    if (exported.kind !== "run") throw new Error("expected run");
+    expect(exported.config.fusedAttention).toBe(false);
+    expect(() => parseCli([], { GPT3DEV_ATTENTION: "flash" })).toThrow("--attention: expected one of fused, exported, got 'flash'");
     expect(() => parseCli([], { GPT3DEV_ORT_OUTPUTS: "direct" })).toThrow("--ort-outputs: expected one of in-place, copied, got 'direct'");
     expect(result.config.graphOptimization).toBe("basic");
     expect(() => parseCli(["--max-batch", "0"], {})).toThrow("--max-batch: expected an integer from 1 to 256");

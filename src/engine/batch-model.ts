@@ -21,6 +21,8 @@ export interface RowSource<K> {
 export interface PrefillRow<K> {
   ids: readonly number[];
   past?: RowSource<K>;
+  /** Positions the whole prompt takes (a model that extends caches in place gives the row room for them at once). */
+  room?: number;
 }
 
 /**
@@ -35,10 +37,13 @@ export interface BatchModel<K extends KvShape> {
   readonly vocabSize: number;
   /** False when left padding would change the output: the scheduler then runs one sequence at a time. */
   readonly supportsPadding: boolean;
+  /** False: a prompt chunk after cached positions runs alone, never next to other prompts (default true). */
+  readonly batchesResumedPrompts?: boolean;
   /** Cache bytes per position of one sequence (keys and values of every layer); unknown: the budget counts nothing. */
   readonly kvBytesPerPosition?: number;
   emptyKv(): K;
-  prefill(ids: readonly number[], past: K, positions?: LogitPositions): Promise<StepOutput<K>>;
+  /** `room`: positions the whole prompt takes (a hint for models that extend caches in place). */
+  prefill(ids: readonly number[], past: K, positions?: LogitPositions, room?: number): Promise<StepOutput<K>>;
   /**
    * Several prompts' chunks in one left-padded run; row r of the returned cache holds `past` and `ids` of `rows[r]`,
    * right-aligned. A row with cached positions must have as many ids as the longest row, so that its cache and its new

@@ -2,11 +2,13 @@ import { join } from "node:path";
 import { openDecoderSession } from "../runtime/decoder-session.ts";
 import { DirectSession } from "../runtime/direct-session.ts";
 import { int64Tensor, int64TensorOf, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
-import { float32Range, floatArray, floatTensorOf, forBinding, isFloatType, tensorInfo, type FloatType, type TensorInfo } from "../runtime/tensor-dtype.ts";
+import { float32Range, floatArray, floatTensorOf, forBinding, type FloatArray } from "../runtime/tensor-dtype.ts";
+import type { RewriteName } from "../runtime/graph-rewrite/rewrites.ts";
 import type { BatchModel, PrefillRow } from "./batch-model.ts";
-import { UnsupportedFormatError } from "./errors.ts";
+import { readDecoderIo, type DecoderIo } from "./decoder-io.ts";
 import { KvLayout, type KvBlock, type PackSource } from "./kv-block.ts";
 import { DecodeBuffers, type CacheLease } from "./kv-buffers.ts";
+import { KvRoom } from "./kv-room.ts";
 import type { DecoderConfig } from "./model-config.ts";
 
 export type { KvBlock, PackSource } from "./kv-block.ts";
@@ -15,63 +17,6 @@ export interface StepResult {
   /** Next-token logits as float32, `rows × vocab`, row after row (the last position of each row only). */
   logits: Float32Array;
   kv: KvBlock;
-}
-
-/** Graph inputs a decoder may have beyond the cache; any other input makes the export one gpt3dev cannot feed. */
-const KNOWN_INPUTS = new Set(["input_ids", "attention_mask", "position_ids", "num_logits_to_keep", "logits_to_keep"]);
-const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
-
-/** What a decoder session declares about its inputs and outputs, checked once when it opens. */
-export interface DecoderIo {
-  cache: KvLayout;
-  /** float32, or float16 for fp16 / q4f16 exports. */
-  logitsType: FloatType;
-  /** Entries per position of `logits` (the graph's own last dimension when it is fixed, else the config's vocabulary). */
-  logitsWidth: number;
-  /** The input that limits logits to the last positions (Optimum's `num_logits_to_keep`, newer `logits_to_keep`). */
-  logitsToKeep?: string;
-  hasPositionIds: boolean;
-}
-
-/** Reads the I/O contract from the session's metadata; throws UnsupportedFormatError naming what does not fit. */
-export function readDecoderIo(session: Session | DirectSession, config: DecoderConfig): DecoderIo {
-  const { inputs, outputs } = tensorInfo(session as Session);
-  for (const name of ["input_ids", "attention_mask"]) {
-    if (!inputs.has(name)) throw new UnsupportedFormatError(`the ONNX graph has no '${name}' input (not a text decoder export)`);
-  }
-  const unknown = [...inputs.keys()].filter((name) => !KNOWN_INPUTS.has(name) && !PAST.test(name));
-  if (unknown.length > 0) throw new UnsupportedFormatError(`the ONNX graph has inputs gpt3dev cannot feed: ${unknown.join(", ")}`);
-  const logits = outputs.get("logits");
-  if (!logits) throw new UnsupportedFormatError("the ONNX graph has no 'logits' output");
-  if (!isFloatType(logits.type)) throw new UnsupportedFormatError(`'logits' are ${logits.type}, not float32 or float16`);
-  const past = [...inputs].filter(([name]) => PAST.test(name));
-  if (past.length === 0) throw new UnsupportedFormatError("the ONNX graph has no past_key_values inputs (exported without a cache)");
-  for (const name of inputs.keys()) {
-    if (PAST.test(name) && !outputs.has(name.replace(/^past_key_values/, "present"))) {
-      throw new UnsupportedFormatError(`input '${name}' has no matching present output`);
-    }
-  }
-  const first = past[0]![1];
-  const types = new Set(past.map(([, info]) => info.type));
-  if (types.size !== 1 || !isFloatType(first.type)) {
-    throw new UnsupportedFormatError(`past_key_values must all be float32 or all float16, found ${[...types].join(", ")}`);
-  }
-  const [kvHeads, headDim] = [dim(first, 1, config.kvHeads), dim(first, 3, config.headDim)];
-  if (first.shape.length !== 4) throw new UnsupportedFormatError(`past_key_values have ${first.shape.length} dimensions, expected 4 [batch, heads, past, head_dim]`);
-  const logitsToKeep = ["num_logits_to_keep", "logits_to_keep"].find((name) => inputs.has(name));
-  return {
-    cache: new KvLayout(past.map(([name]) => name), kvHeads, headDim, first.type as FloatType),
-    logitsType: logits.type as FloatType,
-    logitsWidth: dim(logits, 2, config.vocabSize),
-    logitsToKeep,
-    hasPositionIds: inputs.has("position_ids"),
-  };
-}
-
-/** A fixed dimension from the graph, else the config's value (exports may leave heads or head size symbolic). */
-function dim(info: TensorInfo, axis: number, fallback: number): number {
-  const value = info.shape[axis];
-  return typeof value === "number" && value > 0 ? value : fallback;
 }
 
 /** Which positions' logits a prefill returns: each row's last (what sampling needs), or every prompt position. */
@@ -86,17 +31,33 @@ export type LogitPositions = "last" | "all";
 export class Decoder implements BatchModel<KvBlock> {
   /** Without position_ids the graph derives positions from the cache width, which left padding would shift. */
   readonly supportsPadding: boolean;
+  /**
+   * False when attention is GroupQueryAttention (rewritten at load), which runs several new positions after cached
+   * ones for one sequence at a time.
+   */
+  readonly batchesResumedPrompts: boolean;
   readonly io: DecoderIo;
   /** Where decode steps write their cache when the session writes outputs in place (undefined: it does not). */
   private readonly decodeBuffers: DecodeBuffers | undefined;
+  /** Blocks extended in place, when the graph's attention shares past and present and outputs are written in place. */
+  private readonly room: KvRoom | undefined;
 
   private constructor(
     private readonly session: Session | DirectSession,
     readonly config: DecoderConfig,
+    readonly rewrites: readonly RewriteName[] = [],
   ) {
     this.io = readDecoderIo(session, config);
     this.supportsPadding = this.io.hasPositionIds;
+    const shared = rewrites.includes("shared-kv-attention");
+    this.batchesResumedPrompts = !shared;
     this.decodeBuffers = session instanceof DirectSession ? new DecodeBuffers(this.io.cache) : undefined;
+    this.room = shared && this.decodeBuffers ? new KvRoom(this.io.cache, this.decodeBuffers) : undefined;
+  }
+
+  /** Whether steps extend the cache in place (GroupQueryAttention over one buffer for past and present). */
+  get extendsInPlace(): boolean {
+    return this.room !== undefined;
   }
 
   /** Whether outputs are written into the engine's buffers (the C API path) rather than copied after each run. */
@@ -105,9 +66,9 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
-    const { session } = await openDecoderSession(join(dir, "onnx", onnxFile), settings);
+    const { session, rewrites } = await openDecoderSession(join(dir, "onnx", onnxFile), settings, { heads: config.heads });
     try {
-      return new Decoder(session, config);
+      return new Decoder(session, config, rewrites);
     } catch (error) {
       await session.release();
       throw error;
@@ -130,14 +91,17 @@ export class Decoder implements BatchModel<KvBlock> {
 
   /**
    * Runs `ids` after the positions already in `past` (one unpadded sequence) and returns its last logits, or with
-   * `positions: "all"` the logits of every new position (`ids.length × vocab`, for scoring a prompt).
+   * `positions: "all"` the logits of every new position (`ids.length × vocab`, for scoring a prompt). `room`: positions
+   * the whole prompt will take (a cache extended in place is given room for them at once).
    */
-  async prefill(ids: readonly number[], past: KvBlock, positions: LogitPositions = "last"): Promise<StepResult> {
+  async prefill(ids: readonly number[], past: KvBlock, positions: LogitPositions = "last", room = 0): Promise<StepResult> {
     if (past.rows !== 1) throw new Error("prefill takes one sequence");
     const total = past.width + ids.length;
     const at = Array.from(ids, (_, i) => past.width + i);
     const keep = positions === "all" ? ids.length : 1;
-    const { logits, kv } = await this.run(past, ids, [1, ids.length], new Array<number>(total).fill(1), at, keep);
+    const block = this.room?.forPrefill(past, total, room) ?? past;
+    const { logits, kv } = await this.run(block, ids, [1, ids.length], new Array<number>(total).fill(1), at, keep);
+    this.room?.extended(block, kv);
     return { logits: this.lastLogits(logits, 1, keep), kv };
   }
 
@@ -153,13 +117,15 @@ export class Decoder implements BatchModel<KvBlock> {
     const seq = Math.max(...rows.map((r) => r.ids.length));
     const cached = rows.map((r) => r.past?.length ?? 0);
     const holder = rows.find((r) => r.past && r.past.length > 0)?.past;
+    if (holder && count > 1 && !this.batchesResumedPrompts) throw new Error("this graph runs a prompt with cached positions alone");
     // A single row whose cache fills its own one-row block (a prompt resumed from the prefix cache) runs on it as it is.
     const whole = count === 1 && holder && holder.kv.rows === 1 && holder.length === holder.kv.width;
-    const past = whole
+    const packed = whole
       ? holder.kv
       : holder
         ? this.pack(rows.map((r) => (r.past && r.past.length > 0 ? r.past : { kv: holder.kv, row: 0, length: 0 })))
         : this.emptyKv(count);
+    const past = this.room?.forPrefill(packed, packed.width + seq, Math.max(...rows.map((r) => r.room ?? 0))) ?? packed;
     const width = past.width + seq;
     const ids = new Array<number>(count * seq).fill(0);
     const positions = new Array<number>(count * seq).fill(0);
@@ -177,6 +143,7 @@ export class Decoder implements BatchModel<KvBlock> {
       mask.fill(1, start - cached[r]!, start).fill(1, start + pad, (r + 1) * width);
     });
     const { logits, kv } = await this.run(past, ids, [count, seq], mask, positions, 1);
+    this.room?.extended(past, kv);
     return { logits: this.lastLogits(logits, count, 1), kv };
   }
 
@@ -191,6 +158,13 @@ export class Decoder implements BatchModel<KvBlock> {
     // Built as int64 directly: at long contexts the mask is the step's largest input (rows × width).
     const mask = new BigInt64Array(rows * width);
     for (let r = 0; r < rows; r++) mask.fill(1n, r * width + kv.width - lengths[r]!, (r + 1) * width);
+    if (this.room) {
+      const block = this.room.forDecode(kv);
+      const size = rows * this.io.logitsWidth;
+      const out = await this.run(block, tokens, [rows, 1], mask, lengths, 1, undefined, this.room.stepLogits(this.io.logitsType, size));
+      this.room.extended(block, out.kv);
+      return { logits: this.lastLogits(out.logits, rows, 1), kv: out.kv };
+    }
     const out = await this.run(kv, tokens, [rows, 1], mask, lengths, 1, this.decodeBuffers);
     return { logits: this.lastLogits(out.logits, rows, 1), kv: out.kv };
   }
@@ -213,6 +187,7 @@ export class Decoder implements BatchModel<KvBlock> {
   pack(sources: readonly PackSource[], forDecode = false): KvBlock {
     const buffers = forDecode ? this.decodeBuffers : undefined;
     if (!buffers || sources.length === 0) return this.io.cache.pack(sources);
+    if (this.room) return this.room.packForDecode(sources);
     // The batch's new block goes into buffers decode steps already touched: no fresh pages to fault in.
     const width = KvLayout.packedWidth(sources);
     const lease = buffers.lease(sources[0]!.kv, sources.length, width, false, sources.map((s) => s.kv));
@@ -246,6 +221,7 @@ export class Decoder implements BatchModel<KvBlock> {
     positions: readonly number[],
     keep: number,
     buffers?: DecodeBuffers,
+    stepLogits?: FloatArray,
   ): Promise<{ logits: Tensor; kv: KvBlock }> {
     const maskDims = [dims[0], mask.length / dims[0]];
     const feeds: Record<string, Tensor> = {
@@ -259,6 +235,7 @@ export class Decoder implements BatchModel<KvBlock> {
     }
     if (this.io.logitsToKeep) feeds[this.io.logitsToKeep] = int64Tensor([keep], []);
     const width = past.width + dims[1];
+    if (this.room) return this.runExtending(past, feeds, dims, width, keep, stepLogits);
     const lease = buffers?.lease(past, dims[0], width);
     const outputs = this.session instanceof DirectSession ? await this.runInPlace(feeds, dims, width, keep, lease) : await this.session.run(feeds);
     const logits = outputs.logits;
@@ -273,6 +250,27 @@ export class Decoder implements BatchModel<KvBlock> {
     const kv = { rows: past.rows, width, tensors };
     lease?.commit(kv);
     return { logits, kv };
+  }
+
+  /**
+   * Runs through the C API on a block with room for the new positions: its tensors are both the past and the present
+   * (GroupQueryAttention then writes only the new positions), logits go into `stepLogits` or a new array.
+   */
+  private async runExtending(
+    block: KvBlock,
+    feeds: Record<string, Tensor>,
+    dims: readonly [number, number],
+    width: number,
+    keep: number,
+    stepLogits: FloatArray | undefined,
+  ): Promise<{ logits: Tensor; kv: KvBlock }> {
+    const { cache, logitsType, logitsWidth, logitsToKeep } = this.io;
+    const size = dims[0] * (logitsToKeep ? keep : dims[1]) * logitsWidth;
+    const logits = floatTensorOf(logitsType, stepLogits ?? floatArray(logitsType, size), [dims[0], size / dims[0] / logitsWidth, logitsWidth]);
+    const outputs: Record<string, Tensor> = { logits };
+    for (const name of cache.names) outputs[name.replace(/^past_key_values/, "present")] = block.tensors[name]!;
+    await (this.session as DirectSession).run(feeds, outputs);
+    return { logits, kv: { rows: block.rows, width, tensors: block.tensors } };
   }
 
   /**

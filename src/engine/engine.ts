@@ -50,6 +50,8 @@ export interface EngineOptions {
   inPlaceOutputs?: boolean;
   /** ONNX Runtime's CPU memory arena (src/runtime/session.ts). */
   memoryArena?: boolean;
+  /** false: decoder attention runs as exported instead of GroupQueryAttention over a cache extended in place. */
+  fusedAttention?: boolean;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -87,6 +89,7 @@ export class Engine {
       spinning: options.spinning,
       inPlaceOutputs: options.inPlaceOutputs,
       memoryArena: options.memoryArena,
+      fusedAttention: options.fusedAttention,
     };
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,

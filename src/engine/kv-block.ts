@@ -3,12 +3,26 @@ import type { Tensor } from "../runtime/session.ts";
 
 /**
  * Key/value tensors of every layer for `rows` sequences, left-padded to `width` positions: row r's real positions
- * are the last `length(r)` of the width, and its attention mask is 0 before them.
+ * are the last `length(r)` of the width, and its attention mask is 0 before them. Each tensor is `rows × heads ×
+ * stride × headDim` with stride ≥ width: positions past the width are room a step may extend the block into in
+ * place (kvStride).
  */
 export interface KvBlock {
   readonly rows: number;
   readonly width: number;
   readonly tensors: Readonly<Record<string, Tensor>>;
+}
+
+/** Positions each row and head of the block's tensors hold: its width, or more when it has room to grow in place. */
+export function kvStride(kv: KvBlock): number {
+  for (const name in kv.tensors) return kv.tensors[name]!.dims[2] ?? kv.width;
+  return kv.width;
+}
+
+/** The memory of the block's first tensor: blocks that share it are the same cache seen at different widths. */
+export function kvMemory(kv: KvBlock): ArrayBufferLike | undefined {
+  for (const name in kv.tensors) return (kv.tensors[name]!.data as Float32Array).buffer;
+  return undefined;
 }
 
 /** One row of an existing block that a new block takes over, with the number of real positions it holds. */
@@ -44,33 +58,35 @@ export class KvLayout {
   }
 
   /**
-   * A block holding the given rows, in order, left-padded to the longest: new arrays, or the given tensors (exactly
-   * `rows × heads × width × headDim` each, by input name, not shared with any source), whose padding is zeroed. A
-   * source of length 0 leaves its row all padding (zeros).
+   * A block holding the given rows, in order, left-padded to the longest, with room for `stride` positions (default:
+   * none beyond its width): new arrays, or the given tensors (exactly `rows × heads × stride × headDim` each, by input
+   * name, not shared with any source), whose padding is zeroed. A source of length 0 leaves its row all padding.
    */
-  pack(sources: readonly PackSource[], into?: Readonly<Record<string, Tensor>>): KvBlock {
+  pack(sources: readonly PackSource[], into?: Readonly<Record<string, Tensor>>, stride?: number): KvBlock {
     const { kvHeads, headDim } = this;
     const rows = sources.length;
     const width = KvLayout.packedWidth(sources);
+    const room = Math.max(width, stride ?? width);
     const tensors: Record<string, Tensor> = {};
     for (const name of this.names) {
       const target = into?.[name];
-      const data = (target?.data as FloatArray | undefined) ?? floatArray(this.type, rows * kvHeads * width * headDim);
+      const data = (target?.data as FloatArray | undefined) ?? floatArray(this.type, rows * kvHeads * room * headDim);
       const out = bitsView(data);
       sources.forEach((source, r) => {
         const pad = (width - source.length) * headDim;
-        if (target && pad > 0) for (let h = 0; h < kvHeads; h++) out.fill(0, (r * kvHeads + h) * width * headDim, (r * kvHeads + h) * width * headDim + pad);
+        if (target && pad > 0) for (let h = 0; h < kvHeads; h++) out.fill(0, (r * kvHeads + h) * room * headDim, (r * kvHeads + h) * room * headDim + pad);
         if (source.length === 0) return;
         const src = bitsView(source.kv.tensors[name]!.data);
+        const srcStride = kvStride(source.kv);
         const srcWidth = source.kv.width;
         const span = source.length * headDim;
         for (let h = 0; h < kvHeads; h++) {
-          const from = ((source.row * kvHeads + h) * srcWidth + srcWidth - source.length) * headDim;
-          const to = ((r * kvHeads + h) * width + width - source.length) * headDim;
+          const from = ((source.row * kvHeads + h) * srcStride + srcWidth - source.length) * headDim;
+          const to = ((r * kvHeads + h) * room + width - source.length) * headDim;
           out.set(src.subarray(from, from + span), to);
         }
       });
-      tensors[name] = target ?? floatTensorOf(this.type, data, [rows, kvHeads, width, headDim]);
+      tensors[name] = target ?? floatTensorOf(this.type, data, [rows, kvHeads, room, headDim]);
     }
     return { rows, width, tensors };
   }

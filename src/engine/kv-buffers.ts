@@ -47,11 +47,13 @@ export class DecodeBuffers {
 
   /**
    * Output tensors for a step from `input` to a block of `rows × width`, in buffers nobody reads. With `consumes`
-   * false (a re-pack reading `input` and `others`), committing leaves the input's set held.
+   * false (a re-pack reading `input` and `others`), committing leaves the input's set held. With `stride`, the
+   * tensors hold that many positions per row and head (room the block grows into in place), allocated exactly.
    */
-  lease(input: KvBlock, rows: number, width: number, consumes = true, others: readonly KvBlock[] = []): CacheLease {
+  lease(input: KvBlock, rows: number, width: number, consumes = true, others: readonly KvBlock[] = [], stride?: number): CacheLease {
     const { names, kvHeads, headDim, type } = this.layout;
-    const needed = rows * kvHeads * width * headDim;
+    const positions = stride ?? width;
+    const needed = rows * kvHeads * positions * headDim;
     const source = consumes ? this.sets.find((set) => set.holder === input) : undefined;
     // A block read again after a step consumed it is still not written while it is being read.
     const reading = new Set([input, ...others].map((kv) => (kv.tensors[names[0]!]?.data as FloatArray | undefined)?.buffer));
@@ -62,11 +64,11 @@ export class DecodeBuffers {
       this.sets.push(target);
     }
     if (target && !fits(target, needed)) {
-      const room = rows * kvHeads * (width + Math.max(MIN_SLACK, width >> 3)) * headDim;
+      const room = stride === undefined ? rows * kvHeads * (width + Math.max(MIN_SLACK, width >> 3)) * headDim : needed;
       target.buffers = names.map(() => floatArray(type, room));
     }
     const buffers = target?.buffers ?? names.map(() => floatArray(type, needed));
-    const dims = [rows, kvHeads, width, headDim];
+    const dims = [rows, kvHeads, positions, headDim];
     const tensors: Record<string, Tensor> = {};
     names.forEach((name, i) => (tensors[name] = floatTensorOf(type, buffers[i]!.subarray(0, needed), dims)));
     return {
@@ -83,6 +85,12 @@ export class DecodeBuffers {
         if (source) source.holder = undefined;
       },
     };
+  }
+
+  /** A step extended `from` in place into `to` (the same buffers, wider): the set now holds `to`. */
+  advance(from: KvBlock, to: KvBlock): void {
+    const set = this.sets.find((s) => s.holder === from);
+    if (set) set.holder = to;
   }
 
   /** `block` will not be read again (it was re-packed into another): its buffers are free. */

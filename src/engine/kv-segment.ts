@@ -1,6 +1,6 @@
 import { floatArray, floatTensorOf, type FloatType } from "../runtime/tensor-dtype.ts";
 import type { Tensor } from "../runtime/session.ts";
-import { bitsView, type KvBlock, type PackSource } from "./kv-block.ts";
+import { bitsView, kvMemory, kvStride, type KvBlock, type PackSource } from "./kv-block.ts";
 import type { KvSegment, KvStore } from "./prefix-cache.ts";
 
 /**
@@ -15,14 +15,18 @@ export interface KvView extends KvSegment {
   readonly positions: number;
 }
 
-const stores = new WeakMap<KvBlock, KvStore>();
+const stores = new WeakMap<object, KvStore>();
 
-/** The store of a block: every view of the same block shares it, and it counts the block's every tensor. */
+/**
+ * The store of a block: every view of the same memory shares it (a block and the wider block a step extended it into
+ * in place are one store), and it counts the block's every tensor.
+ */
 function storeOf(kv: KvBlock): KvStore {
-  let store = stores.get(kv);
+  const key = kvMemory(kv) ?? kv;
+  let store = stores.get(key);
   if (!store) {
     store = { bytes: Object.values(kv.tensors).reduce((n, t) => n + (t.data as Float32Array | Uint16Array).byteLength, 0) };
-    stores.set(kv, store);
+    stores.set(key, store);
   }
   return store;
 }
@@ -58,9 +62,10 @@ export function kvFromViews(views: readonly KvView[], length: number): KvBlock {
     for (const run of runs) {
       const { kv: block, row, length: rowLength } = run.source;
       const src = bitsView(block.tensors[name]!.data);
+      const stride = kvStride(block);
       const first = block.width - rowLength + run.start;
       for (let h = 0; h < heads; h++) {
-        const from = ((row * heads + h) * block.width + first) * headDim;
+        const from = ((row * heads + h) * stride + first) * headDim;
         out.set(src.subarray(from, from + run.positions * headDim), (h * length + run.at) * headDim);
       }
     }

@@ -5,6 +5,8 @@ import { join } from "node:path";
 export interface DecoderConfig {
   modelType: string;
   numLayers: number;
+  /** Query heads. */
+  heads: number;
   kvHeads: number;
   headDim: number;
   vocabSize: number;
@@ -57,6 +59,7 @@ export function readDecoderConfig(dir: string): DecoderConfig {
     modelType,
     positionOffset: POSITIONS_FROM_ONE.has(modelType) ? 1 : 0,
     numLayers: require(["num_hidden_layers", "n_layer", "num_layers"]),
+    heads,
     kvHeads: firstNumber(config, ["num_key_value_heads"]) ?? heads,
     headDim: firstNumber(config, ["head_dim"]) ?? hidden / heads,
     vocabSize: require(["vocab_size"]),

@@ -17,6 +17,7 @@ export function nextPrefillRun<K>(
   chunk: number,
   used: number,
   supportsPadding: boolean,
+  batchesResumed = true,
 ): { run: PrefillChunk<K>[]; used: number; full: boolean } {
   const run: PrefillChunk<K>[] = [];
   for (const group of groups) {
@@ -24,7 +25,7 @@ export function nextPrefillRun<K>(
     const ids = group.ids.slice(group.prefilled, group.prefilled + chunk);
     if (used > 0 && used + ids.length > chunk) return { run, used, full: true };
     // A prompt being scored runs alone: its run returns every position's logits.
-    if (run.length > 0 && (scoresPrompt(group) || scoresPrompt(run[0]!.group) || !sharesRun([...run, { group, ids }]))) break;
+    if (run.length > 0 && (scoresPrompt(group) || scoresPrompt(run[0]!.group) || !sharesRun([...run, { group, ids }], batchesResumed))) break;
     run.push({ group, ids });
     used += ids.length;
     if (!supportsPadding || scoresPrompt(group)) break;
@@ -34,11 +35,12 @@ export function nextPrefillRun<K>(
 
 /**
  * Whether chunks can share a padded run: a prompt with cached positions must have as many new tokens as the longest
- * chunk, or padding would sit between its cached and its new positions.
+ * chunk, or padding would sit between its cached and its new positions; a model that does not batch resumed prompts
+ * runs such a chunk alone.
  */
-function sharesRun<K>(run: readonly PrefillChunk<K>[]): boolean {
+function sharesRun<K>(run: readonly PrefillChunk<K>[], batchesResumed: boolean): boolean {
   const longest = Math.max(...run.map((b) => b.ids.length));
-  return run.every((b) => b.group.prefilled === 0 || b.ids.length === longest);
+  return run.every((b) => b.group.prefilled === 0 || (batchesResumed && b.ids.length === longest));
 }
 
 /**
@@ -48,12 +50,12 @@ function sharesRun<K>(run: readonly PrefillChunk<K>[]): boolean {
 export function runPrefill<K extends KvShape>(model: BatchModel<K>, run: readonly PrefillChunk<K>[], scoring: boolean): Promise<StepOutput<K>> {
   if (scoring || !model.supportsPadding) {
     const { group, ids } = run[0]!;
-    return model.prefill(ids, group.kv ?? model.emptyKv(), scoring ? "all" : "last");
+    return model.prefill(ids, group.kv ?? model.emptyKv(), scoring ? "all" : "last", group.ids.length);
   }
   return model.prefillBatch(
     run.map(({ group, ids }) => {
       const past: RowSource<K> | undefined = group.kv && { kv: group.kv, row: group.row, length: group.prefilled };
-      return { ids, past };
+      return { ids, past, room: group.ids.length };
     }),
   );
 }

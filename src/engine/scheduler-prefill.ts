@@ -64,7 +64,7 @@ export class PromptPrefill<K extends KvShape> {
       for (let i = this.groups.length - 1; i >= 0; i--) {
         if (!awaitsPrefill(this.groups[i]!)) this.groups.splice(i, 1);
       }
-      const next = nextPrefillRun(this.groups, chunk, used, this.model.supportsPadding);
+      const next = nextPrefillRun(this.groups, chunk, used, this.model.supportsPadding, this.model.batchesResumedPrompts ?? true);
       used = next.used;
       if (next.run.length === 0) return;
       await this.run(next.run);

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
+import type { AttentionShape } from "./graph-rewrite/shared-kv-attention.ts";
 import { DirectSession } from "./direct-session.ts";
 import { createSession, type Session, type SessionSettings } from "./session.ts";
 
@@ -14,11 +15,14 @@ export interface DecoderSession {
 /**
  * Opens a decoder's ONNX file, rewritten first when `settings.cacheDir` is set: the tied LM head multiplies by the
  * embedding table itself instead of a folded transposed copy, and logits are computed only for the positions the
- * caller keeps (`num_logits_to_keep`). A cache problem never stops the load: the file then opens as it is.
+ * caller keeps (`num_logits_to_keep`), and with `attention` (the head count) self-attention runs as GroupQueryAttention
+ * over a cache extended in place unless `settings.fusedAttention` is false. A cache problem never stops the load: the
+ * file then opens as it is.
  */
-export async function openDecoderSession(path: string, settings: SessionSettings): Promise<DecoderSession> {
+export async function openDecoderSession(path: string, settings: SessionSettings, attention?: AttentionShape): Promise<DecoderSession> {
   if (!settings.cacheDir) return { session: await open(path, settings), rewrites: [] };
-  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"));
+  const fused = settings.fusedAttention !== false ? attention : undefined;
+  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused);
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
   // ORT warns that the table a shared tied head reads is a graph input: that is the point of the rewrite.
   const warnings = !prepared.rewrites.includes("tied-lm-head");

@@ -35,6 +35,12 @@ export interface SessionSettings {
   inPlaceOutputs?: boolean;
   /** ONNX Runtime's CPU memory arena (default on; see createSession). */
   memoryArena?: boolean;
+  /**
+   * Decoder graphs only (with `cacheDir`): rewrite self-attention into ONNX Runtime's GroupQueryAttention, whose KV
+   * cache is a buffer with room that a decode step extends in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
+   * Default true; false keeps the attention as the file computes it.
+   */
+  fusedAttention?: boolean;
 }
 
 /**

@@ -25,6 +25,8 @@ export interface Initializer {
   dims: number[];
   /** Files (relative to the model) holding its data when it is stored outside the model file. */
   externalFiles: string[];
+  /** Where the TensorProto is in the source (small ones are decoded to read their values). */
+  field: Field;
 }
 
 /** A node of the graph; `field` is where its bytes are in the source while it is unchanged. */
@@ -53,7 +55,7 @@ export interface OnnxModel {
 }
 
 function readInitializer(bytes: Uint8Array, f: Field): Initializer {
-  const init: Initializer = { name: "", dataType: 0, dims: [], externalFiles: [] };
+  const init: Initializer = { name: "", dataType: 0, dims: [], externalFiles: [], field: f };
   let external = false;
   for (const t of fields(bytes, f.body, f.end)) {
     if (t.field === TENSOR_NAME) init.name = utf8(bytes, t);
@@ -142,6 +144,72 @@ export function encodeModel(model: OnnxModel): Uint8Array[] {
   }
   for (const o of model.addedOpsets) out.push(lengthDelimited(MODEL_OPSET, onnx.OperatorSetIdProto.encode(o).finish()));
   return out;
+}
+
+/** Which node reads which value: value name → nodes with the input index. */
+export function consumers(nodes: readonly NodeEntry[]): Map<string, { entry: NodeEntry; index: number }[]> {
+  const map = new Map<string, { entry: NodeEntry; index: number }[]>();
+  for (const entry of nodes) {
+    entry.node.input?.forEach((name, index) => {
+      if (!name) return;
+      const list = map.get(name) ?? [];
+      list.push({ entry, index });
+      map.set(name, list);
+    });
+  }
+  return map;
+}
+
+/** Which node writes which value. */
+export function producers(nodes: readonly NodeEntry[]): Map<string, NodeEntry> {
+  const map = new Map<string, NodeEntry>();
+  for (const entry of nodes) for (const out of entry.node.output ?? []) if (out) map.set(out, entry);
+  return map;
+}
+
+export function isDefaultDomain(node: onnx.INodeProto): boolean {
+  return !node.domain || node.domain === "ai.onnx";
+}
+
+/** Declares an operator set domain (version 1) the model does not import yet. */
+export function useDomain(model: OnnxModel, domain: string): void {
+  if (model.opsets.has(domain)) return;
+  model.opsets.set(domain, 1);
+  model.addedOpsets.push({ domain, version: 1 });
+}
+
+/**
+ * The single float value of a scalar constant: an initializer stored in the model file or a Constant node's value;
+ * undefined for anything else (a computed value, several elements, another type).
+ */
+export function scalarFloat(model: OnnxModel, name: string, producer: NodeEntry | undefined): number | undefined {
+  let tensor: onnx.ITensorProto | undefined;
+  const init = model.initializers.get(name);
+  if (init && init.externalFiles.length === 0 && init.dims.every((d) => d === 1)) {
+    tensor = onnx.TensorProto.decode(model.bytes.subarray(init.field.body, init.field.end));
+  } else if (producer?.node.opType === "Constant" && isDefaultDomain(producer.node)) {
+    tensor = producer.node.attribute?.find((a) => a.name === "value")?.t ?? undefined;
+  }
+  if (!tensor || (tensor.dims ?? []).some((d) => Number(d) !== 1)) return undefined;
+  if (tensor.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+  if (tensor.floatData && tensor.floatData.length === 1) return tensor.floatData[0];
+  const raw = tensor.rawData;
+  if (raw && raw.length === 4) return new DataView(raw.buffer, raw.byteOffset, 4).getFloat32(0, true);
+  return undefined;
+}
+
+/** Removes nodes none of whose outputs is read by another node or is a graph output, until none is left. */
+export function pruneDeadNodes(model: OnnxModel): number {
+  const outputs = new Set(model.outputs.map((o) => o.name));
+  let removed = 0;
+  for (;;) {
+    const read = consumers(model.nodes);
+    const dead = model.nodes.filter((e) => !(e.node.output ?? []).some((o) => o && (read.has(o) || outputs.has(o))));
+    if (dead.length === 0) return removed;
+    const gone = new Set(dead);
+    model.nodes = model.nodes.filter((e) => !gone.has(e));
+    removed += dead.length;
+  }
 }
 
 /** A node's attribute of type INTS, or undefined. */

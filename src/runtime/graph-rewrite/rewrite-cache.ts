@@ -5,9 +5,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { join, resolve } from "node:path";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
+import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 3;
+export const REWRITE_VERSION = 4;
 
 export interface PreparedModel {
   /** The file to open: the cached rewrite, or the source when nothing applied (or rewriting failed). */
@@ -49,14 +50,16 @@ function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
 }
 
 /**
- * The decoder file ONNX Runtime should open for `source`: rewritten into `cacheDir` on first use, from the cache
+ * The decoder file ONNX Runtime should open for `source` (its attention rewritten when `attention` says the head
+ * count): rewritten into `cacheDir` on first use, from the cache
  * afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
  */
-export function prepareDecoderFile(source: string, cacheDir: string): PreparedModel {
+export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape): PreparedModel {
   const src = resolve(source);
   let entry: string;
   try {
-    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}`);
+    // Attention rewritten or not, and for which head count, are different files.
+    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${attention ? `-gqa${attention.heads}` : ""}`);
   } catch (error) {
     return { path: src, rewrites: [], warning: `could not read ${src}: ${String(error)}` };
   }
@@ -78,7 +81,7 @@ export function prepareDecoderFile(source: string, cacheDir: string): PreparedMo
     // data path escapes model directory"), and a copy would double the disk: such a graph opens as it is.
     const external = externalFiles(model);
     if (external.length > 0) return { path: src, rewrites: [] };
-    const rewrites = rewriteDecoder(model);
+    const rewrites = rewriteDecoder(model, attention);
     mkdirSync(entry, { recursive: true });
     if (rewrites.length > 0) {
       const temp = join(entry, `model.onnx.${process.pid}.tmp`);

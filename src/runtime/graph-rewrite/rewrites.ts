@@ -8,43 +8,22 @@
 //   the head's kernel does not pre-pack a second copy of it beside the one the embedding Gather keeps (another
 //   147 MiB). Callers never feed it (ORT lists it in no `inputNames`); the head multiplies the table as it is,
 //   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly.
+// - shared KV attention: self-attention as com.microsoft GroupQueryAttention over a cache buffer with room, extended
+//   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
 // - last logits: exports without a `num_logits_to_keep` input compute the LM head for every position of a prompt
 //   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
 //   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
 import { onnx } from "onnx-proto";
-import { int64Initializer, intsAttribute, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+import { shareKvAttention, type AttentionShape } from "./shared-kv-attention.ts";
+import { consumers, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
-export type RewriteName = "tied-lm-head" | "last-logits";
+export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention";
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const MS_DOMAIN = "com.microsoft";
 const PREFIX = "gpt3dev_rewrite";
 /** Names of the input that limits logits to the last positions, as exports spell it. */
 export const LOGITS_TO_KEEP_INPUTS = ["num_logits_to_keep", "logits_to_keep"] as const;
-
-/** Which node reads which value: value name → nodes with the input index. */
-function consumers(nodes: readonly NodeEntry[]): Map<string, { entry: NodeEntry; index: number }[]> {
-  const map = new Map<string, { entry: NodeEntry; index: number }[]>();
-  for (const entry of nodes) {
-    entry.node.input?.forEach((name, index) => {
-      if (!name) return;
-      const list = map.get(name) ?? [];
-      list.push({ entry, index });
-      map.set(name, list);
-    });
-  }
-  return map;
-}
-
-function isDefaultDomain(node: onnx.INodeProto): boolean {
-  return !node.domain || node.domain === "ai.onnx";
-}
-
-function useDomain(model: OnnxModel, domain: string): void {
-  if (model.opsets.has(domain)) return;
-  model.opsets.set(domain, 1);
-  model.addedOpsets.push({ domain, version: 1 });
-}
 
 /**
  * Declares an initializer as a graph input too, so ONNX Runtime neither constant-folds nor pre-packs it (one copy of
@@ -148,10 +127,11 @@ export function keepLastLogits(model: OnnxModel): boolean {
   return true;
 }
 
-/** Applies every rewrite whose pattern the model has; returns the names of those applied. */
-export function rewriteDecoder(model: OnnxModel): RewriteName[] {
+/** Applies every rewrite whose pattern the model has (attention: when `attention` is given); returns those applied. */
+export function rewriteDecoder(model: OnnxModel, attention?: AttentionShape): RewriteName[] {
   const applied: RewriteName[] = [];
   if (shareTiedHead(model)) applied.push("tied-lm-head");
   if (keepLastLogits(model)) applied.push("last-logits");
+  if (attention && shareKvAttention(model, attention)) applied.push("shared-kv-attention");
   return applied;
 }
