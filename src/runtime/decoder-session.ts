@@ -26,10 +26,17 @@ export async function openDecoderSession(path: string, settings: SessionSettings
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
   // ORT warns that the table a shared tied head reads is a graph input: that is the point of the rewrite.
   const warnings = !prepared.rewrites.includes("tied-lm-head");
-  return { session: await open(prepared.path, { ...settings, warnings }), rewrites: prepared.rewrites };
+  const session = await open(prepared.path, { ...settings, warnings });
+  if (prepared.rewrites.includes("shared-kv-attention") && !toldAttention) {
+    toldAttention = true;
+    const where = session instanceof DirectSession ? "a KV cache each step extends in place" : "a KV cache copied every step";
+    console.info(`[gpt3dev] text model attention runs as ONNX Runtime's GroupQueryAttention over ${where}`);
+  }
+  return { session, rewrites: prepared.rewrites };
 }
 
 let told = false;
+let toldAttention = false;
 
 /** Opens through the C API unless told not to or it cannot be loaded; says once per worker which path runs. */
 async function open(path: string, settings: SessionSettings): Promise<Session | DirectSession> {

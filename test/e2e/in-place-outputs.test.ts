@@ -1,10 +1,13 @@
 // The server (from source and as the compiled binary) runs text models through ONNX Runtime's C API, writing the KV
-// cache in place, and says so; `--ort-outputs copied` runs them through onnxruntime-node; both answer alike.
+// cache in place, and says so; `--ort-outputs copied` runs them through onnxruntime-node; both answer alike. Their
+// attention is rewritten into GroupQueryAttention over a cache extended in place; `--attention exported` keeps the
+// model's own attention and chooses the same greedy tokens.
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { serverModes, startServer, type RunningServer } from "./harness.ts";
 
 const REQUEST = { model: "tiny-llama", prompt: "The quick brown fox jumps over", max_tokens: 24, temperature: 0, logprobs: 2 };
 const IN_PLACE = "text models write their KV cache in place (ONNX Runtime C API)";
+const FUSED = "text model attention runs as ONNX Runtime's GroupQueryAttention over a KV cache each step extends in place";
 
 async function complete(server: RunningServer, body: unknown): Promise<{ text: string; logprobs: unknown }[]> {
   const response = await fetch(`${server.baseURL}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -17,11 +20,16 @@ for (const mode of serverModes()) {
   describe(`KV cache written in place [${mode}]`, () => {
     let inPlace: RunningServer;
     let copied: RunningServer;
+    let exported: RunningServer;
     beforeAll(async () => {
-      [inPlace, copied] = await Promise.all([startServer({ mode }), startServer({ mode, args: ["--ort-outputs", "copied"] })]);
+      [inPlace, copied, exported] = await Promise.all([
+        startServer({ mode }),
+        startServer({ mode, args: ["--ort-outputs", "copied"] }),
+        startServer({ mode, args: ["--attention", "exported"] }),
+      ]);
     });
     afterAll(async () => {
-      await Promise.all([inPlace?.stop(), copied?.stop()]);
+      await Promise.all([inPlace?.stop(), copied?.stop(), exported?.stop()]);
     });
 
     it("writes in place by default and gives the same tokens and logprobs as onnxruntime-node's copies", async () => {
@@ -35,6 +43,15 @@ for (const mode of serverModes()) {
       expect(inPlace.output()).toContain(IN_PLACE);
       expect(inPlace.output()).not.toContain("decoder outputs are copied");
       expect(copied.output()).not.toContain(IN_PLACE);
+    });
+
+    it("runs attention as GroupQueryAttention by default; --attention exported chooses the same greedy tokens", async () => {
+      const batch = { ...REQUEST, logprobs: undefined, max_tokens: 40, prompt: [REQUEST.prompt, "Once upon a time", "1, 2, 3,"] };
+      const [fused, plain] = await Promise.all([complete(inPlace, batch), complete(exported, batch)]);
+      expect(fused.map((c) => c.text)).toEqual(plain.map((c) => c.text));
+      expect(fused[0]!.text.length).toBeGreaterThan(0);
+      expect(inPlace.output()).toContain(FUSED);
+      expect(exported.output()).not.toContain("GroupQueryAttention");
     });
   });
 }
