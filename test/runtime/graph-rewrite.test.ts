@@ -2,6 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { onnx } from "onnx-proto";
+import { EXTERNAL_MIN_BYTES, PAGE } from "../../src/runtime/graph-rewrite/external-data.ts";
 import { readModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
 import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
 import { ort } from "../../src/runtime/onnx.ts";
@@ -90,10 +92,37 @@ describe("load-time graph rewrites", () => {
     expect(before.inputs.map((i) => i.name)).not.toContain("transformer.wte.weight");
     const declared = after.inputs.find((i) => i.name === "transformer.wte.weight");
     expect(declared?.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual(after.initializers.get("transformer.wte.weight")!.dims);
-    // Weights are copied byte for byte: the file grows by the few new nodes only.
-    const grown = statSync(prepared.path).size - statSync(join(MODELS, "tiny-gpt2/onnx/model.onnx")).size;
-    expect(grown).toBeGreaterThan(0);
-    expect(grown).toBeLessThan(1024);
+  });
+
+  test("large weights go to a data file beside the graph, byte for byte, each at a page boundary", () => {
+    const source = join(MODELS, "tiny-gpt2/onnx/model.onnx");
+    const prepared = prepareDecoderFile(source, cacheDir);
+    const before = readModel(Bun.mmap(source));
+    const after = readModel(Bun.mmap(prepared.path));
+    const data = Bun.mmap(join(prepared.path, "..", "model.onnx.data"));
+    const raw = (m: typeof before, name: string) => onnx.TensorProto.decode(m.bytes.subarray(m.initializers.get(name)!.field.body, m.initializers.get(name)!.field.end));
+    let moved = 0;
+    for (const init of before.initializers.values()) {
+      const original = raw(before, init.name);
+      const rewritten = raw(after, init.name);
+      const size = original.rawData?.length ?? 0;
+      if (size < EXTERNAL_MIN_BYTES) {
+        expect(rewritten.dataLocation ?? 0).toBe(0);
+        continue;
+      }
+      moved++;
+      expect(rewritten.dataLocation).toBe(onnx.TensorProto.DataLocation.EXTERNAL);
+      expect(rewritten.rawData?.length ?? 0).toBe(0);
+      const where = Object.fromEntries((rewritten.externalData ?? []).map((e) => [e.key, e.value]));
+      expect(where.location).toBe("model.onnx.data");
+      expect(Number(where.offset) % PAGE).toBe(0);
+      expect(Number(where.length)).toBe(size);
+      expect(Buffer.from(data.subarray(Number(where.offset), Number(where.offset) + size)).equals(Buffer.from(original.rawData!))).toBe(true);
+      expect(rewritten.dims.map(Number)).toEqual(original.dims.map(Number));
+    }
+    // This tiny model has one weight that large: its token embedding table (84 KB).
+    expect(moved).toBe(1);
+    expect(statSync(prepared.path).size).toBeLessThan(statSync(source).size - EXTERNAL_MIN_BYTES);
   });
 
   test("the cache is used as it is the second time; a graph that needs nothing opens from where it is", () => {

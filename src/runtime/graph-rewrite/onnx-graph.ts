@@ -3,6 +3,7 @@
 // the declarations; `encodeModel` writes the result as a list of byte chunks, the untouched weights being slices of
 // the source, so rewriting a 500 MB model never holds a second copy of it in memory.
 import { onnx } from "onnx-proto";
+import { externalize, type DataFile } from "./external-data.ts";
 import { fields, lengthDelimited, lengthPrefix, readInts, readVarint, utf8, type Field } from "./protobuf.ts";
 
 // Field numbers of onnx.proto (ModelProto, GraphProto, TensorProto).
@@ -115,8 +116,11 @@ export function externalFiles(model: OnnxModel): string[] {
   return [...new Set([...model.initializers.values()].flatMap((i) => i.externalFiles))];
 }
 
-/** The edited model as chunks to write in order: unchanged nodes and every weight are slices of the source. */
-export function encodeModel(model: OnnxModel): Uint8Array[] {
+/**
+ * The edited model as chunks to write in order: unchanged nodes and every weight are slices of the source. With
+ * `data`, large weights go to that data file instead, page-aligned (src/runtime/graph-rewrite/external-data.ts).
+ */
+export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   const { bytes, layout } = model;
   const graph: Uint8Array[] = [];
   const slice = (f: Field) => bytes.subarray(f.start, f.end);
@@ -132,6 +136,9 @@ export function encodeModel(model: OnnxModel): Uint8Array[] {
       const info = onnx.ValueInfoProto.decode(bytes.subarray(f.body, f.end));
       const changed = model.changedOutputs.has(info.name) ? model.outputs.find((o) => o.name === info.name) : undefined;
       graph.push(changed ? lengthDelimited(GRAPH_OUTPUT, onnx.ValueInfoProto.encode(changed).finish()) : slice(f));
+    } else if (f.field === GRAPH_INITIALIZER && data) {
+      const moved = externalize(bytes, f, data);
+      graph.push(moved ? lengthDelimited(GRAPH_INITIALIZER, moved) : slice(f));
     } else graph.push(slice(f));
   }
   for (const t of model.addedInitializers) graph.push(lengthDelimited(GRAPH_INITIALIZER, onnx.TensorProto.encode(t).finish()));

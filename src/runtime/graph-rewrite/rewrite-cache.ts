@@ -3,12 +3,15 @@
 // A model none of the rewrites applies to is opened from where it is (the cache only records that).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { dataFile } from "./external-data.ts";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
 import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
 export const REWRITE_VERSION = 4;
+/** The data file a rewritten model's large weights are written to, beside it in its cache folder. */
+const DATA_FILE = "model.onnx.data";
 
 export interface PreparedModel {
   /** The file to open: the cached rewrite, or the source when nothing applied (or rewriting failed). */
@@ -84,8 +87,12 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
     const rewrites = rewriteDecoder(model, attention);
     mkdirSync(entry, { recursive: true });
     if (rewrites.length > 0) {
+      // Weights beside the graph, page-aligned, so that ONNX Runtime maps the ones it keeps as they are.
+      const data = dataFile(DATA_FILE);
+      const graph = encodeModel(model, data);
       const temp = join(entry, `model.onnx.${process.pid}.tmp`);
-      writeChunks(temp, encodeModel(model));
+      writeChunks(join(entry, DATA_FILE), data.chunks);
+      writeChunks(temp, graph);
       renameSync(temp, join(entry, "model.onnx"));
     }
     const record: CacheRecord = { version: REWRITE_VERSION, source: src, rewrites };
