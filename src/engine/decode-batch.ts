@@ -17,9 +17,13 @@ export class DecodeBatch<K extends KvShape> {
     private readonly onPackFailed: (rows: Choice<K>[], error: unknown) => void,
   ) {}
 
-  /** Drops the rows that are no longer active and packs `joining` in after the others. */
+  /**
+   * Drops the rows that are no longer active and packs `joining` in after the others. A row that stays keeps its
+   * place unless a row before it left: the last rows move into the places left (so a model that packs in place copies
+   * only the rows that moved and those that joined).
+   */
   update(joining: readonly Choice<K>[]): void {
-    const kept = this.rows.map((c, row) => ({ c, row })).filter(({ c }) => c.state === "active");
+    const kept = keptInPlace(this.rows);
     const joined = joining.filter((c) => c.state === "active");
     if (joined.length === 0 && kept.length === this.rows.length) return;
     const sources = kept.map(({ c, row }): RowSource<K> => ({ kv: this.kv!, row, length: c.length }));
@@ -74,4 +78,17 @@ export class DecodeBatch<K extends KvShape> {
       return false;
     }
   }
+}
+
+/** The active rows with their current row numbers, each row that left filled by the last active row after it. */
+export function keptInPlace<C extends { state: string }>(rows: readonly C[]): { c: C; row: number }[] {
+  const kept = rows.map((c, row) => ({ c, row })).filter(({ c }) => c.state === "active");
+  const stay = kept.filter(({ row }) => row < kept.length);
+  const moving = kept.filter(({ row }) => row >= kept.length);
+  const out: { c: C; row: number }[] = [];
+  for (let slot = 0, next = 0; slot < kept.length; slot++) {
+    const here = stay.find(({ row }) => row === slot);
+    out.push(here ?? moving[next++]!);
+  }
+  return out;
 }

@@ -69,16 +69,34 @@ export class KvLayout {
     const room = Math.max(width, stride ?? width);
     const tensors: Record<string, Tensor> = {};
     for (const name of this.names) {
-      const target = into?.[name];
-      const data = (target?.data as FloatArray | undefined) ?? floatArray(this.type, rows * kvHeads * room * headDim);
-      const out = bitsView(data);
-      sources.forEach((source, r) => {
-        const pad = (width - source.length) * headDim;
-        if (target && pad > 0) for (let h = 0; h < kvHeads; h++) out.fill(0, (r * kvHeads + h) * room * headDim, (r * kvHeads + h) * room * headDim + pad);
-        if (source.length === 0) return;
+      tensors[name] = into?.[name] ?? floatTensorOf(this.type, floatArray(this.type, rows * kvHeads * room * headDim), [rows, kvHeads, room, headDim]);
+    }
+    const block = { rows, width, tensors };
+    this.writeRows(block, 0, sources, into === undefined);
+    return block;
+  }
+
+  /**
+   * Writes `sources` into rows `first`, `first + 1`, … of `target`, each right-aligned to its width, its padding
+   * zeroed (unless `zeroed`: the target is new memory). A source that already is that row of the same memory is left
+   * as it is. Sources are read in order, so a row may come from a later row of the target itself.
+   */
+  writeRows(target: KvBlock, first: number, sources: readonly PackSource[], zeroed = false): void {
+    const { kvHeads, headDim } = this;
+    const { width } = target;
+    const room = kvStride(target);
+    for (const name of this.names) {
+      const out = bitsView(target.tensors[name]!.data);
+      sources.forEach((source, i) => {
+        const r = first + i;
         const src = bitsView(source.kv.tensors[name]!.data);
         const srcStride = kvStride(source.kv);
         const srcWidth = source.kv.width;
+        const same = src.buffer === out.buffer && src.byteOffset === out.byteOffset && srcStride === room && srcWidth === width;
+        if (same && source.row === r) return;
+        const pad = (width - source.length) * headDim;
+        if (!zeroed && pad > 0) for (let h = 0; h < kvHeads; h++) out.fill(0, (r * kvHeads + h) * room * headDim, (r * kvHeads + h) * room * headDim + pad);
+        if (source.length === 0) return;
         const span = source.length * headDim;
         for (let h = 0; h < kvHeads; h++) {
           const from = ((source.row * kvHeads + h) * srcStride + srcWidth - source.length) * headDim;
@@ -86,9 +104,7 @@ export class KvLayout {
           out.set(src.subarray(from, from + span), to);
         }
       });
-      tensors[name] = target ?? floatTensorOf(this.type, data, [rows, kvHeads, room, headDim]);
     }
-    return { rows, width, tensors };
   }
 }
 

@@ -48,9 +48,10 @@ export class DecodeBuffers {
   /**
    * Output tensors for a step from `input` to a block of `rows × width`, in buffers nobody reads. With `consumes`
    * false (a re-pack reading `input` and `others`), committing leaves the input's set held. With `stride`, the
-   * tensors hold that many positions per row and head (room the block grows into in place), allocated exactly.
+   * tensors hold that many positions per row and head (room the block grows into in place), and new buffers are
+   * allocated for `roomRows` rows of that (rows that may join in place later; pages never written cost no memory).
    */
-  lease(input: KvBlock, rows: number, width: number, consumes = true, others: readonly KvBlock[] = [], stride?: number): CacheLease {
+  lease(input: KvBlock, rows: number, width: number, consumes = true, others: readonly KvBlock[] = [], stride?: number, roomRows = rows): CacheLease {
     const { names, kvHeads, headDim, type } = this.layout;
     const positions = stride ?? width;
     const needed = rows * kvHeads * positions * headDim;
@@ -64,7 +65,7 @@ export class DecodeBuffers {
       this.sets.push(target);
     }
     if (target && !fits(target, needed)) {
-      const room = stride === undefined ? rows * kvHeads * (width + Math.max(MIN_SLACK, width >> 3)) * headDim : needed;
+      const room = stride === undefined ? rows * kvHeads * (width + Math.max(MIN_SLACK, width >> 3)) * headDim : Math.max(rows, roomRows) * kvHeads * stride * headDim;
       target.buffers = names.map(() => floatArray(type, room));
     }
     const buffers = target?.buffers ?? names.map(() => floatArray(type, needed));
@@ -85,6 +86,11 @@ export class DecodeBuffers {
         if (source) source.holder = undefined;
       },
     };
+  }
+
+  /** The whole buffers (by cache name, in layout order) of the set holding `block`, if one does. */
+  buffersOf(block: KvBlock): readonly FloatArray[] | undefined {
+    return this.sets.find((s) => s.holder === block)?.buffers;
   }
 
   /** A step extended `from` in place into `to` (the same buffers, wider): the set now holds `to`. */

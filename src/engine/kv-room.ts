@@ -3,6 +3,11 @@ import type { Tensor } from "../runtime/session.ts";
 import { KvLayout, kvMemory, kvStride, type KvBlock, type PackSource } from "./kv-block.ts";
 import type { DecodeBuffers } from "./kv-buffers.ts";
 
+/** Rows a decode block's new buffers have room for: the next power of two (rows may join in place up to it). */
+function roomRows(rows: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
+}
+
 /** Positions of room a block gets beyond what it needs now: 64, or an eighth of its width when that is more. */
 export function roomBeyond(width: number): number {
   return Math.max(64, width >> 3);
@@ -52,22 +57,57 @@ export class KvRoom {
   forDecode(kv: KvBlock): KvBlock {
     if (this.extendable(kv, kv.width + 1)) return kv;
     const stride = kv.width + 1 + roomBeyond(kv.width + 1);
-    const lease = this.buffers.lease(kv, kv.rows, kv.width, true, [], stride);
+    const lease = this.buffers.lease(kv, kv.rows, kv.width, true, [], stride, roomRows(kv.rows));
     const block = this.layout.pack(this.wholeRows(kv), lease.tensors, stride);
     lease.commit(block);
     this.mark(block);
     return block;
   }
 
-  /** The decode batch's new block when rows join or leave, with room to decode into, in DecodeBuffers. */
+  /**
+   * The decode batch's new block when rows join or leave, with room to decode into, in DecodeBuffers: in the current
+   * block's own buffers when its rows that stay keep their places (packInPlace), else a copy of every row.
+   */
   packForDecode(sources: readonly PackSource[]): KvBlock {
+    const inPlace = this.packInPlace(sources);
+    if (inPlace) return inPlace;
     const width = KvLayout.packedWidth(sources);
     const stride = width + roomBeyond(width);
-    const lease = this.buffers.lease(sources[0]!.kv, sources.length, width, false, sources.map((s) => s.kv), stride);
+    const rows = sources.length;
+    const lease = this.buffers.lease(sources[0]!.kv, rows, width, false, sources.map((s) => s.kv), stride, roomRows(rows));
     const block = this.layout.pack(sources, lease.tensors, stride);
     lease.commit(block);
     this.mark(block);
     return block;
+  }
+
+  /**
+   * Rows joining or leaving a decode block without copying the rows that stay: when the first sources are rows 0..k−1
+   * of the current block (which may be extended), every other source fits in its width (no wider than it, and at least
+   * half of it, so padding stays bounded) and its buffers have room for the rows, the other sources are written into
+   * rows k.. of those buffers (padding zeroed). Undefined when that does not apply.
+   */
+  private packInPlace(sources: readonly PackSource[]): KvBlock | undefined {
+    const current = sources[0]!.kv;
+    const width = current.width;
+    const packed = KvLayout.packedWidth(sources);
+    if (!this.extendable(current, width) || packed > width || 2 * packed < width) return undefined;
+    const whole = this.buffers.buffersOf(current);
+    const { names, kvHeads, headDim, type } = this.layout;
+    const stride = kvStride(current);
+    const rows = sources.length;
+    if (!whole || whole[0]!.length < rows * kvHeads * stride * headDim) return undefined;
+    let kept = 0;
+    while (kept < rows && sources[kept]!.kv === current && sources[kept]!.row === kept) kept++;
+    if (kept === 0) return undefined;
+    const tensors: Record<string, Tensor> = {};
+    names.forEach((name, i) => (tensors[name] = floatTensorOf(type, whole[i]!.subarray(0, rows * kvHeads * stride * headDim), [rows, kvHeads, stride, headDim])));
+    const target: KvBlock = { rows, width, tensors };
+    // Rows moving within the block are read before anything is written over them: moved rows come from after `kept`.
+    this.layout.writeRows(target, kept, sources.slice(kept));
+    this.buffers.advance(current, target);
+    this.mark(target);
+    return target;
   }
 
   /** A step wrote `to` (wider) into `from`'s memory; a decode block's buffers now hold `to`. */

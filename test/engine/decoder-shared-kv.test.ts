@@ -38,12 +38,14 @@ interface Trace {
   logits: Float32Array[];
   rows: Record<string, Float32Array>[];
   tokens: number[];
+  /** Re-packs done in the decode block's own memory. */
+  inPlaceJoins: number;
 }
 
 /** One scripted run; tokens come from the reference run (`feed`) when given, so both runs see the same inputs. */
 async function script(d: Decoder, feed?: number[]): Promise<Trace> {
   const V = d.vocabSize;
-  const trace: Trace = { logits: [], rows: [], tokens: [] };
+  const trace: Trace = { logits: [], rows: [], tokens: [], inPlaceJoins: 0 };
   let pick = 0;
   const choose = (logits: Float32Array) => {
     const token = feed ? feed[pick++]! : argmax(logits);
@@ -80,6 +82,19 @@ async function script(d: Decoder, feed?: number[]): Promise<Trace> {
   d.retire(kv);
   [kv, lengths, tokens] = [packed, [...lengths, 8], [...tokens, choose(resumed.logits)]];
   await steps(2);
+  // A fourth row joins (in place: the block has room for four rows), then the second leaves and the last takes its
+  // place (the order the decode batch keeps), then the first leaves and the others move up (a copy).
+  const fourth = await d.prefill(ids(6, 5), d.emptyKv());
+  const joined = d.pack([...lengths.map((length, row) => ({ kv, row, length })), { kv: fourth.kv, row: 0, length: 6 }], true);
+  if (d.extendsInPlace) trace.inPlaceJoins += kvMemory(joined) === kvMemory(kv) ? 1 : 0;
+  d.retire(kv);
+  [kv, lengths, tokens] = [joined, [...lengths, 6], [...tokens, choose(fourth.logits)]];
+  await steps(2);
+  const swapped = d.pack([0, 3, 2].map((row) => ({ kv, row, length: lengths[row]! })), true);
+  if (d.extendsInPlace) trace.inPlaceJoins += kvMemory(swapped) === kvMemory(kv) ? 1 : 0;
+  d.retire(kv);
+  [kv, lengths, tokens] = [swapped, [0, 3, 2].map((r) => lengths[r]!), [0, 3, 2].map((r) => tokens[r]!)];
+  await steps(2);
   const left = d.pack([{ kv, row: 1, length: lengths[1]! }, { kv, row: 2, length: lengths[2]! }], true);
   d.retire(kv);
   [kv, lengths, tokens] = [left, lengths.slice(1), tokens.slice(1)];
@@ -110,6 +125,8 @@ describe("attention rewritten into GroupQueryAttention over a cache extended in 
       expect(exported.extendsInPlace).toBe(false);
       const reference = await script(exported);
       const trace = await script(fused, reference.tokens);
+      // The fourth row joined and the second left without copying the rows that stayed.
+      expect(trace.inPlaceJoins).toBe(2);
       expect(trace.logits.length).toBe(reference.logits.length);
       expect(trace.rows.length).toBe(reference.rows.length);
       trace.rows.forEach((row, i) => {
