@@ -29,7 +29,7 @@ export interface ContextResult {
     nextTurnCachedTokens: number;
     /** Time to first token of a prompt as long as the next turn that shares nothing with earlier ones. */
     freshTtftMs: number;
-    /** MANY_STREAMS streams of fresh prompts of this length at once: all tokens / (last finish − first request). */
+    /** MANY_STREAMS streams of fresh, distinct prompts of this length at once: all tokens / (last finish − first request). */
     manyAggregateTps: number;
   };
   /** llama.cpp on the same weights, or why it did not run. */
@@ -72,7 +72,7 @@ export async function measureContexts(m: BenchModel, base: number[], contexts: n
       const next = await timedStream(run.baseURL, { ...req, tokens: 1, promptIds: [...ids, ...contextIds(base, NEXT_TURN_TOKENS, 7).slice(1), 3] });
       const fresh = await timedStream(run.baseURL, { ...req, tokens: 1, promptIds: contextIds(base, length + NEXT_TURN_TOKENS, salt++) });
       // Fresh prompts (nothing cached), as llama.cpp's streams get.
-      const many = await concurrentStreams(run.baseURL, { ...req, promptIds: contextIds(base, length, salt++) }, MANY_STREAMS);
+      const many = await concurrentStreams(run.baseURL, { ...req, promptIds: contextIds(base, length, salt++) }, MANY_STREAMS, false, true);
       const firstFigures = summarize([asDecode(first)]);
       rounds.push({
         ttftMs: firstFigures.ttftMs,

@@ -111,15 +111,20 @@ async function probeHealth(baseURL: string, done: Promise<unknown>): Promise<num
   return latencies;
 }
 
-async function group(baseURL: string, req: StreamRequest, streams: number) {
+async function group(baseURL: string, req: StreamRequest, streams: number, distinct: boolean) {
   const t0 = now();
-  const timings = await Promise.all(Array.from({ length: streams }, () => timedStream(baseURL, req)));
+  // Distinct prompts differ from their first token on, as llama.cpp's sequences in bench/llama-cpp.ts do.
+  const prompt = (s: number) => (distinct ? { ...req, promptIds: req.promptIds.map((id, i) => (i === 0 ? id + 5000 * s : id)) } : req);
+  const timings = await Promise.all(Array.from({ length: streams }, (_, s) => timedStream(baseURL, prompt(s))));
   return { timings, wallMs: elapsedMs(t0, Math.max(...timings.map((s) => s.finishNs))) };
 }
 
-/** `streams` identical greedy streams started together, again and again until they have run for a second. */
-export async function concurrentStreams(baseURL: string, req: StreamRequest, streams: number, health = false): Promise<ConcurrencyResult> {
-  const all = repeatFor(() => group(baseURL, req, streams), (g) => g.wallMs);
+/**
+ * `streams` greedy streams started together, again and again until they have run for a second: identical, or with
+ * `distinct` prompts that share nothing (so no prefix cache can serve one from another).
+ */
+export async function concurrentStreams(baseURL: string, req: StreamRequest, streams: number, health = false, distinct = false): Promise<ConcurrencyResult> {
+  const all = repeatFor(() => group(baseURL, req, streams, distinct), (g) => g.wallMs);
   const healthLatencies = health ? probeHealth(baseURL, all.catch(() => {})) : undefined;
   const groups = await all;
   const timings = groups.flatMap((g) => g.timings);
