@@ -9,7 +9,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Decoder, type KvBlock } from "../../src/engine/decoder.ts";
 import { kvMemory, kvStride } from "../../src/engine/kv-block.ts";
+import { kvFromViews, viewKv, type KvView } from "../../src/engine/kv-segment.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
+import { PrefixCache, PREFIX_BLOCK_TOKENS } from "../../src/engine/prefix-cache.ts";
+import { PrefixReuse } from "../../src/engine/prefix-reuse.ts";
+import { Scheduler } from "../../src/engine/scheduler.ts";
+import { letters } from "./fake-model.ts";
+import { OPTIONS, params, submit } from "./scheduler-harness.ts";
 
 const MODELS_DIR = resolve(import.meta.dir, "../../models");
 const cacheDir = mkdtempSync(join(tmpdir(), "gpt3dev-shared-kv-"));
@@ -157,6 +163,45 @@ describe("attention rewritten into GroupQueryAttention over a cache extended in 
         }
       });
       expect(clear).toBeGreaterThan(0.5 * total);
+    });
+  }
+
+  for (const id of ["tiny-gpt2", "tiny-llama"]) {
+    it(`${id}: the scheduler (prompts in chunks side by side, rows joining and leaving, a chat's turns from the prefix cache) gives the exported attention's tokens`, async () => {
+      const fused = await open(id, "model.onnx", true);
+      const exported = await open(id, "model.onnx", false);
+      const eos = new Set(fused.config.eosIds);
+      const options = { ...OPTIONS, prefillChunk: 16 };
+      const prefixes = new PrefixReuse<KvBlock, KvView>(new PrefixCache({ budgetBytes: 4 << 20, blockTokens: PREFIX_BLOCK_TOKENS }), {
+        view: viewKv,
+        restore: kvFromViews,
+        compact: (source) => fused.pack([source]),
+      });
+      const a = new Scheduler(fused, letters, eos, options, id, prefixes);
+      const b = new Scheduler(exported, letters, eos, options, id);
+      const prompt = (length: number, from: number) => Array.from({ length }, (_, i) => (from + i * 53) % 600);
+      const system = prompt(37, 11);
+      const requests = [
+        { prompts: [prompt(41, 3)], params: params({ maxTokens: 20 }) },
+        { prompts: [prompt(5, 90)], params: params({ maxTokens: 7 }) },
+        { prompts: [[...system, ...prompt(9, 200)]], params: params({ maxTokens: 12 }) },
+        { prompts: [prompt(23, 7), prompt(2, 500)], params: params({ maxTokens: 15 }) },
+        { prompts: [[...system, ...prompt(4, 300)]], params: params({ maxTokens: 9 }) },
+      ];
+      const got = await Promise.all(requests.map((r) => submit(a, r)));
+      const want = await Promise.all(requests.map((r) => submit(b, r)));
+      expect(got.map((o) => o.ids)).toEqual(want.map((o) => o.ids));
+      // A chat: every turn repeats the history and adds a message; the fused scheduler resumes from its cache.
+      let history = prompt(30, 17);
+      let reused = 0;
+      for (let turn = 0; turn < 3; turn++) {
+        const request = { prompts: [history], params: params({ maxTokens: 8 }) };
+        const [x, y] = [await submit(a, request), await submit(b, request)];
+        expect(x.ids).toEqual(y.ids);
+        reused += x.cached;
+        history = [...history, ...x.ids[0]!, ...prompt(11, 100 + turn)];
+      }
+      expect(reused).toBeGreaterThan(0);
     });
   }
 
