@@ -64,11 +64,27 @@ export class PromptPrefill<K extends KvShape> {
       for (let i = this.groups.length - 1; i >= 0; i--) {
         if (!awaitsPrefill(this.groups[i]!)) this.groups.splice(i, 1);
       }
+      this.resumeWaiting();
       const next = nextPrefillRun(this.groups, chunk, used, this.model.supportsPadding, this.model.batchesResumedPrompts ?? true);
       used = next.used;
       if (next.run.length === 0) return;
       await this.run(next.run);
       if (next.full) return;
+    }
+  }
+
+  /**
+   * A prompt that waited behind others looks in the prefix cache again before its first chunk: a prompt admitted with
+   * it may have just stored the prefix they share (requests sent together with the same system prompt or history).
+   */
+  private resumeWaiting(): void {
+    if (!this.prefixes) return;
+    for (const group of this.groups) {
+      if (group.prefilled > 0 || group.kv || scoresPrompt(group)) continue;
+      const cached = this.prefixes.resume(group);
+      if (cached > 0) for (const job of new Set(group.choices.map((c) => c.job))) job.cachedTokens += cached;
+      // Only the oldest waiting prompt can start in this run; the others look again when their turn comes.
+      return;
     }
   }
 

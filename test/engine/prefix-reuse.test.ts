@@ -45,6 +45,26 @@ function fakePrefixes(blockTokens: number, budgetBytes = 1 << 20, bytesPerPositi
 const ids = (length: number, from: number, mod = 30) => Array.from({ length }, (_, i) => 2 + ((from + i * 7) % mod));
 
 describe("prefix reuse on the fake model", () => {
+  it("a prompt sent together with one sharing its prefix waits for it and prefills only the rest", async () => {
+    const model = new FakeModel();
+    const cached = new Scheduler(model, letters, new Set([EOS]), { ...OPTIONS, prefillChunk: 16 }, "fake", fakePrefixes(4));
+    const plain = new Scheduler(new FakeModel(), letters, new Set([EOS]), { ...OPTIONS, prefillChunk: 16 }, "fake");
+    const system = ids(40, 1);
+    const requests: Request[] = [
+      { prompts: [[...system, ...ids(5, 2)]], params: params({ maxTokens: 4 }) },
+      { prompts: [[...system, ...ids(6, 9)]], params: params({ maxTokens: 4 }) },
+      { prompts: [[...system, ...ids(5, 2)]], params: params({ maxTokens: 4 }) },
+    ];
+    const got = await Promise.all(requests.map((r) => submit(cached, r)));
+    const want = await Promise.all(requests.map((r) => submit(plain, r)));
+    expect(got.map((o) => o.ids)).toEqual(want.map((o) => o.ids));
+    // Nothing was cached when the three arrived; the second and third found the first's prompt once it was stored
+    // (40 shared tokens in blocks of 4; the third repeats the first whole but for its last token).
+    expect(got.map((o) => o.cached)).toEqual([0, 40, 44]);
+    const prefilled = model.calls.filter((c) => c.op === "prefill").reduce((n, c) => n + c.tokens, 0);
+    expect(prefilled).toBe(45 + 6 + 1);
+  });
+
   it("prefills only what follows the cached prefix, reports it, and changes no output", async () => {
     const model = new FakeModel();
     const cached = new Scheduler(model, letters, new Set([EOS]), OPTIONS, "fake", fakePrefixes(4));
