@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { restoreNodeEnv } from "./production-env.ts";
 import { existsSync } from "node:fs";
 import { createApp, publicPaths } from "./app.ts";
 import { COMMANDS_HELP, runCommand } from "./cli/commands.ts";
@@ -91,4 +92,6 @@ async function main(): Promise<void> {
   }
 }
 
+// Every module that reads NODE_ENV as it loads has loaded: the variable goes back to what the user set.
+restoreNodeEnv();
 await main();
