@@ -66,7 +66,7 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
-    const { session, rewrites } = await openDecoderSession(join(dir, "onnx", onnxFile), settings, { heads: config.heads });
+    const { session, rewrites } = await openDecoderSession(join(dir, "onnx", onnxFile), settings, config.fullCausalAttention ? { heads: config.heads } : undefined);
     try {
       return new Decoder(session, config, rewrites);
     } catch (error) {

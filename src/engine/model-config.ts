@@ -18,6 +18,23 @@ export interface DecoderConfig {
    * differences only, so this keeps the numbers equal to transformers.js's rather than changing tokens.
    */
   positionOffset: number;
+  /**
+   * Every layer attends over every earlier position with a plain softmax (no sliding window, no ALiBi or other position
+   * bias added to the scores, no soft-capping): the families whose attention the load-time GroupQueryAttention rewrite
+   * may replace (src/runtime/graph-rewrite/shared-kv-attention.ts).
+   */
+  fullCausalAttention: boolean;
+}
+
+/** Model types whose exported attention is softmax(q kᵀ · scale + mask) v in every layer, unless a sliding window is set. */
+const FULL_ATTENTION_TYPES = new Set(["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "gpt_neox", "gptj", "granite", "olmo", "olmo2", "stablelm", "starcoder2"]);
+
+function fullCausal(config: Json, modelType: string, contextLength: number): boolean {
+  if (!FULL_ATTENTION_TYPES.has(modelType)) return false;
+  const window = config.sliding_window;
+  if (typeof window === "number" && config.use_sliding_window !== false && window < contextLength) return false;
+  const layers = config.layer_types;
+  return !(Array.isArray(layers) && layers.some((t) => t !== "full_attention"));
 }
 
 const POSITIONS_FROM_ONE = new Set(["gemma3_text", "gemma3", "paligemma"]);
@@ -55,6 +72,7 @@ export function readDecoderConfig(dir: string): DecoderConfig {
   const hidden = require(["hidden_size", "n_embd", "d_model"]);
   const eosIds = [...new Set([...idList(generation.eos_token_id), ...idList(config.eos_token_id)])];
   const modelType = typeof config.model_type === "string" ? config.model_type : "unknown";
+  const contextLength = require(["max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"]);
   return {
     modelType,
     positionOffset: POSITIONS_FROM_ONE.has(modelType) ? 1 : 0,
@@ -63,7 +81,8 @@ export function readDecoderConfig(dir: string): DecoderConfig {
     kvHeads: firstNumber(config, ["num_key_value_heads"]) ?? heads,
     headDim: firstNumber(config, ["head_dim"]) ?? hidden / heads,
     vocabSize: require(["vocab_size"]),
-    contextLength: require(["max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"]),
+    contextLength,
     eosIds,
+    fullCausalAttention: fullCausal(config, modelType, contextLength),
   };
 }

@@ -3,7 +3,7 @@
 // and that it computes what the original computes through onnxruntime-node (a past exactly as wide as the positions
 // in use, where the op concatenates like the export): a left-padded two-row prompt, then a decode step on its cache.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
@@ -143,5 +143,31 @@ describe("self-attention rewritten into GroupQueryAttention", () => {
     const plain = prepareDecoderFile(source, cacheDir);
     expect(fused.path).not.toBe(plain.path);
     expect(plain.rewrites).not.toContain("shared-kv-attention");
+  });
+});
+
+describe("which families get the fused attention", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gpt3dev-gqa-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const full = (config: Record<string, unknown>) => {
+    const base = { num_attention_heads: 4, hidden_size: 32, num_hidden_layers: 2, vocab_size: 100, max_position_embeddings: 4096 };
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ ...base, ...config }));
+    return readDecoderConfig(dir).fullCausalAttention;
+  };
+
+  test("plain causal families only: a sliding window, per-layer attention kinds or an unknown family keep the export's attention", () => {
+    expect(full({ model_type: "llama" })).toBe(true);
+    expect(full({ model_type: "gpt2" })).toBe(true);
+    expect(full({ model_type: "qwen2", sliding_window: 4096, use_sliding_window: false })).toBe(true);
+    expect(full({ model_type: "mistral", sliding_window: null })).toBe(true);
+    // A window at least as long as the context never cuts anything.
+    expect(full({ model_type: "mistral", sliding_window: 4096 })).toBe(true);
+    expect(full({ model_type: "mistral", sliding_window: 2048 })).toBe(false);
+    expect(full({ model_type: "phi3", sliding_window: 2047 })).toBe(false);
+    expect(full({ model_type: "qwen3", layer_types: ["full_attention", "sliding_attention"] })).toBe(false);
+    // Soft-capped or ALiBi attention, and families not checked.
+    expect(full({ model_type: "gemma2" })).toBe(false);
+    expect(full({ model_type: "bloom" })).toBe(false);
+    expect(full({ model_type: "mpt" })).toBe(false);
   });
 });
