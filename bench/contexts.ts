@@ -41,6 +41,11 @@ export function contextIds(base: readonly number[], length: number, salt: number
   return Array.from({ length }, (_, i) => (i === 0 ? 1000 + salt : base[i % base.length]!));
 }
 
+/** The tokens a chat's next turn adds to the history it repeats (the same for gpt3dev and llama.cpp). */
+function nextTurnTokens(base: readonly number[]): number[] {
+  return [...contextIds(base, NEXT_TURN_TOKENS, 7).slice(1), 3];
+}
+
 export interface ContextRunners {
   raw(job: RawLoopJob): Promise<RawLoopResult>;
   llama(job: LlamaJob): Promise<LlamaResult>;
@@ -69,7 +74,7 @@ export async function measureContexts(m: BenchModel, base: number[], contexts: n
       raws.push(raw.runs[0]!);
       const req = { model: m.serverModel, tokens: n };
       const first = await timedStream(run.baseURL, { ...req, promptIds: ids });
-      const next = await timedStream(run.baseURL, { ...req, tokens: 1, promptIds: [...ids, ...contextIds(base, NEXT_TURN_TOKENS, 7).slice(1), 3] });
+      const next = await timedStream(run.baseURL, { ...req, tokens: 1, promptIds: [...ids, ...nextTurnTokens(base)] });
       const fresh = await timedStream(run.baseURL, { ...req, tokens: 1, promptIds: contextIds(base, length + NEXT_TURN_TOKENS, salt++) });
       // Fresh prompts (nothing cached), as llama.cpp's streams get.
       const many = await concurrentStreams(run.baseURL, { ...req, promptIds: contextIds(base, length, salt++) }, MANY_STREAMS, false, true);
@@ -87,7 +92,8 @@ export async function measureContexts(m: BenchModel, base: number[], contexts: n
     let llama: ContextResult["llama"];
     try {
       const gguf = ggufFor(m.dir, m.dtype === "q8" ? "q8_0" : "f32");
-      llama = await run.llama({ gguf, promptIds: contextIds(base, length, salt++), tokens: n, streams: [1, MANY_STREAMS], threads: run.threads, settings: llamaSettings });
+      const nextTurnIds = nextTurnTokens(base);
+      llama = await run.llama({ gguf, promptIds: contextIds(base, length, salt++), tokens: n, streams: [1, MANY_STREAMS], threads: run.threads, settings: llamaSettings, nextTurnIds });
       llamaSettings = llama.settings;
     } catch (error) {
       llama = { error: String(error).split("\n")[0]! };
@@ -139,7 +145,7 @@ export function contextsTable(results: readonly ContextResult[]): string {
 /** gpt3dev against llama.cpp on the same weights, per prompt length: one stream's decode rate and 8 streams' aggregate. */
 export function llamaTable(results: readonly ContextResult[]): string {
   const rows = results.map((c) => {
-    if ("error" in c.llama) return [String(c.promptTokens), `– (${c.llama.error})`, "", "", "", "", ""];
+    if ("error" in c.llama) return [String(c.promptTokens), `– (${c.llama.error})`, "", "", "", "", "", ""];
     const [one, many] = [c.llama.runs.find((r) => r.streams === 1), c.llama.runs.find((r) => r.streams === MANY_STREAMS)];
     const { threads, flashAttention } = c.llama.settings;
     return [
@@ -149,6 +155,7 @@ export function llamaTable(results: readonly ContextResult[]): string {
       `${num(c.server.manyAggregateTps)} / ${num(many?.aggregateTps ?? Number.NaN)}`,
       ratio(c.server.manyAggregateTps / (many?.aggregateTps ?? Number.NaN)),
       `${ms(c.server.ttftMs)} / ${ms(one?.ttftMs ?? Number.NaN)}`,
+      `${ms(c.server.nextTurnTtftMs)} / ${ms(one?.nextTurnTtftMs ?? Number.NaN)}`,
       `${threads} thread${threads > 1 ? "s" : ""}, flash attention ${flashAttention ? "on" : "off"}`,
     ];
   });
@@ -159,9 +166,10 @@ export function llamaTable(results: readonly ContextResult[]): string {
     `${MANY_STREAMS} streams aggregate tok/s gpt3dev / llama.cpp`,
     "× llama.cpp",
     "TTFT ms gpt3dev / llama.cpp",
+    `next turn (+${NEXT_TURN_TOKENS}) TTFT ms gpt3dev / llama.cpp, each from its own cache`,
     "llama.cpp settings",
   ];
-  return markdownTable(header, rows, ["right", "right", "right", "right", "right", "right", "left"]);
+  return markdownTable(header, rows, ["right", "right", "right", "right", "right", "right", "right", "left"]);
 }
 
 export function contextMetrics(results: readonly ContextResult[], put: (name: string, value: number) => void): void {

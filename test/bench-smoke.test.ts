@@ -93,7 +93,7 @@ describe("bench formatting", () => {
       llama: {
         settings: { threads: 1, flashAttention: true },
         runs: [
-          { streams: 1, ttftMs: 1500, decodeTps: 19, aggregateTps: 15 },
+          { streams: 1, ttftMs: 1500, decodeTps: 19, aggregateTps: 15, nextTurnTtftMs: 45 },
           { streams: 8, ttftMs: 9000, decodeTps: 6, aggregateTps: 40 },
         ],
       },
@@ -104,7 +104,7 @@ describe("bench formatting", () => {
     expect(table[0]).toContain("next turn × first turn");
     expect(table[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "18.0 / 17.1", "0.95×", "1900 / 2000", "250.0 (896 cached)", "2100", "0.13×", ""]);
     const versus = llamaTable([c]).split("\n");
-    expect(versus[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "17.1 / 19.0", "0.90×", "60.0 / 40.0", "1.50×", "2000 / 1500", "1 thread, flash attention on", ""]);
+    expect(versus[2]!.split("|").map((x) => x.trim())).toEqual(["", "896", "17.1 / 19.0", "0.90×", "60.0 / 40.0", "1.50×", "2000 / 1500", "250.0 / 45.0", "1 thread, flash attention on", ""]);
     expect(llamaTable([{ ...c, llama: { error: "no binary" } }])).toContain("– (no binary)");
     const metrics: Record<string, number> = {};
     contextMetrics([c], (name, value) => (metrics[name] = value));
