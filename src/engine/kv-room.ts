@@ -3,9 +3,14 @@ import type { Tensor } from "../runtime/session.ts";
 import { KvLayout, kvMemory, kvStride, type KvBlock, type PackSource } from "./kv-block.ts";
 import type { DecodeBuffers } from "./kv-buffers.ts";
 
-/** Rows a decode block's new buffers have room for: the next power of two (rows may join in place up to it). */
+/**
+ * Rows a decode block's new buffers have room for, so that rows join in place instead of the batch being copied into
+ * bigger buffers: at least 8 (the default batch), else the next power of two. Room no row has written costs address
+ * space only: the kernel gives a page memory when it is first written.
+ */
+export const ROOM_ROWS = 8;
 function roomRows(rows: number): number {
-  return 2 ** Math.ceil(Math.log2(Math.max(1, rows)));
+  return Math.max(ROOM_ROWS, 2 ** Math.ceil(Math.log2(Math.max(1, rows))));
 }
 
 /** Positions of room a block gets beyond what it needs now: 64, or an eighth of its width when that is more. */
