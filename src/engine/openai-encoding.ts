@@ -15,7 +15,14 @@ interface GptTokenizerModule {
   encode(text: string, options?: { allowedSpecial?: unknown }): number[];
   vocabularySize: number;
   ALL_SPECIAL_TOKENS: unknown;
+  setMergeCacheSize(size: number): void;
 }
+
+/**
+ * Words whose tokens gpt-tokenizer remembers (its default, 100,000, would let traffic grow a server by tens of MiB;
+ * transformers.js keeps 10,000 too).
+ */
+export const MERGE_CACHE_WORDS = 10_000;
 
 // Literal specifiers let the compiler bundle each table while loading only the one a model uses.
 const loaders: Record<OpenAIEncodingName, () => Promise<GptTokenizerModule>> = {
@@ -39,6 +46,7 @@ export function isOpenAIEncodingName(name: string): name is OpenAIEncodingName {
 
 export async function loadOpenAIEncoding(name: OpenAIEncodingName): Promise<OpenAIEncoding> {
   const module = await loaders[name]();
+  module.setMergeCacheSize(MERGE_CACHE_WORDS);
   // Special tokens written in the text count as one token each, as Hugging Face tokenizers treat them.
   const options = { allowedSpecial: module.ALL_SPECIAL_TOKENS };
   return { name, vocabularySize: module.vocabularySize, encode: (text) => module.encode(text, options) };

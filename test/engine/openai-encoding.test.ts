@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { join } from "node:path";
 import { encode as r50kEncode } from "gpt-tokenizer/encoding/r50k_base";
-import { detectOpenAIEncoding, loadOpenAIEncoding } from "../../src/engine/openai-encoding.ts";
+import { detectOpenAIEncoding, loadOpenAIEncoding, MERGE_CACHE_WORDS } from "../../src/engine/openai-encoding.ts";
 import { DEFAULT_SCHEDULER_OPTIONS } from "../../src/engine/generation-job.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { TextModel } from "../../src/engine/text-model.ts";
@@ -40,5 +40,19 @@ describe("OpenAI encodings", () => {
   it("loads a named encoding on request", async () => {
     const cl100k = await loadOpenAIEncoding("cl100k_base");
     expect(cl100k.encode("hello world")).toEqual([15339, 1917]);
+  });
+});
+
+describe("OpenAI encodings' word cache", () => {
+  it("remembers at most MERGE_CACHE_WORDS words, however many distinct words it encodes", async () => {
+    const encoding = await loadOpenAIEncoding("r50k_base");
+    // Letters only (the pre-tokenizer splits digits off), rare enough to be several tokens each.
+    const letters = (i: number) => [...i.toString(16)].map((c) => String.fromCharCode(106 + parseInt(c, 16))).join("");
+    const words = Array.from({ length: MERGE_CACHE_WORDS + 2000 }, (_, i) => `zq${letters(i)}xv`);
+    for (let i = 0; i < words.length; i += 500) encoding.encode(words.slice(i, i + 500).join(" "));
+    const core = (await import("gpt-tokenizer/encoding/r50k_base")).default as unknown as { bytePairEncodingCoreProcessor: { mergeCache?: Map<string, unknown> } };
+    const cache = core.bytePairEncodingCoreProcessor.mergeCache!;
+    expect(cache.size).toBeGreaterThan(MERGE_CACHE_WORDS / 2);
+    expect(cache.size).toBeLessThanOrEqual(MERGE_CACHE_WORDS);
   });
 });
