@@ -118,6 +118,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "on",
   },
   {
+    flag: "packed-weights",
+    env: "GPT3DEV_PACKED_WEIGHTS",
+    type: "string",
+    description: "file: a text model's pre-packed weights are saved once in the cache folder and mapped by every later load (replicas share them, loads skip the packing); heap: packed again at every load into the server's own memory",
+    defaultText: "file",
+  },
+  {
     flag: "max-batch",
     env: "GPT3DEV_MAX_BATCH",
     type: "string",

@@ -28,6 +28,8 @@ export interface Config {
   cacheDir?: string;
   /** ONNX Runtime keeps a pre-packed copy of each matrix-multiply weight (faster GEMM, more memory). */
   prepackWeights: boolean;
+  /** Pre-packed weights saved once in the cache and mapped by every load (src/runtime/packed-weights.ts). */
+  packedWeightsFile: boolean;
   /** ONNX Runtime threads spin while a run is in flight, and sleep between runs. */
   spinning: boolean;
   /** Decoder outputs are written in place through ONNX Runtime's C API (src/runtime/direct-session.ts). */
@@ -154,6 +156,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       graphOptimization: oneOf("graph-optimization", get("graph-optimization") ?? "all", GRAPH_OPTIMIZATION_LEVELS),
       cacheDir: cacheDir(get("cache-dir"), env),
       prepackWeights: oneOf("prepack-weights", get("prepack-weights") ?? "on", ["on", "off"] as const) === "on",
+      packedWeightsFile: oneOf("packed-weights", get("packed-weights") ?? "file", ["file", "heap"] as const) === "file",
       spinning: oneOf("ort-spinning", get("ort-spinning") ?? "off", ["on", "off"] as const) === "on",
       memoryArena: oneOf("ort-arena", get("ort-arena") ?? "on", ["on", "off"] as const) === "on",
       inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",

@@ -40,6 +40,7 @@ function start(config: Config): void {
     graphOptimizationLevel: config.graphOptimization,
     cacheDir: config.cacheDir,
     prepackWeights: config.prepackWeights,
+    packedWeightsFile: config.packedWeightsFile,
     spinning: config.spinning,
     inPlaceOutputs: config.inPlaceOutputs,
     fusedAttention: config.fusedAttention,

@@ -59,6 +59,7 @@ describe("parseCli", () => {
       auxiliaryNice: 10,
       graphOptimization: "all",
       prepackWeights: true,
+      packedWeightsFile: true,
       spinning: false,
       inPlaceOutputs: true,
       fusedAttention: true,
@@ -149,6 +150,13 @@ describe("parseCli", () => {
     const exported = parseCli(["--attention", "exported"], {});
     if (exported.kind !== "run") throw new Error("expected run");
     expect(exported.config.fusedAttention).toBe(false);
+    const heap = parseCli(["--packed-weights", "heap"], {});
+    if (heap.kind !== "run") throw new Error("expected run");
+    expect(heap.config.packedWeightsFile).toBe(false);
+    const file = parseCli([], { GPT3DEV_PACKED_WEIGHTS: "file" });
+    if (file.kind !== "run") throw new Error("expected run");
+    expect(file.config.packedWeightsFile).toBe(true);
+    expect(() => parseCli([], { GPT3DEV_PACKED_WEIGHTS: "disk" })).toThrow("--packed-weights: expected one of file, heap, got 'disk'");
     expect(() => parseCli([], { GPT3DEV_ATTENTION: "flash" })).toThrow("--attention: expected one of fused, exported, got 'flash'");
     expect(() => parseCli([], { GPT3DEV_ORT_OUTPUTS: "direct" })).toThrow("--ort-outputs: expected one of in-place, copied, got 'direct'");
     expect(result.config.graphOptimization).toBe("basic");

@@ -44,6 +44,8 @@ export interface EngineOptions {
   cacheDir?: string;
   /** false: ONNX Runtime keeps matrix weights once instead of beside a pre-packed copy (less memory, slower GEMM). */
   prepackWeights?: boolean;
+  /** false: pre-packed weights are made at every load in the heap instead of mapped from the cache (src/runtime/packed-weights.ts). */
+  packedWeightsFile?: boolean;
   /** ONNX Runtime threads spin while a run is in flight (src/runtime/session.ts). */
   spinning?: boolean;
   /** false: decoders run through onnxruntime-node, which copies every output after each step (src/runtime/session.ts). */
@@ -86,6 +88,7 @@ export class Engine {
       graphOptimizationLevel: options.graphOptimizationLevel,
       cacheDir: options.cacheDir,
       prepackWeights: options.prepackWeights,
+      packedWeightsFile: options.packedWeightsFile,
       spinning: options.spinning,
       inPlaceOutputs: options.inPlaceOutputs,
       memoryArena: options.memoryArena,

@@ -3,6 +3,7 @@ import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
 import type { AttentionShape } from "./graph-rewrite/shared-kv-attention.ts";
 import { DirectSession } from "./direct-session.ts";
+import { packedGraph } from "./packed-weights.ts";
 import { createSession, type Session, type SessionSettings } from "./session.ts";
 
 export interface DecoderSession {
@@ -26,7 +27,7 @@ export async function openDecoderSession(path: string, settings: SessionSettings
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
   // ORT warns that the table a shared tied head reads is a graph input: that is the point of the rewrite.
   const warnings = !prepared.rewrites.includes("tied-lm-head");
-  const session = await open(prepared.path, { ...settings, warnings });
+  const session = await openPacked(prepared.path, settings.cacheDir, { ...settings, warnings });
   if (prepared.rewrites.includes("shared-kv-attention") && !toldAttention) {
     toldAttention = true;
     const where = session instanceof DirectSession ? "a KV cache each step extends in place" : "a KV cache copied every step";
@@ -35,8 +36,35 @@ export async function openDecoderSession(path: string, settings: SessionSettings
   return { session, rewrites: prepared.rewrites };
 }
 
+/**
+ * Opens `graph` from its copy with pre-packed weights in the cache (saved on first use) where that applies; the graph
+ * itself when the copy cannot be made or opened.
+ */
+async function openPacked(graph: string, cacheDir: string, settings: SessionSettings): Promise<Session | DirectSession> {
+  if (!packsToFile(settings)) return open(graph, settings);
+  const packed = packedGraph(graph, join(cacheDir, "packed"), settings);
+  if (packed.warning) console.warn(`[gpt3dev] ${packed.warning}`);
+  if (packed.packed) {
+    try {
+      const session = await open(packed.path, settings);
+      if (!toldPacked) console.info("[gpt3dev] text models map their pre-packed weights from the cache folder");
+      toldPacked = true;
+      return session;
+    } catch (error) {
+      console.warn(`[gpt3dev] pre-packed weights in ${packed.path} could not be opened (${error instanceof Error ? error.message : String(error)}); packing them again in memory`);
+    }
+  }
+  return open(graph, settings);
+}
+
+/** Pre-packed weights go to a file only where they are packed at all and the session opens through the C API. */
+function packsToFile(settings: SessionSettings): boolean {
+  return settings.packedWeightsFile !== false && settings.prepackWeights !== false && settings.inPlaceOutputs !== false && DirectSession.available() === true;
+}
+
 let told = false;
 let toldAttention = false;
+let toldPacked = false;
 
 /** Opens through the C API unless told not to or it cannot be loaded; says once per worker which path runs. */
 async function open(path: string, settings: SessionSettings): Promise<Session | DirectSession> {

@@ -52,7 +52,11 @@ export class DirectSession {
     return api instanceof Error ? api : true;
   }
 
-  static open(path: string, settings: SessionSettings = {}): DirectSession {
+  /**
+   * `save`: ONNX Runtime also writes the graph it optimized to `save.to`, with these extra session entries (what it
+   * saves and where: src/runtime/packed-weights.ts).
+   */
+  static open(path: string, settings: SessionSettings = {}, save?: { to: string; entries: Readonly<Record<string, string>> }): DirectSession {
     const api = ortCApi();
     if (api instanceof Error) throw api;
     const { fn, out, check, cString } = api;
@@ -68,6 +72,14 @@ export class DirectSession {
       for (const [key, value] of Object.entries(sessionConfigEntries(settings))) {
         const [k, v] = [cString(key), cString(value)];
         check(fn.AddSessionConfigEntry(options, ptr(k), ptr(v)));
+      }
+      if (save) {
+        const to = cString(save.to);
+        check(fn.SetOptimizedModelFilePath(options, ptr(to)));
+        for (const [key, value] of Object.entries(save.entries)) {
+          const [k, v] = [cString(key), cString(value)];
+          check(fn.AddSessionConfigEntry(options, ptr(k), ptr(v)));
+        }
       }
       const file = cString(path);
       return new DirectSession(api, out((s) => fn.CreateSession(api.env, ptr(file), options, s)));

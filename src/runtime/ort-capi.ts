@@ -25,6 +25,7 @@ const SLOTS = {
   CreateSession: [7, [P, P, P, P]],
   Run: [9, [P, P, P, P, U64, P, U64, P]],
   CreateSessionOptions: [10, [P]],
+  SetOptimizedModelFilePath: [11, [P, P]],
   SetSessionExecutionMode: [13, [P, I32]],
   EnableMemPattern: [16, [P]],
   DisableMemPattern: [17, [P]],

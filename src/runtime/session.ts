@@ -41,6 +41,12 @@ export interface SessionSettings {
    * Default true; false keeps the attention as the file computes it.
    */
   fusedAttention?: boolean;
+  /**
+   * Decoder graphs only (with `cacheDir`, pre-packing on and the C API): ONNX Runtime's pre-packed weights are saved
+   * once in the cache and mapped from there by every later load (src/runtime/packed-weights.ts). Default true; false
+   * packs them at every load into the process's own memory.
+   */
+  packedWeightsFile?: boolean;
 }
 
 /**

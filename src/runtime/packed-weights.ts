@@ -1,0 +1,115 @@
+/**
+ * Pre-packed weights kept in a file. ONNX Runtime re-lays matrix weights out for its kernels (pre-packing) each time a
+ * session loads, into the process's own heap: two servers on one box then hold two private copies, and loading spends
+ * seconds packing. Saved once (`session.save_external_prepacked_constant_initializers`), the packed forms go to the
+ * data file of an optimized copy of the graph, and later loads map them from there: the weights are file pages that
+ * replicas share and the kernel may drop under pressure, and a load skips the packing.
+ *
+ * The packed layout follows the kernels ONNX Runtime picks for this CPU and the optimizations it applied, so a cache
+ * entry is keyed by the graph file, ONNX Runtime's version, the CPU's model and flags, and the optimization level.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DirectSession } from "./direct-session.ts";
+import { ortVersion } from "./onnx.ts";
+import type { SessionSettings } from "./session.ts";
+
+/** Bumped when what is saved changes: old entries are then ignored. */
+const PACKED_VERSION = 1;
+const GRAPH = "model.onnx";
+const DATA = "model.onnx.data";
+/** Written last: an entry without it is incomplete (a load stopped while saving) and is saved again. */
+const DONE = "packed.json";
+/** Initializers below this stay inside the graph (ONNX Runtime needs shape constants inline). */
+const EXTERNAL_MIN_BYTES = 64 * 1024;
+
+export interface PackedGraph {
+  /** The graph to open: the packed copy, or `graph` itself when none could be made. */
+  path: string;
+  /** Whether `path` is the packed copy (false also when ONNX Runtime had nothing to write to a data file). */
+  packed: boolean;
+  /** Why the packed copy could not be made or used (the graph is then opened as it is). */
+  warning?: string;
+}
+
+interface PackedRecord {
+  version: number;
+  graph: string;
+  ort: string;
+  /** Whether ONNX Runtime wrote a data file (pre-packed or large weights) to map. */
+  mapped: boolean;
+}
+
+/** The graph to open for a complete entry. */
+function recorded(graph: string, entry: string): PackedGraph {
+  const record = JSON.parse(readFileSync(join(entry, DONE), "utf8")) as PackedRecord;
+  return record.mapped ? { path: join(entry, GRAPH), packed: true } : { path: graph, packed: false };
+}
+
+/** What identifies this machine's kernels: the CPU's model name and feature flags. */
+function cpuIdentity(): string {
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(info)?.[1] ?? "";
+    return `${field("model name")}|${field("flags") || field("Features")}`;
+  } catch {
+    return `${process.platform}-${process.arch}`;
+  }
+}
+
+/** The cache folder for `graph` under these settings (a name that changes with anything the packing depends on). */
+export function packedEntry(graph: string, cacheDir: string, settings: SessionSettings): string {
+  const file = resolve(graph);
+  const { size, mtimeMs } = statSync(file);
+  const key = JSON.stringify([PACKED_VERSION, file, size, mtimeMs, ortVersion, cpuIdentity(), settings.graphOptimizationLevel ?? "all"]);
+  return join(cacheDir, new Bun.CryptoHasher("sha256").update(key).digest("hex").slice(0, 40));
+}
+
+/**
+ * The packed copy of `graph` in `cacheDir`, saved first if this is its first load here. Never throws: a failure to
+ * save leaves the graph to be opened as it is, with a warning.
+ */
+export function packedGraph(graph: string, cacheDir: string, settings: SessionSettings): PackedGraph {
+  let entry: string;
+  try {
+    entry = packedEntry(graph, cacheDir, settings);
+    if (existsSync(join(entry, DONE))) return recorded(graph, entry);
+  } catch (error) {
+    return { path: graph, packed: false, warning: `pre-packed weights not cached: ${String(error)}` };
+  }
+  const partial = `${entry}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+  try {
+    mkdirSync(partial, { recursive: true });
+    // ONNX Runtime warns that an optimized graph may be specific to this machine: the entry's key says which.
+    const saving = DirectSession.open(graph, { ...settings, warnings: false }, {
+      to: join(partial, GRAPH),
+      entries: {
+        "session.optimized_model_external_initializers_file_name": DATA,
+        "session.optimized_model_external_initializers_min_size_in_bytes": String(EXTERNAL_MIN_BYTES),
+        "session.save_external_prepacked_constant_initializers": "1",
+      },
+    });
+    void saving.release();
+    if (!existsSync(join(partial, GRAPH))) throw new Error("ONNX Runtime wrote no optimized graph");
+    // Without a data file (every weight small, none of them packed) the copy would map nothing: the graph is used.
+    const record: PackedRecord = { version: PACKED_VERSION, graph: resolve(graph), ort: ortVersion, mapped: existsSync(join(partial, DATA)) };
+    writeFileSync(join(partial, DONE), `${JSON.stringify(record, null, 2)}\n`);
+    // Entries appear whole (renamed into place with their record): one without a record is damaged, and replaced.
+    if (existsSync(entry) && !existsSync(join(entry, DONE))) rmSync(entry, { recursive: true, force: true });
+    try {
+      renameSync(partial, entry);
+    } catch (error) {
+      // Another process saved the same entry first: use theirs.
+      if (!existsSync(join(entry, DONE))) throw error;
+      rmSync(partial, { recursive: true, force: true });
+    }
+    return recorded(graph, entry);
+  } catch (error) {
+    try {
+      rmSync(partial, { recursive: true, force: true });
+    } catch {
+      // Nothing was made there.
+    }
+    return { path: graph, packed: false, warning: `pre-packed weights not cached in ${cacheDir}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}

@@ -1,0 +1,118 @@
+// Pre-packed weights saved once in the cache and mapped by later loads (src/runtime/packed-weights.ts) compute what
+// weights packed in memory compute, bit for bit; the copy is saved once and reused, an incomplete one is saved again,
+// and a cache that cannot hold it leaves the model to load as before.
+import { afterAll, describe, expect, it } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Decoder } from "../../src/engine/decoder.ts";
+import { readDecoderConfig } from "../../src/engine/model-config.ts";
+import { packedEntry, packedGraph } from "../../src/runtime/packed-weights.ts";
+
+const MODELS_DIR = resolve(import.meta.dir, "../../models");
+const roots: string[] = [];
+const decoders: Decoder[] = [];
+afterAll(async () => {
+  await Promise.all(decoders.map((d) => d.release()));
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gpt3dev-packed-"));
+  roots.push(dir);
+  return dir;
+}
+
+async function open(id: string, file: string, cacheDir: string, packedWeightsFile: boolean): Promise<Decoder> {
+  const dir = join(MODELS_DIR, id);
+  const decoder = await Decoder.open(dir, file, readDecoderConfig(dir), { intraOpThreads: 1, cacheDir, packedWeightsFile });
+  decoders.push(decoder);
+  return decoder;
+}
+
+/** Logits of a prompt and of greedy steps after it, and the prompt's cache, each copied out. */
+async function trace(d: Decoder): Promise<{ logits: Float32Array[]; cache: Float32Array[] }> {
+  const prompt = [5, 17, 99, 3, 42, 8, 23, 61, 7];
+  let { logits, kv } = await d.prefill(prompt, d.emptyKv(1), "last", prompt.length + 8);
+  const cache = Object.values(kv.tensors).map((t) => (t.data as Float32Array).slice());
+  const out = [logits.slice()];
+  for (let step = 0; step < 6; step++) {
+    const next = logits.reduce((best, v, i, all) => (v > all[best]! ? i : best), 0);
+    ({ logits, kv } = await d.decode(kv, [next], [kv.width]));
+    out.push(logits.slice());
+  }
+  return { logits: out, cache };
+}
+
+const entries = (cacheDir: string) => readdirSync(join(cacheDir, "packed")).filter((name) => !name.endsWith(".tmp"));
+
+describe("pre-packed weights mapped from the cache", () => {
+  // The tiny int8 graph has no weight ONNX Runtime packs into a data file: its record says so and the graph is used.
+  for (const [id, file, mapsData] of [
+    ["tiny-gpt2", "model.onnx", true],
+    ["tiny-gpt2", "model_quantized.onnx", false],
+    ["tiny-llama", "model_q4.onnx", true],
+  ] as const) {
+    it(`${id}/${file}: the same logits and cache, bit for bit, as weights packed in memory`, async () => {
+      const cacheDir = tempDir();
+      const heap = await trace(await open(id, file, cacheDir, false));
+      expect(existsSync(join(cacheDir, "packed"))).toBe(false);
+      const mapped = await trace(await open(id, file, cacheDir, true));
+      const [entry] = entries(cacheDir);
+      expect(entries(cacheDir)).toHaveLength(1);
+      const record = JSON.parse(readFileSync(join(cacheDir, "packed", entry!, "packed.json"), "utf8")) as { mapped: boolean };
+      expect(record.mapped).toBe(mapsData);
+      expect(existsSync(join(cacheDir, "packed", entry!, "model.onnx.data"))).toBe(mapsData);
+      // The session opened the copy: ONNX Runtime maps its data file into this process.
+      expect(readFileSync("/proc/self/maps", "utf8").includes(join(cacheDir, "packed", entry!, "model.onnx.data"))).toBe(mapsData);
+      expect(mapped.cache).toEqual(heap.cache);
+      expect(mapped.logits).toEqual(heap.logits);
+    });
+  }
+
+  it("saves the copy once and reuses it; an incomplete copy is saved again", async () => {
+    const cacheDir = tempDir();
+    const first = await trace(await open("tiny-gpt2", "model.onnx", cacheDir, true));
+    const [entry] = entries(cacheDir);
+    const data = join(cacheDir, "packed", entry!, "model.onnx.data");
+    const saved = statSync(data);
+    const again = await trace(await open("tiny-gpt2", "model.onnx", cacheDir, true));
+    expect(entries(cacheDir)).toEqual([entry!]);
+    expect(statSync(data).ino).toBe(saved.ino);
+    expect(statSync(data).mtimeMs).toBe(saved.mtimeMs);
+    expect(again.logits).toEqual(first.logits);
+    // A load stopped while saving leaves no record: the next load saves the copy again.
+    rmSync(join(cacheDir, "packed", entry!, "packed.json"));
+    rmSync(data);
+    const resaved = await trace(await open("tiny-gpt2", "model.onnx", cacheDir, true));
+    expect(existsSync(join(cacheDir, "packed", entry!, "packed.json"))).toBe(true);
+    expect(existsSync(data)).toBe(true);
+    expect(resaved.logits).toEqual(first.logits);
+  });
+
+  it("leaves the graph to be opened as it is, with a warning, when the cache cannot hold the copy", async () => {
+    const cacheDir = tempDir();
+    writeFileSync(join(cacheDir, "packed"), "a file where the folder would go");
+    const graph = join(MODELS_DIR, "tiny-gpt2", "onnx", "model.onnx");
+    const result = packedGraph(graph, join(cacheDir, "packed"), {});
+    expect(result.packed).toBe(false);
+    expect(result.path).toBe(graph);
+    expect(result.warning).toContain("pre-packed weights not cached");
+    const reference = await trace(await open("tiny-gpt2", "model.onnx", tempDir(), false));
+    const fallback = await trace(await open("tiny-gpt2", "model.onnx", cacheDir, true));
+    expect(fallback.logits).toEqual(reference.logits);
+  });
+
+  it("keys a copy by the graph file and the optimization level", () => {
+    const dir = tempDir();
+    const graph = join(dir, "model.onnx");
+    writeFileSync(graph, "graph bytes");
+    mkdirSync(join(dir, "cache"));
+    const cache = join(dir, "cache");
+    const all = packedEntry(graph, cache, {});
+    expect(packedEntry(graph, cache, { graphOptimizationLevel: "all" })).toBe(all);
+    expect(packedEntry(graph, cache, { graphOptimizationLevel: "basic" })).not.toBe(all);
+    utimesSync(graph, new Date(1_000_000), new Date(1_000_000));
+    expect(packedEntry(graph, cache, {})).not.toBe(all);
+  });
+});
