@@ -99,10 +99,15 @@ describe.skipIf(!serverModes().includes("binary"))("compiled executable dist/gpt
 
     expect(await server.stop()).toBe(0);
     expect(readdirSync(tmp, { recursive: true })).toEqual([]);
-    // The one thing written: the model's graph rewritten at load time (src/runtime/graph-rewrite/), in the cache folder.
+    // The things written, in the cache folder: the model's graph rewritten at load time (src/runtime/graph-rewrite/)
+    // and its copy with pre-packed weights (src/runtime/packed-weights.ts).
     const cached = readdirSync(cache, { recursive: true }).map(String);
-    expect(cached.filter((f) => f.endsWith("/model.onnx"))).toHaveLength(1);
-    expect(cached.every((f) => f.startsWith("graphs"))).toBe(true);
+    expect(cached.filter((f) => f.endsWith("/model.onnx")).sort()).toEqual([
+      expect.stringMatching(/^graphs\/[^/]+\/model\.onnx$/),
+      expect.stringMatching(/^packed\/[0-9a-f]{40}\/model\.onnx$/),
+    ]);
+    expect(cached.every((f) => f.startsWith("graphs") || f.startsWith("packed"))).toBe(true);
+    expect(cached.some((f) => f.endsWith(".tmp"))).toBe(false);
     expect(readdirSync(home, { recursive: true })).toEqual([]);
   });
 
