@@ -147,9 +147,9 @@ export function renderMemoryTable(d: MemoryTableData): string {
       "",
       `Two replicas serving ${r.file} (${r.fileMiB.toFixed(0)} MiB file): ${each.join("; ")}. ` +
         (r.weightsShared
-          ? "Most weight pages are shared between them (mapped from the rewritten model's data file)."
+          ? "Most weight pages are shared between them (mapped from the data files in the cache: the pre-packed weights' and the rewritten model's)."
           : Math.min(...r.processes.map((p) => p.sharedSinceIdle)) >= 0.2 * r.fileMiB
-            ? "Part of the weights is shared (the ones ONNX Runtime keeps as they are, mapped from the rewritten model's data file); the pre-packed ones are each process's own."
+            ? "Part of the weights is shared (the ones ONNX Runtime keeps as they are, mapped from the rewritten model's data file); the pre-packed ones are each process's own (--packed-weights heap, or no packed copy)."
             : "Weight pages are NOT shared: ONNX Runtime reads them into each process's own anonymous memory (what is shared is code and libraries)."),
     );
   }
