@@ -9,8 +9,11 @@
  */
 import { UNICODE_TO_BYTE } from "./byte-level.ts";
 
-/** What the decode of one id contributes: nothing (special), its text as it is (added token), or its bytes. */
-type Piece = null | string | Uint8Array;
+/** What the decode of one id contributes (`kinds`): not in the table, nothing (special), its text, or its bytes. */
+const UNKNOWN = 0;
+const SPECIAL = 1;
+const TEXT = 2;
+const BYTES = 3;
 
 /** The parts of transformers.js's tokenizer this reads (`PreTrainedTokenizer._tokenizer`, `_tokenizerJSON`). */
 interface CoreTokenizer {
@@ -20,11 +23,21 @@ interface CoreTokenizer {
   decoder?: { end_of_word_suffix?: unknown } | null;
 }
 
+/**
+ * The table is flat: every byte-level token's bytes in one buffer, found through offsets (one small array per token
+ * would cost 4–5 MiB for GPT-2's 50,257 tokens; this costs under 1).
+ */
 export class ByteLevelDecoder {
   private readonly utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
   private bytes = new Uint8Array(256);
 
-  private constructor(private readonly pieces: readonly (Piece | undefined)[]) {}
+  private constructor(
+    private readonly kinds: Uint8Array,
+    /** Token id's bytes are `data[starts[id]] … data[starts[id + 1] - 1]`. */
+    private readonly starts: Uint32Array,
+    private readonly data: Uint8Array,
+    private readonly texts: ReadonlyMap<number, string>,
+  ) {}
 
   /**
    * The table for `tokenizer` (a transformers.js PreTrainedTokenizer), or undefined when its decode is not exactly
@@ -41,40 +54,58 @@ export class ByteLevelDecoder {
     if (!Array.isArray(vocab) || !Array.isArray(special) || !Array.isArray(added)) return undefined;
     const specials = new Set(special.filter((s): s is string => typeof s === "string"));
     const addedTexts = new Set(added.map((a: { content?: unknown }) => a?.content).filter((s): s is string => typeof s === "string"));
-    const pieces: (Piece | undefined)[] = new Array(vocab.length);
+    const kinds = new Uint8Array(vocab.length);
+    const starts = new Uint32Array(vocab.length + 1);
+    const texts = new Map<number, string>();
+    let data = new Uint8Array(vocab.length * 4);
+    let size = 0;
     for (let id = 0; id < vocab.length; id++) {
+      starts[id] = size;
       const token: unknown = vocab[id];
       // Unknown ids, and (never seen in practice) strings with surrogate halves, which could pair up across tokens
       // once joined: those decode through transformers.js.
       if (typeof token !== "string" || /[\ud800-\udfff]/.test(token)) continue;
-      if (specials.has(token)) pieces[id] = null;
-      else if (addedTexts.has(token)) pieces[id] = token;
-      else pieces[id] = Uint8Array.from(token, (ch) => UNICODE_TO_BYTE.get(ch) ?? 0);
+      if (specials.has(token)) kinds[id] = SPECIAL;
+      else if (addedTexts.has(token)) {
+        kinds[id] = TEXT;
+        texts.set(id, token);
+      } else {
+        kinds[id] = BYTES;
+        if (size + token.length > data.length) {
+          const grown = new Uint8Array(Math.max(data.length * 2, size + token.length));
+          grown.set(data.subarray(0, size));
+          data = grown;
+        }
+        for (const ch of token) data[size++] = UNICODE_TO_BYTE.get(ch) ?? 0;
+      }
     }
-    return new ByteLevelDecoder(pieces);
+    starts[vocab.length] = size;
+    return new ByteLevelDecoder(kinds, starts, data.slice(0, size), texts);
   }
 
   /** The text of `ids`, or undefined when one of them is not in the table (the caller decodes it the long way). */
   decode(ids: readonly number[]): string | undefined {
+    const { kinds, starts, data } = this;
     let text = "";
     let length = 0;
     for (const id of ids) {
-      const piece = this.pieces[id];
-      if (piece === undefined) return undefined;
-      if (piece === null) continue;
-      if (typeof piece === "string") {
+      const kind = kinds[id] ?? UNKNOWN;
+      if (kind === UNKNOWN) return undefined;
+      if (kind === SPECIAL) continue;
+      if (kind === TEXT) {
         if (length > 0) text += this.utf8.decode(this.bytes.subarray(0, length));
         length = 0;
-        text += piece;
+        text += this.texts.get(id)!;
         continue;
       }
-      if (length + piece.length > this.bytes.length) {
-        const grown = new Uint8Array(Math.max(this.bytes.length * 2, length + piece.length));
+      const start = starts[id]!;
+      const end = starts[id + 1]!;
+      if (length + end - start > this.bytes.length) {
+        const grown = new Uint8Array(Math.max(this.bytes.length * 2, length + end - start));
         grown.set(this.bytes.subarray(0, length));
         this.bytes = grown;
       }
-      this.bytes.set(piece, length);
-      length += piece.length;
+      for (let i = start; i < end; i++) this.bytes[length++] = data[i]!;
     }
     if (length > 0) text += this.utf8.decode(this.bytes.subarray(0, length));
     return text;
