@@ -39,7 +39,10 @@ export interface EngineStats {
 export interface ModelMemory {
   /** Size of the model's ONNX file(s) on disk (the file the dtype picks and its external data). */
   fileBytes: number;
-  /** How much the process's RSS grew while the model loaded (approximate when other work ran meanwhile). */
+  /**
+   * How much the process's RSS grew while the model loaded and, for a text model, ran its first step (weights mapped
+   * from a file come in as they are first read); approximate when other work ran meanwhile.
+   */
   loadRssBytes: number;
   /** Text models: the key/value cache its batch holds now, reserved by admitted sequences, and its limit. */
   kvCacheBytes?: number;
@@ -159,8 +162,16 @@ export class ModelHost {
       // Loading frees the weights ONNX Runtime read or pre-packed; without this the C heap keeps them mapped.
       releaseFreeHeap();
       const fileBytes = files.filter((f) => f.path.startsWith("onnx")).reduce((sum, f) => sum + f.bytes, 0);
-      this.loadFacts.set(id, { fileBytes, loadRssBytes: Math.max(0, process.memoryUsage.rss() - before) });
-      if (model.kind === "text-generation") model.scheduler.onStep = (rows) => this.observe({ kind: "step", model: id, rows });
+      const facts: ModelMemory = { fileBytes, loadRssBytes: Math.max(0, process.memoryUsage.rss() - before) };
+      this.loadFacts.set(id, facts);
+      if (model.kind === "text-generation") {
+        let first = true;
+        model.scheduler.onStep = (rows) => {
+          if (first) facts.loadRssBytes = Math.max(facts.loadRssBytes, process.memoryUsage.rss() - before);
+          first = false;
+          this.observe({ kind: "step", model: id, rows });
+        };
+      }
       report(true);
       return model;
     } catch (error) {
