@@ -8,7 +8,7 @@
  * The packed layout follows the kernels ONNX Runtime picks for this CPU and the optimizations it applied, so a cache
  * entry is keyed by the graph file, ONNX Runtime's version, the CPU's model and flags, and the optimization level.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DirectSession } from "./direct-session.ts";
 import { ortVersion } from "./onnx.ts";
@@ -38,6 +38,25 @@ interface PackedRecord {
   ort: string;
   /** Whether ONNX Runtime wrote a data file (pre-packed or large weights) to map. */
   mapped: boolean;
+}
+
+/**
+ * Removes the copies no server of this version can use again: those of the same graph made by another ONNX Runtime
+ * version, and those whose graph is gone (a rewritten graph of an older rewrite version). Best effort: a copy another
+ * process still maps stays readable to it until it lets go.
+ */
+function pruneObsolete(cacheDir: string, kept: string, graph: string): void {
+  for (const name of readdirSync(cacheDir)) {
+    const entry = join(cacheDir, name);
+    if (entry === kept || name.endsWith(".tmp")) continue;
+    try {
+      const record = JSON.parse(readFileSync(join(entry, DONE), "utf8")) as Partial<PackedRecord>;
+      if (typeof record.graph !== "string") continue;
+      if ((record.graph === graph && record.ort !== ortVersion) || !existsSync(record.graph)) rmSync(entry, { recursive: true, force: true });
+    } catch {
+      // Not an entry of ours, or being written: left alone.
+    }
+  }
 }
 
 /** The graph to open for a complete entry. */
@@ -103,6 +122,7 @@ export function packedGraph(graph: string, cacheDir: string, settings: SessionSe
       if (!existsSync(join(entry, DONE))) throw error;
       rmSync(partial, { recursive: true, force: true });
     }
+    pruneObsolete(cacheDir, entry, resolve(graph));
     return recorded(graph, entry);
   } catch (error) {
     try {

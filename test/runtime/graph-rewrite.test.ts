@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { EXTERNAL_MIN_BYTES, PAGE } from "../../src/runtime/graph-rewrite/external-data.ts";
 import { readModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
-import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
+import { fileHash, prepareDecoderFile, REWRITE_VERSION } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
 import { ort } from "../../src/runtime/onnx.ts";
 
 const MODELS = resolve(import.meta.dir, "../../models");
@@ -134,6 +134,27 @@ describe("load-time graph rewrites", () => {
     expect(statSync(again.path).mtimeMs).toBe(written);
     const twice = prepareDecoderFile(first.path, cacheDir);
     expect(twice).toEqual({ path: first.path, rewrites: [] });
+  });
+
+  test("writing an entry removes the entries older rewrite versions made for the same file, and only those", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpt3dev-rewrite-prune-"));
+    try {
+      const source = join(MODELS, "tiny-gpt2/onnx/model_quantized.onnx");
+      const hash = fileHash(source);
+      const other = "0".repeat(64);
+      const old = [`${hash}-v1`, `${hash}-v4-gqa4`, `${hash}-v${REWRITE_VERSION - 1}`];
+      const kept = [`${other}-v1`, `${hash}-notes`, `${hash}-v${REWRITE_VERSION + 1}`];
+      for (const name of [...old, ...kept]) {
+        mkdirSync(join(dir, name));
+        writeFileSync(join(dir, name, "rewrites.json"), "{}");
+      }
+      const prepared = prepareDecoderFile(source, dir);
+      expect(prepared.rewrites.length).toBeGreaterThan(0);
+      for (const name of old) expect(existsSync(join(dir, name))).toBe(false);
+      expect(readdirSync(dir).sort()).toEqual([...kept, `${hash}-v${REWRITE_VERSION}`].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("an unusable cache folder leaves the model as it is, with a warning saying why", () => {

@@ -103,6 +103,24 @@ describe("pre-packed weights mapped from the cache", () => {
     expect(fallback.logits).toEqual(reference.logits);
   });
 
+  it("removes the copies of the same graph another ONNX Runtime made, and those whose graph is gone, when it saves one", () => {
+    const cacheDir = tempDir();
+    const packedDir = join(cacheDir, "packed");
+    const graph = join(MODELS_DIR, "tiny-gpt2", "onnx", "model.onnx");
+    const otherGraph = join(MODELS_DIR, "tiny-llama", "onnx", "model.onnx");
+    const fake = (name: string, record: object) => {
+      mkdirSync(join(packedDir, name), { recursive: true });
+      writeFileSync(join(packedDir, name, "packed.json"), JSON.stringify(record));
+    };
+    fake("older-ort", { version: 1, graph, ort: "1.0.0", mapped: true });
+    fake("graph-gone", { version: 1, graph: join(cacheDir, "no-such-graph.onnx"), ort: "1.0.0", mapped: true });
+    fake("other-graph-older-ort", { version: 1, graph: otherGraph, ort: "1.0.0", mapped: true });
+    mkdirSync(join(packedDir, "not-an-entry"));
+    const result = packedGraph(graph, packedDir, {});
+    expect(result.packed).toBe(true);
+    expect(readdirSync(packedDir).sort()).toEqual([packedEntry(graph, packedDir, {}).split("/").at(-1)!, "not-an-entry", "other-graph-older-ort"].sort());
+  });
+
   it("keys a copy by the graph file and the optimization level", () => {
     const dir = tempDir();
     const graph = join(dir, "model.onnx");

@@ -1,8 +1,8 @@
 // Load-time graph rewrites, done once per model file: the rewritten model is kept in a cache folder under the
 // source file's SHA-256 (and the rewrite version), so a restart or a second replica opens it without rewriting.
 // A model none of the rewrites applies to is opened from where it is (the cache only records that).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { dataFile } from "./external-data.ts";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
@@ -53,6 +53,21 @@ function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
 }
 
 /**
+ * Removes the entries older rewrite versions made for the same source file (`hash`): no server of this version opens
+ * them again. Best effort: a graph another process still maps stays readable to it until it lets go.
+ */
+function pruneOlderVersions(cacheDir: string, hash: string): void {
+  try {
+    for (const name of readdirSync(cacheDir)) {
+      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?$`).exec(name)?.[1];
+      if (version !== undefined && Number(version) < REWRITE_VERSION) rmSync(join(cacheDir, name), { recursive: true, force: true });
+    }
+  } catch {
+    // The cache stays as it is.
+  }
+}
+
+/**
  * The decoder file ONNX Runtime should open for `source` (its attention rewritten when `attention` says the head
  * count): rewritten into `cacheDir` on first use, from the cache
  * afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
@@ -97,6 +112,7 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
     }
     const record: CacheRecord = { version: REWRITE_VERSION, source: src, rewrites };
     writeFileSync(recordPath, `${JSON.stringify(record, null, 2)}\n`);
+    pruneOlderVersions(cacheDir, basename(entry).slice(0, 64));
     return { path: rewrites.length > 0 ? join(entry, "model.onnx") : src, rewrites };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
