@@ -12,7 +12,7 @@ export interface OpenAIEncoding {
 }
 
 interface GptTokenizerModule {
-  encode(text: string, options?: { allowedSpecial?: unknown }): number[];
+  encode(text: string, options?: { allowedSpecial?: unknown; disallowedSpecial?: unknown }): number[];
   vocabularySize: number;
   ALL_SPECIAL_TOKENS: unknown;
   setMergeCacheSize(size: number): void;
@@ -47,9 +47,41 @@ export function isOpenAIEncodingName(name: string): name is OpenAIEncodingName {
 export async function loadOpenAIEncoding(name: OpenAIEncodingName): Promise<OpenAIEncoding> {
   const module = await loaders[name]();
   module.setMergeCacheSize(MERGE_CACHE_WORDS);
-  // Special tokens written in the text count as one token each, as Hugging Face tokenizers treat them.
-  const options = { allowedSpecial: module.ALL_SPECIAL_TOKENS };
-  return { name, vocabularySize: module.vocabularySize, encode: (text) => module.encode(text, options) };
+  const specials = specialTokens(module);
+  // Special tokens written in the text count as one token each, as Hugging Face tokenizers (and tiktoken with
+  // allowed_special="all") treat them. gpt-tokenizer finds them only at the start of the text or right after another
+  // one, so the text is split at each of them here and the pieces between are encoded as plain text.
+  const plain = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
+  if (specials.size === 0) return { name, vocabularySize: module.vocabularySize, encode: (text) => module.encode(text, plain) };
+  const pattern = new RegExp([...specials.keys()].map(escapeRegExp).join("|"), "g");
+  const encode = (text: string): number[] => {
+    const ids: number[] = [];
+    let from = 0;
+    for (const match of text.matchAll(pattern)) {
+      if (match.index > from) ids.push(...module.encode(text.slice(from, match.index), plain));
+      ids.push(specials.get(match[0])!);
+      from = match.index + match[0].length;
+    }
+    if (from === 0) return module.encode(text, plain);
+    if (from < text.length) ids.push(...module.encode(text.slice(from), plain));
+    return ids;
+  };
+  return { name, vocabularySize: module.vocabularySize, encode };
+}
+
+/** The encoding's own special tokens (gpt-tokenizer exports the names of every encoding's): those it reads as one id. */
+function specialTokens(module: GptTokenizerModule): Map<string, number> {
+  const tokens = new Map<string, number>();
+  for (const [key, value] of Object.entries(module)) {
+    if (typeof value !== "string" || !/^[A-Z]\w*$/.test(key) || !/^<\|.+\|>$/.test(value)) continue;
+    const ids = module.encode(value, { allowedSpecial: module.ALL_SPECIAL_TOKENS });
+    if (ids.length === 1) tokens.set(value, ids[0]!);
+  }
+  return tokens;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Text that exercises pre-tokenisation differences: contractions, digits, whitespace runs, non-Latin scripts. */
