@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readDecoderConfig } from "../src/engine/model-config.ts";
-import { loadTokenizer } from "../src/runtime/transformers.ts";
+import { loadTokenizer } from "../src/runtime/model-tokenizer.ts";
 import type { ModelKey } from "./args.ts";
 import { REPO_ROOT } from "./server.ts";
 

@@ -7,7 +7,7 @@
 //                              [--server-args "..."] [--rounds 4] [--tokens 64] [--replicas]
 //                              → a Markdown table on stdout, JSON on the last line
 import { join } from "node:path";
-import { loadTokenizer } from "../src/runtime/transformers.ts";
+import { loadTokenizer } from "../src/runtime/model-tokenizer.ts";
 import { ensureMemoryFiles, MEMORY_FILES, memoryServerArgs, memoryTable, type MemoryFile, type MemoryFileKey } from "./memory-table.ts";
 import { PROMPT } from "./models.ts";
 import { REPO_ROOT, serverTarget, startBenchServer, type BenchServer, type ServerTarget } from "./server.ts";

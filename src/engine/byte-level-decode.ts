@@ -15,7 +15,7 @@ const SPECIAL = 1;
 const TEXT = 2;
 const BYTES = 3;
 
-/** The parts of transformers.js's tokenizer this reads (`PreTrainedTokenizer._tokenizer`, `_tokenizerJSON`). */
+/** The parts of the model's tokenizer this reads (`ModelTokenizer._tokenizer`, `_tokenizerJSON`, as transformers.js names them). */
 interface CoreTokenizer {
   model?: { vocab?: unknown };
   special_tokens?: unknown;
@@ -40,7 +40,7 @@ export class ByteLevelDecoder {
   ) {}
 
   /**
-   * The table for `tokenizer` (a transformers.js PreTrainedTokenizer), or undefined when its decode is not exactly
+   * The table for `tokenizer` (src/runtime/model-tokenizer.ts, or a transformers.js tokenizer), or undefined when its decode is not exactly
    * byte-level (another decoder, an end-of-word suffix, a decode method of its own): it then decodes as it does.
    */
   static of(tokenizer: unknown): ByteLevelDecoder | undefined {
@@ -113,8 +113,8 @@ export class ByteLevelDecoder {
 }
 
 /**
- * Whether the tokenizer's `decode` and `decode_single` are the ones every transformers.js tokenizer inherits
- * (Whisper's, for one, are not).
+ * Whether the tokenizer's `decode` (and `decode_single`, which transformers.js's tokenizers have) is the one its base
+ * class defines: a subclass's own (transformers.js's Whisper tokenizer, for one) may decode differently.
  */
 function decodesAsTheBaseClass(tokenizer: unknown): boolean {
   return ["decode", "decode_single"].every((name) => {
@@ -124,6 +124,7 @@ function decodesAsTheBaseClass(tokenizer: unknown): boolean {
       if (Object.hasOwn(proto, name)) base = (proto as Record<string, unknown>)[name];
       proto = Object.getPrototypeOf(proto);
     }
-    return base !== undefined && (tokenizer as Record<string, unknown>)[name] === base;
+    const own = (tokenizer as Record<string, unknown>)[name];
+    return name === "decode" ? base !== undefined && own === base : own === base;
   });
 }

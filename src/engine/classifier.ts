@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { createSession, type Session, type SessionSettings } from "../runtime/session.ts";
-import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import { loadTokenizer, type ModelTokenizer } from "../runtime/model-tokenizer.ts";
 import { encoderLimits, finiteNumber, paddedFeeds, passes, specialTokensAround, truncatedIds, type SpecialTokens } from "./encoder-inputs.ts";
 import { InvalidInputError } from "./errors.ts";
 import { readJson } from "./model-config.ts";
@@ -35,7 +35,7 @@ export class ModerationModel {
   private constructor(
     readonly spec: ModelSpec,
     private readonly session: Session,
-    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly tokenizer: ModelTokenizer,
     readonly head: ClassifierHead,
     readonly contextLength: number,
     private readonly padId: number,

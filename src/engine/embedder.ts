@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { createSession, type Session, type SessionSettings } from "../runtime/session.ts";
 import { float32Range } from "../runtime/tensor-dtype.ts";
-import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import { loadTokenizer, type ModelTokenizer } from "../runtime/model-tokenizer.ts";
 import { encoderLimits, finiteNumber as num, paddedFeeds, passes, specialTokensAround, truncatedIds, type SpecialTokens } from "./encoder-inputs.ts";
 import { readJson } from "./model-config.ts";
 import { ContextLengthError, InvalidInputError, UnsupportedFormatError } from "./errors.ts";
@@ -52,7 +52,7 @@ export class EmbeddingModel {
   private constructor(
     readonly spec: ModelSpec,
     private readonly session: Session,
-    private readonly tokenizer: PreTrainedTokenizer,
+    private readonly tokenizer: ModelTokenizer,
     private readonly facts: EncoderFacts,
   ) {
     this.inputNames = new Set(session.inputNames);
@@ -158,7 +158,7 @@ export class EmbeddingModel {
   }
 }
 
-function readEncoderFacts(spec: ModelSpec, tokenizer: PreTrainedTokenizer): EncoderFacts {
+function readEncoderFacts(spec: ModelSpec, tokenizer: ModelTokenizer): EncoderFacts {
   const config = readJson(join(spec.dir, "config.json"));
   // nomic_bert configs use GPT-2's names (n_embd, n_positions); DistilBERT's dim; others BERT's.
   const width = num(config.hidden_size) ?? num(config.n_embd) ?? num(config.d_model) ?? num(config.dim);

@@ -1,7 +1,7 @@
 // What an encoder (embedder, classifier) reads: token rows cut to its context with the special tokens kept, grouped
 // into forward passes, right-padded into the feeds its graph has.
 import { int64Tensor, type Tensor } from "../runtime/session.ts";
-import type { PreTrainedTokenizer } from "../runtime/transformers.ts";
+import type { ModelTokenizer } from "../runtime/model-tokenizer.ts";
 
 // A padded batch costs batch × longest input; above this many cells a request is split into passes of similar
 // lengths so that one long input among thousands of short ones cannot exhaust memory.
@@ -17,7 +17,7 @@ export interface SpecialTokens {
   suffix: number[];
 }
 
-export function specialTokensAround(tokenizer: PreTrainedTokenizer): SpecialTokens {
+export function specialTokensAround(tokenizer: ModelTokenizer): SpecialTokens {
   const probe = "hello";
   const bare = tokenizer.encode(probe, { add_special_tokens: false });
   const full = tokenizer.encode(probe);
@@ -30,7 +30,7 @@ export function specialTokensAround(tokenizer: PreTrainedTokenizer): SpecialToke
 }
 
 /** `text` as `contextLength` tokens at most: its own tokens cut, the special tokens around them kept. */
-export function truncatedIds(tokenizer: PreTrainedTokenizer, text: string, contextLength: number, { prefix, suffix }: SpecialTokens): number[] {
+export function truncatedIds(tokenizer: ModelTokenizer, text: string, contextLength: number, { prefix, suffix }: SpecialTokens): number[] {
   const body = tokenizer.encode(text, { add_special_tokens: false });
   return [...prefix, ...body.slice(0, Math.max(0, contextLength - prefix.length - suffix.length)), ...suffix];
 }
@@ -42,7 +42,7 @@ export function truncatedIds(tokenizer: PreTrainedTokenizer, text: string, conte
 export function encoderLimits(
   config: Record<string, unknown>,
   positions: number | undefined,
-  tokenizer: PreTrainedTokenizer,
+  tokenizer: ModelTokenizer,
   maxContextTokens: number | undefined,
 ): { padId: number; contextLength: number } {
   const padId = tokenizer.pad_token_id ?? finiteNumber(config.pad_token_id) ?? 0;

@@ -1,4 +1,4 @@
-import { loadTokenizer, type PreTrainedTokenizer } from "../runtime/transformers.ts";
+import { loadTokenizer, type ModelTokenizer } from "../runtime/model-tokenizer.ts";
 import type { ToolCall, ToolDefinition } from "./constraints/structured-request.ts";
 import { withDefaultToolPrompt } from "./constraints/tool-prompt.ts";
 import { InvalidInputError, TemplateRenderError } from "./errors.ts";
@@ -35,7 +35,7 @@ export class Tokenizer implements TokenDescriber {
   private readonly byteLevel: ByteLevelDecoder | undefined;
 
   private constructor(
-    private readonly inner: PreTrainedTokenizer,
+    private readonly inner: ModelTokenizer,
     readonly openaiEncoding: OpenAIEncoding | undefined,
   ) {
     this.byteLevel = ByteLevelDecoder.of(inner);

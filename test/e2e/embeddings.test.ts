@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import OpenAI, { BadRequestError } from "openai";
-import { loadTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer } from "../../src/runtime/model-tokenizer.ts";
 import { maxDiff, norm } from "../formats/vector-compare.ts";
 import { BINARY_PATH, REPO_ROOT, serverModes, startServer, type RunningServer, type ServerMode } from "./harness.ts";
 import { describeEachMode, errorOf, jsonOf } from "./suite.ts";

@@ -8,11 +8,11 @@ import { join, resolve } from "node:path";
 import { ByteLevelDecoder } from "../../src/engine/byte-level-decode.ts";
 import { createRng } from "../../src/engine/rng.ts";
 import { Tokenizer } from "../../src/engine/tokenizer.ts";
-import { loadTokenizer, type PreTrainedTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer, type ModelTokenizer } from "../../src/runtime/model-tokenizer.ts";
 
 const MODELS = resolve(import.meta.dir, "../../models");
 
-const slow = (t: PreTrainedTokenizer, ids: number[]) => t.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+const slow = (t: ModelTokenizer, ids: number[]) => t.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
 
 /** Random sequences: any id, or ids whose bytes are not ASCII (pieces of multi-byte characters, invalid UTF-8). */
 function sequences(vocab: number, nonAscii: number[], count: number, seed: bigint): number[][] {
@@ -21,7 +21,7 @@ function sequences(vocab: number, nonAscii: number[], count: number, seed: bigin
   return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(rng() * 12) }, pick));
 }
 
-function expectSameDecode(inner: PreTrainedTokenizer, count: number, seed: bigint, extraIds: number[] = []): void {
+function expectSameDecode(inner: ModelTokenizer, count: number, seed: bigint, extraIds: number[] = []): void {
   const table = ByteLevelDecoder.of(inner);
   expect(table).toBeDefined();
   const vocab = inner.get_vocab().size;

@@ -6,7 +6,7 @@ import { EmbeddingModel } from "../../src/engine/embedder.ts";
 import { ContextLengthError, InvalidInputError } from "../../src/engine/errors.ts";
 import { ModelRegistry } from "../../src/engine/registry.ts";
 import { createSession, int64Tensor } from "../../src/runtime/session.ts";
-import { loadTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer } from "../../src/runtime/model-tokenizer.ts";
 import { maxDiff, norm } from "../formats/vector-compare.ts";
 
 const TINY_BERT = resolve(import.meta.dir, "../../models/tiny-bert");

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "bun:test";
 import { resolve } from "node:path";
 import { encoderLimits, paddedFeeds, passes, specialTokensAround, truncatedIds } from "../../src/engine/encoder-inputs.ts";
-import { loadTokenizer, type PreTrainedTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer, type ModelTokenizer } from "../../src/runtime/model-tokenizer.ts";
 
 const TINY_BERT = resolve(import.meta.dir, "../../models/tiny-bert");
 
@@ -45,7 +45,7 @@ describe("paddedFeeds", () => {
 });
 
 describe("truncation and limits (tiny-bert's WordPiece tokenizer)", () => {
-  let tokenizer: PreTrainedTokenizer;
+  let tokenizer: ModelTokenizer;
   beforeAll(async () => {
     tokenizer = await loadTokenizer(TINY_BERT);
   });

@@ -7,7 +7,7 @@ import { ModelRegistry } from "../../src/engine/registry.ts";
 import { TextModel } from "../../src/engine/text-model.ts";
 import { Tokenizer } from "../../src/engine/tokenizer.ts";
 import { createRng } from "../../src/engine/rng.ts";
-import { loadTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer } from "../../src/runtime/model-tokenizer.ts";
 
 const MODELS = join(import.meta.dir, "..", "..", "models");
 

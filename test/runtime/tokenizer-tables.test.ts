@@ -1,12 +1,14 @@
-// A loaded tokenizer lets go of the tables transformers.js reads only while building it (src/runtime/transformers.ts,
-// releaseBuildTables) and keeps BPE merge ranks by token ids (src/runtime/bpe-merge-ranks.ts): what it encodes, decodes
-// and lists as its vocabulary must not change.
+// The engine's tokenizer (src/runtime/model-tokenizer.ts) is transformers.js's, built without transformers.js: it lets
+// go of the tables only the build reads and keeps BPE merge ranks by token ids (src/runtime/bpe-merge-ranks.ts). What it
+// encodes, decodes, lists as its vocabulary and renders from a chat template must equal transformers.js's own.
 import { describe, expect, it } from "bun:test";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRng } from "../../src/engine/rng.ts";
 import { compactMergeRanks, MergeRankTable } from "../../src/runtime/bpe-merge-ranks.ts";
-import { AutoTokenizer, loadTokenizer, tokenizerModel, type PreTrainedTokenizer } from "../../src/runtime/transformers.ts";
+import { loadTokenizer, tokenizerModel } from "../../src/runtime/model-tokenizer.ts";
+import { AutoTokenizer } from "../../src/runtime/transformers.ts";
 
 const MODELS = join(import.meta.dir, "..", "..", "models");
 const FIXTURES = ["gpt2-vocab", "tiny-gpt2", "tiny-llama", "tiny-bert", "tiny-whisper", "tiny-moderation"];
@@ -26,8 +28,8 @@ function randomText(next: () => number): string {
   return text;
 }
 
-const bpeModel = (t: PreTrainedTokenizer) =>
-  (t as unknown as { _tokenizer: { model: { merges?: unknown; bpe_ranks?: unknown; config?: { vocab?: unknown } } } })._tokenizer.model;
+const bpeModel = (t: object) =>
+  (t as { _tokenizer: { model: { merges?: unknown; bpe_ranks?: unknown; config?: { vocab?: unknown } } } })._tokenizer.model;
 
 describe("tokenizer build tables", () => {
   for (const fixture of FIXTURES) {
@@ -52,6 +54,10 @@ describe("tokenizer build tables", () => {
         }
       }
       expect([...compact.get_vocab()]).toEqual([...full.get_vocab()]);
+      expect(compact.all_special_ids).toEqual(full.all_special_ids);
+      expect(compact.pad_token_id).toEqual(full.pad_token_id);
+      expect(compact.model_max_length).toEqual(full.model_max_length);
+      expect(compact.chat_template).toEqual(full.chat_template);
       expect(compact.encode(PROSE)).toEqual(full.encode(PROSE));
       const next = createRng(fixture.length * 7919);
       const size = full.get_vocab().size;
@@ -61,9 +67,70 @@ describe("tokenizer build tables", () => {
         expect(compact.encode(text, { add_special_tokens: false })).toEqual(full.encode(text, { add_special_tokens: false }));
         const ids = Array.from({ length: 1 + Math.floor(next() * 20) }, () => Math.floor(next() * size));
         expect(compact.decode(ids)).toEqual(full.decode(ids));
+        const options = { skip_special_tokens: next() < 0.5, clean_up_tokenization_spaces: [true, false, undefined][Math.floor(next() * 3)] };
+        expect(compact.decode(ids, options)).toEqual(full.decode(ids, options));
       }
     });
   }
+});
+
+describe("chat templates without transformers.js", () => {
+  const conversation = [
+    { role: "system", content: "Be brief." },
+    { role: "user", content: "Hi <|im_end|> there" },
+    { role: "assistant", content: "", tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: { x: 1 } } }] },
+    { role: "tool", content: "42", tool_call_id: "c1" },
+  ];
+  const tools = [{ type: "function", function: { name: "f", description: "d", parameters: { type: "object" } } }];
+  const custom =
+    "{{ bos_token }}|{{ eos_token }}|{{ pad_token }}|{% for m in messages %}{{ m.role }}:{{ m.content | trim }}" +
+    "{% if m.tool_calls %}{{ m.tool_calls | tojson }}{% endif %};{% endfor %}{% if tools %}{{ tools | tojson }}{% endif %}" +
+    "{{ documents }}{{ enable_thinking }}{% if add_generation_prompt %}>{% endif %}";
+
+  it("renders the model's template and one sent with the request as transformers.js does", async () => {
+    for (const fixture of ["tiny-llama", "tiny-gpt2"]) {
+      const dir = join(MODELS, fixture);
+      const ours = await loadTokenizer(dir);
+      const theirs = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+      for (const add_generation_prompt of [true, false]) {
+        const options = { tokenize: false as const, add_generation_prompt, enable_thinking: false };
+        if (ours.chat_template) {
+          expect(ours.apply_chat_template(conversation, options)).toEqual(theirs.apply_chat_template(conversation, options) as string);
+        }
+        const withTools = { ...options, chat_template: custom, tools };
+        expect(ours.apply_chat_template(conversation, withTools)).toEqual(theirs.apply_chat_template(conversation, withTools) as string);
+      }
+      if (!ours.chat_template) {
+        expect(() => ours.apply_chat_template(conversation, { tokenize: false })).toThrow(/chat_template is not set/);
+      }
+    }
+  });
+
+  it("picks among named templates as transformers.js does: by name, tool_use with tools, else default", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpt3dev-named-templates-"));
+    try {
+      cpSync(join(MODELS, "tiny-llama", "tokenizer.json"), join(dir, "tokenizer.json"));
+      const config = JSON.parse(readFileSync(join(MODELS, "tiny-llama", "tokenizer_config.json"), "utf8"));
+      config.chat_template = [
+        { name: "default", template: "D{{ messages | length }}" },
+        { name: "tool_use", template: "T{{ tools | length }}" },
+        { name: "rag", template: "R{{ documents | length }}" },
+      ];
+      writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(config));
+      const ours = await loadTokenizer(dir);
+      const theirs = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+      for (const options of [
+        { tokenize: false as const },
+        { tokenize: false as const, tools },
+        { tokenize: false as const, chat_template: "rag", documents: [{ title: "a", text: "b" }] },
+      ]) {
+        expect(ours.apply_chat_template(conversation, options)).toEqual(theirs.apply_chat_template(conversation, options) as string);
+      }
+      expect(ours.apply_chat_template(conversation, { tokenize: false, tools })).toBe("T1");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("merge rank table", () => {
