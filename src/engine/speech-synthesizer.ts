@@ -1,4 +1,4 @@
-import { loadTextToWaveform, type TextToWaveformRuntime } from "../runtime/speech-models.ts";
+import type { TextToWaveformRuntime } from "../runtime/speech-models.ts";
 import type { SessionSettings } from "../runtime/session.ts";
 import { InvalidInputError, UnknownVoiceError } from "./errors.ts";
 import type { ModelSpec } from "./registry.ts";
@@ -28,6 +28,8 @@ export class SpeechModel extends SpeechModelBase<TextToWaveformRuntime> {
   readonly kind = "text-to-speech" as const;
 
   static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<SpeechModel> {
+    // transformers.js (about 15 MiB a worker) is loaded with the first speech model, not with the worker.
+    const { loadTextToWaveform } = await import("../runtime/speech-models.ts");
     return new SpeechModel(spec, await loadTextToWaveform(spec.dir, spec.dtype, settings));
   }
 

@@ -1,5 +1,5 @@
 import { deflateSync } from "node:zlib";
-import { loadWhisper, type AsrChunk, type AudioFeatures, type WhisperRuntime } from "../runtime/speech-models.ts";
+import type { AsrChunk, AudioFeatures, WhisperRuntime } from "../runtime/speech-models.ts";
 import type { SessionSettings } from "../runtime/session.ts";
 import { decodeAudio } from "./audio-decode.ts";
 import { InvalidInputError } from "./errors.ts";
@@ -75,6 +75,8 @@ export class SpeechRecognitionModel extends SpeechModelBase<WhisperRuntime> {
   readonly kind = "speech-recognition" as const;
 
   static async load(spec: ModelSpec, settings: SessionSettings = {}): Promise<SpeechRecognitionModel> {
+    // transformers.js (about 15 MiB a worker) is loaded with the first speech model, not with the worker.
+    const { loadWhisper } = await import("../runtime/speech-models.ts");
     return new SpeechRecognitionModel(spec, await loadWhisper(spec.dir, spec.dtype, settings));
   }
 

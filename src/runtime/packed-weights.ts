@@ -38,6 +38,8 @@ interface PackedRecord {
   ort: string;
   /** Whether ONNX Runtime wrote a data file (pre-packed or large weights) to map. */
   mapped: boolean;
+  /** The data file's size: a copy whose file is not this size was damaged after it was saved, and is saved again. */
+  dataBytes?: number;
 }
 
 /**
@@ -59,10 +61,45 @@ function pruneObsolete(cacheDir: string, kept: string, graph: string): void {
   }
 }
 
-/** The graph to open for a complete entry. */
-function recorded(graph: string, entry: string): PackedGraph {
-  const record = JSON.parse(readFileSync(join(entry, DONE), "utf8")) as PackedRecord;
-  return record.mapped ? { path: join(entry, GRAPH), packed: true } : { path: graph, packed: false };
+/** The graph to open for a complete, undamaged entry; undefined when the entry must be saved (again). */
+function recorded(graph: string, entry: string): PackedGraph | undefined {
+  let record: Partial<PackedRecord>;
+  try {
+    record = JSON.parse(readFileSync(join(entry, DONE), "utf8")) as Partial<PackedRecord>;
+  } catch {
+    return undefined;
+  }
+  if (typeof record.mapped !== "boolean") return undefined;
+  if (!record.mapped) return { path: graph, packed: false };
+  try {
+    if (!statSync(join(entry, GRAPH)).isFile()) return undefined;
+    if (record.dataBytes !== undefined && statSync(join(entry, DATA)).size !== record.dataBytes) return undefined;
+  } catch {
+    return undefined;
+  }
+  return { path: join(entry, GRAPH), packed: true };
+}
+
+/**
+ * Removes partial copies whose server is gone (killed while saving): they are named `<entry>.<pid>.<random>.tmp`.
+ * A copy being saved by a live process stays.
+ */
+function removeAbandoned(cacheDir: string): void {
+  for (const name of readdirSync(cacheDir)) {
+    const pid = /^[0-9a-f]+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || processAlive(Number(pid))) continue;
+    rmSync(join(cacheDir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, under another user.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** What identifies this machine's kernels: the CPU's model name and feature flags. */
@@ -92,13 +129,15 @@ export function packedGraph(graph: string, cacheDir: string, settings: SessionSe
   let entry: string;
   try {
     entry = packedEntry(graph, cacheDir, settings);
-    if (existsSync(join(entry, DONE))) return recorded(graph, entry);
+    const ready = existsSync(join(entry, DONE)) ? recorded(graph, entry) : undefined;
+    if (ready) return ready;
   } catch (error) {
     return { path: graph, packed: false, warning: `pre-packed weights not cached: ${String(error)}` };
   }
   const partial = `${entry}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
   try {
     mkdirSync(partial, { recursive: true });
+    removeAbandoned(cacheDir);
     // ONNX Runtime warns that an optimized graph may be specific to this machine: the entry's key says which.
     const saving = DirectSession.open(graph, { ...settings, warnings: false }, {
       to: join(partial, GRAPH),
@@ -111,19 +150,24 @@ export function packedGraph(graph: string, cacheDir: string, settings: SessionSe
     void saving.release();
     if (!existsSync(join(partial, GRAPH))) throw new Error("ONNX Runtime wrote no optimized graph");
     // Without a data file (every weight small, none of them packed) the copy would map nothing: the graph is used.
-    const record: PackedRecord = { version: PACKED_VERSION, graph: resolve(graph), ort: ortVersion, mapped: existsSync(join(partial, DATA)) };
+    const mapped = existsSync(join(partial, DATA));
+    const record: PackedRecord = { version: PACKED_VERSION, graph: resolve(graph), ort: ortVersion, mapped };
+    if (mapped) record.dataBytes = statSync(join(partial, DATA)).size;
     writeFileSync(join(partial, DONE), `${JSON.stringify(record, null, 2)}\n`);
-    // Entries appear whole (renamed into place with their record): one without a record is damaged, and replaced.
-    if (existsSync(entry) && !existsSync(join(entry, DONE))) rmSync(entry, { recursive: true, force: true });
+    // Entries appear whole (renamed into place with their record): one without a readable record, or whose files do not
+    // match it, is damaged, and replaced.
+    if (existsSync(entry) && !recorded(graph, entry)) rmSync(entry, { recursive: true, force: true });
     try {
       renameSync(partial, entry);
     } catch (error) {
       // Another process saved the same entry first: use theirs.
-      if (!existsSync(join(entry, DONE))) throw error;
+      if (!recorded(graph, entry)) throw error;
       rmSync(partial, { recursive: true, force: true });
     }
     pruneObsolete(cacheDir, entry, resolve(graph));
-    return recorded(graph, entry);
+    const saved = recorded(graph, entry);
+    if (!saved) throw new Error("the saved copy could not be read back");
+    return saved;
   } catch (error) {
     try {
       rmSync(partial, { recursive: true, force: true });

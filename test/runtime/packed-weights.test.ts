@@ -1,6 +1,7 @@
 // Pre-packed weights saved once in the cache and mapped by later loads (src/runtime/packed-weights.ts) compute what
-// weights packed in memory compute, bit for bit; the copy is saved once and reused, an incomplete one is saved again,
-// and a cache that cannot hold it leaves the model to load as before.
+// weights packed in memory compute, bit for bit; the copy is saved once and reused, an incomplete or damaged one is
+// saved again, partial copies of servers that are gone are removed, and a cache that cannot hold it leaves the model
+// to load as before.
 import { afterAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -88,6 +89,41 @@ describe("pre-packed weights mapped from the cache", () => {
     expect(existsSync(join(cacheDir, "packed", entry!, "packed.json"))).toBe(true);
     expect(existsSync(data)).toBe(true);
     expect(resaved.logits).toEqual(first.logits);
+  });
+
+  it("saves a copy again whose record cannot be read or whose data file is not the size it recorded", () => {
+    const packedDir = join(tempDir(), "packed");
+    const graph = join(MODELS_DIR, "tiny-gpt2", "onnx", "model.onnx");
+    const entry = packedEntry(graph, packedDir, {});
+    const data = join(entry, "model.onnx.data");
+    expect(packedGraph(graph, packedDir, {})).toEqual({ path: join(entry, "model.onnx"), packed: true });
+    const size = statSync(data).size;
+    const record = JSON.parse(readFileSync(join(entry, "packed.json"), "utf8")) as { dataBytes?: number };
+    expect(record.dataBytes).toBe(size);
+    for (const damage of [
+      () => writeFileSync(join(entry, "packed.json"), "{ not json"),
+      () => writeFileSync(data, readFileSync(data).subarray(0, size - 1)),
+      () => rmSync(join(entry, "model.onnx")),
+    ]) {
+      damage();
+      const before = statSync(join(entry, "packed.json")).ino;
+      const result = packedGraph(graph, packedDir, {});
+      expect(result).toEqual({ path: join(entry, "model.onnx"), packed: true });
+      expect(statSync(data).size).toBe(size);
+      expect(statSync(join(entry, "packed.json")).ino).not.toBe(before);
+    }
+  });
+
+  it("removes partial copies left by a server that is gone, not those of one still saving", () => {
+    const packedDir = join(tempDir(), "packed");
+    const graph = join(MODELS_DIR, "tiny-gpt2", "onnx", "model.onnx");
+    const gone = Bun.spawnSync(["true"]).pid;
+    const abandoned = join(packedDir, `0123abcd.${gone}.x1y2z3.tmp`);
+    const saving = join(packedDir, `0123abcd.${process.ppid}.a1b2c3.tmp`);
+    for (const dir of [abandoned, saving]) mkdirSync(dir, { recursive: true });
+    expect(packedGraph(graph, packedDir, {}).packed).toBe(true);
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(saving)).toBe(true);
   });
 
   it("leaves the graph to be opened as it is, with a warning, when the cache cannot hold the copy", async () => {
