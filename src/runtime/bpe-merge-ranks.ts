@@ -51,6 +51,10 @@ export class MergeRankTable {
   }
 }
 
+function isPair(value: unknown): value is [string, string] {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && typeof value[1] === "string";
+}
+
 function hash(a: number, b: number): number {
   const h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b);
   return (h ^ (h >>> 15)) >>> 0;
@@ -59,6 +63,7 @@ function hash(a: number, b: number): number {
 /** The parts of @huggingface/tokenizers' BPE model this reads and replaces. */
 interface BpeModel {
   bpe_ranks?: unknown;
+  merges?: unknown;
   tokens_to_ids?: unknown;
   add_node?: unknown;
 }
@@ -87,13 +92,17 @@ export function compactMergeRanks(model: unknown): boolean {
 
   const table = new MergeRankTable(ranks.size);
   let outside: Map<string, number> | undefined;
-  for (const [key, rank] of ranks as Map<string, number>) {
-    const pair = JSON.parse(key) as [string, string];
-    const a = ids.get(pair[0]) as number | undefined;
-    const b = ids.get(pair[1]) as number | undefined;
+  const add = (left: string, right: string, rank: number, key?: string) => {
+    const a = ids.get(left) as number | undefined;
+    const b = ids.get(right) as number | undefined;
     if (a !== undefined && b !== undefined) table.set(a, b, rank);
-    else (outside ??= new Map()).set(key, rank);
-  }
+    else (outside ??= new Map()).set(key ?? JSON.stringify([left, right]), rank);
+  };
+  // The merges list the map was built from, while the model still holds it, gives the pairs without parsing keys
+  // (the map holds merge i at rank i, a repeated pair at its last rank: set in order, the table ends the same).
+  const merges = bpe.merges;
+  if (Array.isArray(merges) && merges.length === ranks.size && merges.every(isPair)) merges.forEach(([left, right], rank) => add(left, right, rank));
+  else for (const [key, rank] of ranks as Map<string, number>) add(...(JSON.parse(key) as [string, string]), rank, key);
   const vocabulary = ids as Map<string, number>;
   const rankOf = (left: string, right: string): number | undefined => {
     const a = vocabulary.get(left);

@@ -161,8 +161,8 @@ export async function loadTokenizer(absModelDir: string): Promise<ModelTokenizer
   const json = JSON.parse(await readFile(join(absModelDir, "tokenizer.json"), "utf8")) as Record<string, unknown>;
   const config = JSON.parse(await readFile(join(absModelDir, "tokenizer_config.json"), "utf8")) as TokenizerConfig;
   const tokenizer = new ModelTokenizer(json, config);
-  releaseBuildTables(tokenizer);
   compactMergeRanks(tokenizerModel(tokenizer));
+  releaseBuildTables(tokenizer);
   return tokenizer;
 }
 
@@ -186,7 +186,8 @@ interface BpeModelBuildState {
  */
 export function releaseBuildTables(tokenizer: { _tokenizer?: unknown }): void {
   const model = tokenizerModel(tokenizer) as BpeModelBuildState | undefined;
-  if (!model || !(model.bpe_ranks instanceof Map) || !Array.isArray(model.merges)) return;
+  // A BPE model: its ranks are built (as a Map, or compacted by bpe-merge-ranks.ts) from `merges`.
+  if (!model || model.bpe_ranks === undefined || !Array.isArray(model.merges)) return;
   delete model.merges;
   if (model.config) {
     delete model.config.merges;
