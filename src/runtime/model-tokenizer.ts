@@ -135,16 +135,20 @@ interface DecodeOptions {
   clean_up_tokenization_spaces?: boolean | null;
 }
 
-/** The first of `keys` set in the config, as text (an AddedToken object gives its content). */
+/**
+ * The first of `keys` set in the config, as text. A token written as an object gives its `content`: transformers.js
+ * reads only objects marked `"__type": "AddedToken"` and refuses the model otherwise, but configs saved by newer
+ * versions of Hugging Face's libraries leave the mark out, and Python's transformers reads them.
+ */
 function tokenFromConfig(config: TokenizerConfig, ...keys: string[]): string | null {
   for (const key of keys) {
     if (!Object.hasOwn(config, key)) continue;
     const item = config[key];
     if (!item) continue;
     if (typeof item === "object") {
-      const added = item as { __type?: unknown; content?: unknown };
-      if (added.__type === "AddedToken" && typeof added.content === "string") return added.content;
-      throw new Error(`Unknown token: ${JSON.stringify(item)}`);
+      const content = (item as { content?: unknown }).content;
+      if (typeof content === "string") return content;
+      throw new Error(`tokenizer_config.json: ${key} is neither text nor a token with "content": ${JSON.stringify(item)}`);
     }
     return String(item);
   }

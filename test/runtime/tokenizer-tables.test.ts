@@ -133,6 +133,28 @@ describe("chat templates without transformers.js", () => {
   });
 });
 
+describe("special tokens written as objects in tokenizer_config.json", () => {
+  it("reads a token's content with or without transformers.js's AddedToken mark, and names a field it cannot read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gpt3dev-token-objects-"));
+    try {
+      cpSync(join(MODELS, "tiny-llama", "tokenizer.json"), join(dir, "tokenizer.json"));
+      const config = JSON.parse(readFileSync(join(MODELS, "tiny-llama", "tokenizer_config.json"), "utf8"));
+      config.eos_token = { __type: "AddedToken", content: "<|im_end|>", lstrip: false, rstrip: false };
+      config.pad_token = { content: "<|endoftext|>", lstrip: false, normalized: false, rstrip: false, single_word: false };
+      config.chat_template = "{{ eos_token }}/{{ pad_token }}";
+      writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(config));
+      const tokenizer = await loadTokenizer(dir);
+      expect(tokenizer.apply_chat_template([], { tokenize: false })).toBe("<|im_end|>/<|endoftext|>");
+      expect(tokenizer.pad_token_id).toBe(tokenizer.get_vocab().get("<|endoftext|>"));
+      config.pad_token = { lstrip: false };
+      writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(config));
+      await expect(loadTokenizer(dir)).rejects.toThrow(/pad_token is neither text nor a token/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("merge rank table", () => {
   it("answers every pair as a Map keyed by the pair does, including pairs set twice and pairs never set", () => {
     const next = createRng(42);
