@@ -1,5 +1,13 @@
-// transformers.js's "exports" map does not list its package.json; Bun resolves it anyway, TypeScript needs telling.
+// These packages' "exports" maps do not list their package.json; Bun resolves it anyway, TypeScript needs telling.
 declare module "@huggingface/transformers/package.json" {
+  const manifest: { version: string };
+  export default manifest;
+}
+declare module "@huggingface/tokenizers/package.json" {
+  const manifest: { version: string };
+  export default manifest;
+}
+declare module "@huggingface/jinja/package.json" {
   const manifest: { version: string };
   export default manifest;
 }
