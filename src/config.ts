@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SchedulerOptions } from "./engine/generation-job.ts";
+import { FP16_WEIGHT_MODES, type Fp16Weights } from "./engine/fp16-weights.ts";
 import { parseKeepAlive } from "./engine/keep-alive.ts";
 import { availableMemoryBytes, parseMemorySize } from "./engine/kv-budget.ts";
 import type { GraphOptimizationLevel } from "./runtime/session.ts";
@@ -35,6 +36,8 @@ export interface Config {
   /** Decoder outputs are written in place through ONNX Runtime's C API (src/runtime/direct-session.ts). */
   inPlaceOutputs: boolean;
   fusedAttention: boolean;
+  /** What text models' fp16 files do with their matrix weights (src/engine/fp16-weights.ts). */
+  fp16Weights: Fp16Weights;
   /** ONNX Runtime's CPU memory arena. */
   memoryArena: boolean;
   /** Continuous batching, per loaded text model. */
@@ -161,6 +164,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       memoryArena: oneOf("ort-arena", get("ort-arena") ?? "on", ["on", "off"] as const) === "on",
       inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",
       fusedAttention: oneOf("attention", get("attention") ?? "fused", ["fused", "exported"] as const) === "fused",
+      fp16Weights: oneOf("fp16-weights", get("fp16-weights") ?? "auto", FP16_WEIGHT_MODES),
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

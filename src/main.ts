@@ -44,6 +44,7 @@ function start(config: Config): void {
     spinning: config.spinning,
     inPlaceOutputs: config.inPlaceOutputs,
     fusedAttention: config.fusedAttention,
+    fp16Weights: config.fp16Weights,
     memoryArena: config.memoryArena,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,

@@ -63,6 +63,7 @@ describe("parseCli", () => {
       spinning: false,
       inPlaceOutputs: true,
       fusedAttention: true,
+      fp16Weights: "auto",
       memoryArena: true,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
@@ -156,6 +157,13 @@ describe("parseCli", () => {
     const file = parseCli([], { GPT3DEV_PACKED_WEIGHTS: "file" });
     if (file.kind !== "run") throw new Error("expected run");
     expect(file.config.packedWeightsFile).toBe(true);
+    const half = parseCli(["--fp16-weights", "float16"], {});
+    if (half.kind !== "run") throw new Error("expected run");
+    expect(half.config.fp16Weights).toBe("float16");
+    const widened = parseCli([], { GPT3DEV_FP16_WEIGHTS: "float32" });
+    if (widened.kind !== "run") throw new Error("expected run");
+    expect(widened.config.fp16Weights).toBe("float32");
+    expect(() => parseCli(["--fp16-weights", "bf16"], {})).toThrow("--fp16-weights: expected one of auto, float32, float16, got 'bf16'");
     expect(() => parseCli([], { GPT3DEV_PACKED_WEIGHTS: "disk" })).toThrow("--packed-weights: expected one of file, heap, got 'disk'");
     expect(() => parseCli([], { GPT3DEV_ATTENTION: "flash" })).toThrow("--attention: expected one of fused, exported, got 'flash'");
     expect(() => parseCli([], { GPT3DEV_ORT_OUTPUTS: "direct" })).toThrow("--ort-outputs: expected one of in-place, copied, got 'direct'");

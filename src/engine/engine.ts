@@ -7,6 +7,7 @@ import type { EmbeddingRequest, EmbeddingResult } from "./embedder.ts";
 import type { ModerationRequest, ModerationResult } from "./classifier.ts";
 import type { EngineObserver } from "./engine-events.ts";
 import { ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
+import type { Fp16Weights } from "./fp16-weights.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import { withToolCalls } from "./tool-call-events.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
@@ -54,6 +55,8 @@ export interface EngineOptions {
   memoryArena?: boolean;
   /** false: decoder attention runs as exported instead of GroupQueryAttention over a cache extended in place. */
   fusedAttention?: boolean;
+  /** What text models' fp16 files do with their matrix weights (src/engine/fp16-weights.ts); default auto. */
+  fp16Weights?: Fp16Weights;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -96,6 +99,7 @@ export class Engine {
     };
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,
+      ...(options.fp16Weights === undefined ? {} : { fp16Weights: options.fp16Weights }),
       ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
       session,
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },

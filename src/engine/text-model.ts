@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import type { SessionSettings } from "../runtime/session.ts";
 import { Decoder, type KvBlock } from "./decoder.ts";
+import { halfWeightsFor, type Fp16Weights } from "./fp16-weights.ts";
 import { kvFromViews, viewKv } from "./kv-segment.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
@@ -34,10 +36,15 @@ export class TextModel {
     this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id, prefixes);
   }
 
-  static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions): Promise<TextModel> {
+  static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions, fp16Weights: Fp16Weights = "auto"): Promise<TextModel> {
     const config = readDecoderConfig(spec.dir);
+    const file = onnxFileFor(spec.dtype);
+    const halfWeights = halfWeightsFor(fp16Weights, spec.dtype, join(spec.dir, "onnx", file));
+    if (halfWeights && fp16Weights === "auto") {
+      console.info(`[gpt3dev] ${spec.id}: fp16 weights stay fp16 in memory (widened they would take over half of it); --fp16-weights float32 widens them once, for faster decoding`);
+    }
     const [decoder, tokenizer] = await Promise.all([
-      Decoder.open(spec.dir, onnxFileFor(spec.dtype), config, session),
+      Decoder.open(spec.dir, file, config, { ...session, halfWeights }),
       Tokenizer.load(spec.dir, spec.openaiEncoding),
     ]);
     const contextLength = Math.min(spec.maxContextTokens ?? config.contextLength, config.contextLength);

@@ -8,6 +8,8 @@ export const ModelMemory = t.Object({
   kv_cache_bytes: t.Optional(t.Integer()),
   kv_cache_reserved_bytes: t.Optional(t.Integer()),
   kv_cache_limit_bytes: t.Optional(t.Union([t.Integer(), t.Null()])),
+  /** fp16 text models: matrix weights kept fp16 in memory, or widened to fp32 at load (`--fp16-weights`). */
+  fp16_weights: t.Optional(t.Union([t.Literal("float16"), t.Literal("float32")])),
 });
 export type ModelMemory = typeof ModelMemory.static;
 

@@ -23,6 +23,7 @@ function toMemory(m: LoadedMemory): ModelMemory {
       kv_cache_limit_bytes: m.kvCacheLimitBytes,
     });
   }
+  if (m.fp16Weights !== undefined) memory.fp16_weights = m.fp16Weights;
   return memory;
 }
 

@@ -23,10 +23,10 @@ export interface DecoderSession {
 export async function openDecoderSession(path: string, settings: SessionSettings, attention?: AttentionShape): Promise<DecoderSession> {
   if (!settings.cacheDir) return { session: await open(path, settings), rewrites: [] };
   const fused = settings.fusedAttention !== false ? attention : undefined;
-  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused);
+  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true);
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
-  // ORT warns that the table a shared tied head reads is a graph input: that is the point of the rewrite.
-  const warnings = !prepared.rewrites.includes("tied-lm-head");
+  // ORT warns that the weights these rewrites read are graph inputs: that is the point of the rewrites.
+  const warnings = !prepared.rewrites.some((r) => r === "tied-lm-head" || r === "half-weights");
   const session = await openPacked(prepared.path, settings.cacheDir, { ...settings, warnings });
   if (prepared.rewrites.includes("shared-kv-attention") && !toldAttention) {
     toldAttention = true;

@@ -93,6 +93,13 @@ describeEachMode(
       }
     });
 
+    it("widens an fp16 model's matrix weights at load by default on a machine with room, and says so", async () => {
+      const { client, server } = ctx();
+      await client.completions.create({ model: "tiny-llama-fp16", prompt: PROMPTS[0]!, max_tokens: 1 });
+      const model = (await (await fetch(`${server.baseURL}/v1/models/tiny-llama-fp16`)).json()) as { memory?: { fp16_weights?: string } };
+      expect(model.memory?.fp16_weights).toBe("float32");
+    });
+
     it("lists each model with the dtype it serves, the default read from the files", async () => {
       const { server } = ctx();
       const response = await fetch(`${server.baseURL}/v1/models`);
@@ -114,4 +121,26 @@ describeEachMode(
     });
   },
   { args: MODELS.args },
+);
+
+describeEachMode(
+  "fp16 weights kept fp16 (--fp16-weights float16)",
+  (ctx) => {
+    it("completes greedily exactly as transformers.js does on the fp16 file, and reports the weights as fp16", async () => {
+      const { client, server } = ctx();
+      for (const [i, prompt] of PROMPTS.entries()) {
+        const completion = await client.completions.create({ model: "tiny-llama-fp16", prompt, max_tokens: MAX_TOKENS, temperature: 0 });
+        expect({ prompt, text: completion.choices[0]!.text }).toEqual({ prompt, text: expected.get("tiny-llama-fp16")![i]!.text });
+      }
+      const model = (await (await fetch(`${server.baseURL}/v1/models/tiny-llama-fp16`)).json()) as { memory?: { fp16_weights?: string } };
+      expect(model.memory?.fp16_weights).toBe("float16");
+      // Other dtypes are served as they are.
+      const q4 = await client.completions.create({ model: "tiny-llama-q4", prompt: PROMPTS[1]!, max_tokens: MAX_TOKENS, temperature: 0 });
+      expect(q4.choices[0]!.text).toBe(expected.get("tiny-llama-q4")![1]!.text);
+      const listed = (await (await fetch(`${server.baseURL}/v1/models/tiny-llama-q4`)).json()) as { memory?: { fp16_weights?: string } };
+      expect(listed.memory).toBeDefined();
+      expect(listed.memory?.fp16_weights).toBeUndefined();
+    });
+  },
+  { args: [...MODELS.args, "--fp16-weights", "float16"] },
 );

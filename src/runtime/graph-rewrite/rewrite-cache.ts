@@ -59,7 +59,7 @@ function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
 function pruneOlderVersions(cacheDir: string, hash: string): void {
   try {
     for (const name of readdirSync(cacheDir)) {
-      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?$`).exec(name)?.[1];
+      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?(-f16)?$`).exec(name)?.[1];
       if (version !== undefined && Number(version) < REWRITE_VERSION) rmSync(join(cacheDir, name), { recursive: true, force: true });
     }
   } catch {
@@ -69,15 +69,15 @@ function pruneOlderVersions(cacheDir: string, hash: string): void {
 
 /**
  * The decoder file ONNX Runtime should open for `source` (its attention rewritten when `attention` says the head
- * count): rewritten into `cacheDir` on first use, from the cache
- * afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
+ * count, an fp16 file's matrix weights kept fp16 with `halfWeights`): rewritten into `cacheDir` on first use, from
+ * the cache afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
  */
-export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape): PreparedModel {
+export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape, halfWeights = false): PreparedModel {
   const src = resolve(source);
   let entry: string;
   try {
-    // Attention rewritten or not, and for which head count, are different files.
-    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${attention ? `-gqa${attention.heads}` : ""}`);
+    // Attention rewritten or not, for which head count, and fp16 weights kept or not, are different files.
+    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${attention ? `-gqa${attention.heads}` : ""}${halfWeights ? "-f16" : ""}`);
   } catch (error) {
     return { path: src, rewrites: [], warning: `could not read ${src}: ${String(error)}` };
   }
@@ -99,7 +99,7 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
     // data path escapes model directory"), and a copy would double the disk: such a graph opens as it is.
     const external = externalFiles(model);
     if (external.length > 0) return { path: src, rewrites: [] };
-    const rewrites = rewriteDecoder(model, attention);
+    const rewrites = rewriteDecoder(model, { attention, halfWeights });
     mkdirSync(entry, { recursive: true });
     if (rewrites.length > 0) {
       // Weights beside the graph, page-aligned, so that ONNX Runtime maps the ones it keeps as they are.
