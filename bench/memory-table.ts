@@ -9,12 +9,12 @@ import { BENCH_MODELS_DIR } from "./models.ts";
 import { REPO_ROOT, type ServerTarget } from "./server.ts";
 import { measureReplicas, measureServer, measureSession, warmCache, type ReplicaMemory, type ServerMemoryRow, type SessionMemory, type SweepShape } from "./server-memory.ts";
 
-export const MEMORY_FILES = ["gpt2-fp32", "gpt2-int8", "llama-fp32", "llama-int8", "llama-q4", "llama-fp16"] as const;
+export const MEMORY_FILES = ["gpt2-fp32", "gpt2-int8", "llama-fp32", "llama-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"] as const;
 /** `tiny`: the 0.2 MiB test model, whose cost is the server's and ONNX Runtime's own. */
 export type MemoryFileKey = (typeof MEMORY_FILES)[number] | "tiny";
 
 /** What `bun run bench` measures: one file per dtype the issue names. */
-export const BENCH_MEMORY_FILES: readonly MemoryFileKey[] = ["gpt2-fp32", "gpt2-int8", "llama-q4", "llama-fp16"];
+export const BENCH_MEMORY_FILES: readonly MemoryFileKey[] = ["gpt2-fp32", "gpt2-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"];
 /** Shorter than 16 rounds of 8 × 128 tokens to keep the bench within minutes on 2 cores; the CLI takes --rounds. */
 export const BENCH_MEMORY_SWEEP: SweepShape = { rounds: 4, streams: 8, tokens: 64 };
 /** The KV budget the memory servers run with unless --server-args sets one: traffic's growth is checked against it. */
@@ -30,6 +30,8 @@ export interface MemoryFile {
   /** The id the server serves it under. */
   served: string;
   fileMiB: number;
+  /** Server flags this row runs with besides the table's own (the same file served another way). */
+  serverArgs?: readonly string[];
 }
 
 const FILES: Record<MemoryFileKey, Omit<MemoryFile, "key" | "dir" | "fileMiB">> = {
@@ -40,6 +42,8 @@ const FILES: Record<MemoryFileKey, Omit<MemoryFile, "key" | "dir" | "fileMiB">> 
   "llama-int8": { fixture: "llama-small-bench", file: "model_quantized.onnx", dtype: "q8", served: "mem-llama-int8" },
   "llama-q4": { fixture: "llama-small-bench", file: "model_q4.onnx", dtype: "q4", served: "mem-llama-q4" },
   "llama-fp16": { fixture: "llama-small-bench", file: "model_fp16.onnx", dtype: "fp16", served: "mem-llama-fp16" },
+  // The same fp16 file with its matrix weights kept fp16 in memory (widened at each step instead of once at load).
+  "llama-fp16-kept": { fixture: "llama-small-bench", file: "model_fp16.onnx", dtype: "fp16", served: "mem-llama-fp16-kept", serverArgs: ["--fp16-weights", "float16"] },
 };
 
 export function memoryFile(key: MemoryFileKey): MemoryFile {
@@ -66,7 +70,7 @@ export function memoryServerArgs(f: MemoryFile): string[] {
     .filter((m) => existsSync(join(m.dir, "config.json")))
     .map((m) => ({ name: m.served, path: m.dir, dtype: m.dtype }));
   writeFileSync(registry, `${JSON.stringify({ models }, null, 2)}\n`);
-  return ["--models-dir", BENCH_MODELS_DIR, "--registry", registry, "--allow-models", f.served];
+  return ["--models-dir", BENCH_MODELS_DIR, "--registry", registry, "--allow-models", f.served, ...(f.serverArgs ?? [])];
 }
 
 /** Generates the fixtures the keys need (the generator skips what is up to date). */
@@ -115,7 +119,7 @@ export function renderMemoryTable(d: MemoryTableData): string {
     const budget = r.kvLimitMiB === null ? "none" : `${r.kvLimitMiB.toFixed(0)} MiB`;
     const within = r.kvLimitMiB === null ? "–" : growth <= r.kvLimitMiB ? "yes" : "NO";
     return [
-      `${r.file} (${memoryFile(r.file).file})`,
+      `${r.file} (${memoryFile(r.file).file}${memoryFile(r.file).serverArgs ? `, ${memoryFile(r.file).serverArgs!.join(" ")}` : ""})`,
       `${r.fileMiB.toFixed(1)} MiB`,
       x(s.loadedMiB, r.fileMiB),
       x(s.loadedMiB - d.runtimeMiB, r.fileMiB),
@@ -124,21 +128,23 @@ export function renderMemoryTable(d: MemoryTableData): string {
       `${(r.mixedPrefillMiB - r.startMiB).toFixed(0)} / peak ${(r.mixedPrefillPeakMiB - r.startMiB).toFixed(0)} MiB`,
       `${(r.sweepMiB - r.startMiB).toFixed(0)} MiB (+${growth.toFixed(0)})`,
       `${budget} (${within})`,
+      r.decodeTps === null ? "–" : r.decodeTps.toFixed(1),
     ];
   });
   const sweep = d.rows[0]?.server.sweep;
   const lines = [
     markdownTable(
-      ["file", "size", "bare ORT session", "– ORT's own", "gpt3dev loaded", "– server's own", "after 420 + 7×1 prefill", "after the sweep (+ since loaded)", "KV budget (growth within)"],
+      ["file", "size", "bare ORT session", "– ORT's own", "gpt3dev loaded", "– server's own", "after 420 + 7×1 prefill", "after the sweep (+ since loaded)", "KV budget (growth within)", "decode tok/s, 1 stream"],
       rows,
-      ["left", "right", "right", "right", "right", "right", "right", "right", "right"],
+      ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
     ),
     "",
     `RSS above an empty process (bare session) or the idle server (gpt3dev), 1.5 s after each phase; "– ORT's own" leaves out what a ` +
       `session on the 0.2 MiB tiny model costs (${d.runtimeMiB.toFixed(0)} MiB: ONNX Runtime's code pages and allocators), ` +
       `"– server's own" what the server serving that tiny model holds after one request (${d.serverOwnMiB.toFixed(0)} MiB: ` +
       `ORT's part, the engine worker's heap, tokenizer). ` +
-      (sweep ? `Sweep: ${sweep.rounds} rounds of ${sweep.streams} concurrent ${sweep.tokens}-token streams.` : ""),
+      (sweep ? `Sweep: ${sweep.rounds} rounds of ${sweep.streams} concurrent ${sweep.tokens}-token streams. ` : "") +
+      "Decode: one greedy stream of 64 tokens (end of text suppressed) once the model is loaded, from its first token to its last.",
   ];
   if (d.replicas) {
     const r = d.replicas;

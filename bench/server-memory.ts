@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { loadTokenizer } from "../src/runtime/model-tokenizer.ts";
 import { ensureMemoryFiles, MEMORY_FILES, memoryServerArgs, memoryTable, type MemoryFile, type MemoryFileKey } from "./memory-table.ts";
+import { readDecoderConfig } from "../src/engine/model-config.ts";
 import { PROMPT } from "./models.ts";
 import { REPO_ROOT, serverTarget, startBenchServer, type BenchServer, type ServerTarget } from "./server.ts";
 
@@ -56,6 +57,43 @@ async function complete(server: BenchServer, model: string, prompt: number[], ma
   await response.arrayBuffer();
 }
 
+const DECODE_TOKENS = 64;
+
+/**
+ * Tokens/s of one greedy stream of `tokens` tokens, from its first streamed token to its last (the model's end-of-text
+ * ids are suppressed with logit_bias, so every run decodes the same count; the count is the server's usage figure).
+ */
+async function decodeRate(server: BenchServer, f: MemoryFile, prompt: number[], tokens: number): Promise<number> {
+  const bias = Object.fromEntries(readDecoderConfig(f.dir).eosIds.map((id) => [String(id), -100]));
+  const response = await fetch(`${server.baseURL}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: f.served, prompt, max_tokens: tokens, temperature: 0, stream: true, stream_options: { include_usage: true }, logit_bias: bias }),
+  });
+  if (!response.ok || !response.body) throw new Error(`decode run failed: ${response.status} ${await response.text()}`);
+  let first = 0;
+  let last = 0;
+  let generated = 0;
+  let pending = "";
+  const decoder = new TextDecoder();
+  for await (const part of response.body) {
+    pending += decoder.decode(part, { stream: true });
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.startsWith("data: {")) continue;
+      const event = JSON.parse(line.slice(6)) as { choices?: unknown[]; usage?: { completion_tokens?: number } | null };
+      if (event.usage?.completion_tokens) generated = event.usage.completion_tokens;
+      if (event.choices && event.choices.length > 0) {
+        last = performance.now();
+        if (first === 0) first = last;
+      }
+    }
+  }
+  if (generated < 2 || last <= first) throw new Error(`decode run streamed ${generated} tokens`);
+  return Math.round(((generated - 1) / ((last - first) / 1000)) * 10) / 10;
+}
+
 /** The KV budget the server gives the model, from its listing (`memory.kv_cache_limit_bytes`), in MiB. */
 async function kvLimitMiB(server: BenchServer, model: string): Promise<number | null> {
   const response = await fetch(`${server.baseURL}/v1/models/${model}`);
@@ -84,6 +122,8 @@ export interface ServerMemoryRow {
   peakMiB: number;
   kvLimitMiB: number | null;
   sweep: SweepShape;
+  /** One stream's decode tokens/s once loaded (null when the row runs no traffic). */
+  decodeTps: number | null;
 }
 
 export async function promptFor(f: MemoryFile): Promise<number[]> {
@@ -99,6 +139,7 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
     const start = await settledMemory(server.pid);
     await complete(server, f.served, ids.slice(0, 4), 1);
     const loaded = await settledMemory(server.pid);
+    const decodeTps = sweep.streams > 0 ? await decodeRate(server, f, ids, DECODE_TOKENS) : null;
     const long = Array.from({ length: 420 }, (_, i) => ids[i % ids.length]!);
     if (sweep.streams > 0) await Promise.all([complete(server, f.served, long, 1), ...Array.from({ length: 7 }, (_, i) => complete(server, f.served, [ids[i % ids.length]!], 1))]);
     const mixed = sweep.streams > 0 ? await settledMemory(server.pid) : loaded;
@@ -117,6 +158,7 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
       peakMiB: after.peak,
       kvLimitMiB: await kvLimitMiB(server, f.served),
       sweep,
+      decodeTps,
     };
   } finally {
     await server.stop();

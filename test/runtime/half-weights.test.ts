@@ -48,7 +48,7 @@ describe("fp16 weights kept fp16", () => {
     expect(widened.rewrites).not.toContain("half-weights");
     expect(half.path).not.toBe(widened.path);
     const after = readModel(Bun.mmap(half.path));
-    const declared = after.inputs.map((i) => i.name).filter((name) => after.initializers.has(name)).sort();
+    const declared = after.inputs.map((i) => i.name ?? "").filter((name) => after.initializers.has(name)).sort();
     expect(declared).toEqual(expected);
     const embedding = [...before.initializers.values()].find((i) => (consumers(before.nodes).get(i.name) ?? []).some((u) => u.entry.node.opType === "Gather" || (consumers(before.nodes).get(u.entry.node.output![0]!) ?? []).some((g) => g.entry.node.opType === "Gather")));
     expect(embedding).toBeDefined();
