@@ -9,7 +9,9 @@ import { onnx } from "onnx-proto";
 import { Decoder } from "../../src/engine/decoder.ts";
 import { AUTO_WIDEN_SHARE, keepsHalfWeights } from "../../src/engine/fp16-weights.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
-import { consumers, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
+import { consumers, encodeModel, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
+import { keepHalfWeights } from "../../src/runtime/graph-rewrite/rewrites.ts";
+import { ort } from "../../src/runtime/onnx.ts";
 import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
 
 const MODELS = resolve(import.meta.dir, "../../models");
@@ -59,6 +61,67 @@ describe("fp16 weights kept fp16", () => {
       expect(input.type?.tensorType?.elemType).toBe(onnx.TensorProto.DataType.FLOAT16);
       expect(input.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual(after.initializers.get(name)!.dims);
     }
+  });
+
+  test("graphs that multiply by fp16 weights directly (converters' float16 form) keep them too, with the same result", async () => {
+    // y = Cast(MatMul(Cast(x → fp16), W) + B → fp32), W an fp16 matrix read only by the MatMul; E an fp16 table read
+    // by a Gather, which is not a matrix weight.
+    const [K, N] = [64, 48];
+    const half = (values: number[]) => new Uint8Array(Float16Array.from(values).buffer);
+    const w = Array.from({ length: K * N }, (_, i) => Math.sin(i * 0.37) / 4);
+    const tensor = (name: string, dims: number[], values: number[]) => ({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT16, rawData: half(values) });
+    const value = (name: string, elemType: number, dims: (number | string)[]) => ({
+      name,
+      type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
+    });
+    const FLOAT = onnx.TensorProto.DataType.FLOAT;
+    const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "direct-half",
+        node: [
+          { opType: "Cast", input: ["x"], output: ["x16"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT16 }] },
+          { opType: "MatMul", input: ["x16", "W"], output: ["y16"] },
+          { opType: "Gather", input: ["E", "ids"], output: ["e16"] },
+          { opType: "Cast", input: ["y16"], output: ["y"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+          { opType: "Cast", input: ["e16"], output: ["e"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+        ],
+        initializer: [tensor("W", [K, N], w), tensor("E", [8, K], Array.from({ length: 8 * K }, (_, i) => i / 64))],
+        input: [value("x", FLOAT, ["rows", K]), value("ids", onnx.TensorProto.DataType.INT64, [2])],
+        output: [value("y", FLOAT, ["rows", N]), value("e", FLOAT, [2, K])],
+      },
+    })).finish();
+    const model = readModel(bytes);
+    expect(keepHalfWeights(model)).toBe(true);
+    expect(model.addedInputs.map((i) => i.name)).toEqual(["W"]);
+    const chunks = encodeModel(model);
+    const rewritten = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    chunks.reduce((at, c) => (rewritten.set(c, at), at + c.length), 0);
+    const x = Float32Array.from({ length: 3 * K }, (_, i) => Math.cos(i * 0.11));
+    const feeds = { x: new ort.Tensor("float32", x, [3, K]), ids: new ort.Tensor("int64", BigInt64Array.from([1n, 5n]), [2]) };
+    const run = async (file: Uint8Array, name: string) => {
+      // ONNX Runtime writes the graph it optimized: whether it holds W widened to a float32 constant.
+      const optimizedModelFilePath = join(cacheDir, `${name}-optimized.onnx`);
+      const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, graphOptimizationLevel: "all", optimizedModelFilePath });
+      try {
+        const out = await session.run(feeds);
+        const optimized = readModel(new Uint8Array(await Bun.file(optimizedModelFilePath).arrayBuffer()));
+        const widened = [...optimized.initializers.values()].filter((i) => i.dataType === FLOAT && i.dims.join() === `${K},${N}`).length;
+        return { inputs: session.inputNames, widened, y: Array.from(out.y!.data as Float32Array), e: Array.from(out.e!.data as Float32Array) };
+      } finally {
+        await session.release();
+      }
+    };
+    const before = await run(bytes, "before");
+    const after = await run(rewritten, "after");
+    expect(before.widened).toBe(1);
+    expect(after.widened).toBe(0);
+    // W is an input with a default: callers are not asked for it.
+    expect(after.inputs).toEqual(["x", "ids"]);
+    expect(after.e).toEqual(before.e);
+    expect(after.y).toEqual(before.y);
+    expect(before.y.some((v) => v !== 0)).toBe(true);
   });
 
   test("float32 and 8-bit files have nothing to keep", () => {
