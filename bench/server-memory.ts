@@ -59,11 +59,8 @@ async function complete(server: BenchServer, model: string, prompt: number[], ma
 
 const DECODE_TOKENS = 64;
 
-/**
- * Tokens/s of one greedy stream of `tokens` tokens, from its first streamed token to its last (the model's end-of-text
- * ids are suppressed with logit_bias, so every run decodes the same count; the count is the server's usage figure).
- */
-async function decodeRate(server: BenchServer, f: MemoryFile, prompt: number[], tokens: number): Promise<number> {
+/** One greedy stream: when its first and last tokens arrived and how many it generated (the server's usage figure). */
+async function timedStream(server: BenchServer, f: MemoryFile, prompt: number[], tokens: number): Promise<{ first: number; last: number; generated: number }> {
   const bias = Object.fromEntries(readDecoderConfig(f.dir).eosIds.map((id) => [String(id), -100]));
   const response = await fetch(`${server.baseURL}/v1/completions`, {
     method: "POST",
@@ -91,7 +88,18 @@ async function decodeRate(server: BenchServer, f: MemoryFile, prompt: number[], 
     }
   }
   if (generated < 2 || last <= first) throw new Error(`decode run streamed ${generated} tokens`);
-  return Math.round(((generated - 1) / ((last - first) / 1000)) * 10) / 10;
+  return { first, last, generated };
+}
+
+/**
+ * Decode tokens/s of `streams` concurrent greedy streams of `tokens` tokens (all streams' tokens after their first,
+ * over the time from the first stream's first token to the last stream's last); the model's end-of-text ids are
+ * suppressed with logit_bias, so every run decodes the same count.
+ */
+async function decodeRate(server: BenchServer, f: MemoryFile, prompt: number[], tokens: number, streams: number): Promise<number> {
+  const runs = await Promise.all(Array.from({ length: streams }, (_, i) => timedStream(server, f, [...prompt.slice(i), prompt[0]!], tokens)));
+  const seconds = (Math.max(...runs.map((r) => r.last)) - Math.min(...runs.map((r) => r.first))) / 1000;
+  return Math.round((runs.reduce((n, r) => n + r.generated - 1, 0) / seconds) * 10) / 10;
 }
 
 /** The KV budget the server gives the model, from its listing (`memory.kv_cache_limit_bytes`), in MiB. */
@@ -122,8 +130,9 @@ export interface ServerMemoryRow {
   peakMiB: number;
   kvLimitMiB: number | null;
   sweep: SweepShape;
-  /** One stream's decode tokens/s once loaded (null when the row runs no traffic). */
+  /** Decode tokens/s of one stream, and of 8 concurrent ones, once loaded (null when the row runs no traffic). */
   decodeTps: number | null;
+  decode8Tps: number | null;
 }
 
 export async function promptFor(f: MemoryFile): Promise<number[]> {
@@ -139,7 +148,8 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
     const start = await settledMemory(server.pid);
     await complete(server, f.served, ids.slice(0, 4), 1);
     const loaded = await settledMemory(server.pid);
-    const decodeTps = sweep.streams > 0 ? await decodeRate(server, f, ids, DECODE_TOKENS) : null;
+    const decodeTps = sweep.streams > 0 ? await decodeRate(server, f, ids, DECODE_TOKENS, 1) : null;
+    const decode8Tps = sweep.streams > 0 ? await decodeRate(server, f, ids, DECODE_TOKENS, 8) : null;
     const long = Array.from({ length: 420 }, (_, i) => ids[i % ids.length]!);
     if (sweep.streams > 0) await Promise.all([complete(server, f.served, long, 1), ...Array.from({ length: 7 }, (_, i) => complete(server, f.served, [ids[i % ids.length]!], 1))]);
     const mixed = sweep.streams > 0 ? await settledMemory(server.pid) : loaded;
@@ -159,6 +169,7 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
       kvLimitMiB: await kvLimitMiB(server, f.served),
       sweep,
       decodeTps,
+      decode8Tps,
     };
   } finally {
     await server.stop();

@@ -229,7 +229,7 @@ describe("bench memory table", () => {
     const { renderMemoryTable } = await import("../bench/memory-table.ts");
     const sweep = { rounds: 4, streams: 8, tokens: 64 };
     const row = (file: "gpt2-fp32" | "llama-q4", fileMiB: number, loadedMiB: number, sweepMiB: number) => ({
-      server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep, decodeTps: 61.25 },
+      server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep, decodeTps: 61.25, decode8Tps: 200 },
       session: { loadedMiB: fileMiB * 1.1, anonMiB: fileMiB },
     });
     const processes = [0, 1].map(() => ({ rss: 700, peak: 800, anon: 600, pss: 650, shared: 80, modelMiB: 560, sharedSinceIdle: 2 }));
@@ -245,7 +245,7 @@ describe("bench memory table", () => {
     expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("(+180)");
     expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("256 MiB (yes)");
     expect(lines.find((l) => l.startsWith("| llama-q4"))).toContain("256 MiB (NO)");
-    expect(lines.find((l) => l.startsWith("| llama-q4"))).toMatch(/\s61\.3 \|$/);
+    expect(lines.find((l) => l.startsWith("| llama-q4"))).toMatch(/\s61\.3 \/ 200\.0 \|$/);
     expect(text).toContain("Weight pages are NOT shared");
     expect(text).toContain("Sweep: 4 rounds of 8 concurrent 64-token streams.");
   });
