@@ -140,6 +140,10 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   if (modelsDir && !registryPath && !statSync(modelsDir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ConfigError(`--models-dir: folder not found: ${resolve(modelsDir)}`);
   }
+  // Kept fp16 weights are a load-time rewrite, written to the cache folder: without one they could only be widened.
+  if (get("fp16-weights") === "float16" && get("cache-dir") === "none") {
+    throw new ConfigError("--fp16-weights float16 rewrites fp16 models at load into the cache folder; it cannot be used with --cache-dir none");
+  }
   return {
     kind: "run",
     config: {

@@ -164,6 +164,11 @@ describe("parseCli", () => {
     if (widened.kind !== "run") throw new Error("expected run");
     expect(widened.config.fp16Weights).toBe("float32");
     expect(() => parseCli(["--fp16-weights", "bf16"], {})).toThrow("--fp16-weights: expected one of auto, float32, float16, got 'bf16'");
+    expect(() => parseCli(["--fp16-weights", "float16", "--cache-dir", "none"], {})).toThrow("it cannot be used with --cache-dir none");
+    expect(() => parseCli([], { GPT3DEV_FP16_WEIGHTS: "float16", GPT3DEV_CACHE_DIR: "none" })).toThrow("--fp16-weights float16");
+    const auto = parseCli(["--cache-dir", "none"], {});
+    if (auto.kind !== "run") throw new Error("expected run");
+    expect(auto.config.cacheDir).toBeUndefined();
     expect(() => parseCli([], { GPT3DEV_PACKED_WEIGHTS: "disk" })).toThrow("--packed-weights: expected one of file, heap, got 'disk'");
     expect(() => parseCli([], { GPT3DEV_ATTENTION: "flash" })).toThrow("--attention: expected one of fused, exported, got 'flash'");
     expect(() => parseCli([], { GPT3DEV_ORT_OUTPUTS: "direct" })).toThrow("--ort-outputs: expected one of in-place, copied, got 'direct'");

@@ -21,7 +21,10 @@ export interface DecoderSession {
  * file then opens as it is.
  */
 export async function openDecoderSession(path: string, settings: SessionSettings, attention?: AttentionShape): Promise<DecoderSession> {
-  if (!settings.cacheDir) return { session: await open(path, settings), rewrites: [] };
+  if (!settings.cacheDir) {
+    if (settings.halfWeights) console.warn("[gpt3dev] fp16 weights are widened at load: keeping them fp16 needs a cache folder (--cache-dir)");
+    return { session: await open(path, settings), rewrites: [] };
+  }
   const fused = settings.fusedAttention !== false ? attention : undefined;
   const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true);
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
