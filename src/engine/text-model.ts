@@ -41,7 +41,7 @@ export class TextModel {
     const file = onnxFileFor(spec.dtype);
     const halfWeights = halfWeightsFor(fp16Weights, spec.dtype, join(spec.dir, "onnx", file));
     if (halfWeights && fp16Weights === "auto") {
-      console.info(`[gpt3dev] ${spec.id}: fp16 weights stay fp16 in memory (widened they would take over half of it); --fp16-weights float32 widens them once, for faster decoding`);
+      console.info(`[gpt3dev] ${spec.id}: fp16 weights stay fp16 in memory (widened they would take over half of the free memory); --fp16-weights float32 widens them once, for faster decoding`);
     }
     const [decoder, tokenizer] = await Promise.all([
       Decoder.open(spec.dir, file, config, { ...session, halfWeights }),

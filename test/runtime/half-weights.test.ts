@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { Decoder } from "../../src/engine/decoder.ts";
-import { AUTO_WIDEN_SHARE, keepsHalfWeights } from "../../src/engine/fp16-weights.ts";
+import { AUTO_WIDEN_SHARE, freeMemoryBytes, keepsHalfWeights } from "../../src/engine/fp16-weights.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { consumers, encodeModel, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
 import { keepHalfWeights } from "../../src/runtime/graph-rewrite/rewrites.ts";
@@ -171,7 +171,18 @@ describe("fp16 weights kept fp16", () => {
 });
 
 describe("--fp16-weights auto", () => {
-  test("keeps fp16 weights only when widening them would take more than half the memory", () => {
+  test("measures free memory as the machine's MemAvailable, or the cgroup's room under its limit when smaller", () => {
+    const meminfo = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:    2000000 kB\n";
+    expect(freeMemoryBytes(meminfo)).toBe(2_000_000 * 1024);
+    expect(freeMemoryBytes(meminfo, "max\n", "123456\n")).toBe(2_000_000 * 1024);
+    expect(freeMemoryBytes(meminfo, "1073741824\n", "536870912\n")).toBe(536_870_912);
+    expect(freeMemoryBytes(meminfo, "1073741824\n", "2147483648\n")).toBe(0);
+    expect(freeMemoryBytes(meminfo, "8589934592\n", "0\n")).toBe(2_000_000 * 1024);
+    expect(freeMemoryBytes("", "1073741824", "0")).toBe(1_073_741_824);
+    expect(freeMemoryBytes("")).toBeUndefined();
+  });
+
+  test("keeps fp16 weights only when widening them would take more than half the memory free", () => {
     const GiB = 2 ** 30;
     expect(AUTO_WIDEN_SHARE).toBe(0.5);
     expect(keepsHalfWeights("auto", "fp16", 1 * GiB, 2 * GiB)).toBe(true);
