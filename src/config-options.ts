@@ -128,7 +128,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "fp16-weights",
     env: "GPT3DEV_FP16_WEIGHTS",
     type: "string",
-    description: "float32: a text model's fp16 matrix weights are widened to fp32 once at load (twice the file in memory, faster decoding; this CPU has no fp16 matrix kernels); float16: they stay fp16 and are widened at each step (about the file in memory); auto: float32 unless the widened weights would take more than half the memory free as the model loads",
+    description: "float32: a text model's fp16 matrix weights are widened to fp32 once at load (twice the file in memory, faster decoding: ONNX Runtime has no fp16 matrix kernels for x86 CPUs); float16: they stay fp16 and are widened at each step (about the file in memory); auto: float32 unless the widened weights would take more than half the memory free as the model loads",
     defaultText: "auto",
   },
   {
