@@ -47,8 +47,9 @@ export const USAGE = `usage: bun run bench [options]
                           round reported (default 3; --quick 1)
   --leak-requests N       mixed requests for the RSS check on the tiny model (default 1000; --quick 300)
   --no-transformers       skip the transformers.js generate() row
-  --no-memory             skip the memory table (fp32, int8, q4 and fp16 files, the server beside a bare ORT
-                          session, two replicas' PSS; ≈ 5–10 min; bench/server-memory.ts runs it alone)
+  --no-memory             skip the memory table (fp32, int8, q4 and fp16 files, fp16 also with its weights kept
+                          fp16; the server beside a bare ORT session, decode speed, two replicas' PSS; ≈ 5–10 min;
+                          bench/server-memory.ts runs it alone)
   --binary                measure dist/gpt3dev instead of bun src/main.ts
   --server-ref REF        measure the source of a git commit (exported to a temporary folder)
   --server-args "..."     extra flags for the server, e.g. "--max-batch 16" (default: none, the server's defaults)
