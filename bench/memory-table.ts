@@ -146,6 +146,16 @@ export function renderMemoryTable(d: MemoryTableData): string {
       (sweep ? `Sweep: ${sweep.rounds} rounds of ${sweep.streams} concurrent ${sweep.tokens}-token streams. ` : "") +
       "Decode: one greedy stream of 64 tokens once the model is loaded, then 8 concurrent ones (end of text suppressed), from the first token to the last.",
   ];
+  const widened = d.rows.find((r) => r.server.file === "llama-fp16")?.server;
+  const kept = d.rows.find((r) => r.server.file === "llama-fp16-kept")?.server;
+  if (widened && kept) {
+    const ratio = (a: number | null, b: number | null) => (a === null || b === null ? "–" : `${(a / b).toFixed(2)}×`);
+    lines.push(
+      "",
+      `fp16 weights kept fp16 against widened at load, same file, side by side: loaded ${ratio(kept.loadedMiB - kept.startMiB, widened.loadedMiB - widened.startMiB)} the memory, ` +
+        `decode ${ratio(kept.decodeTps, widened.decodeTps)} the speed of one stream and ${ratio(kept.decode8Tps, widened.decode8Tps)} of eight.`,
+    );
+  }
   if (d.replicas) {
     const r = d.replicas;
     const each = r.processes.map((p, i) => `replica ${i + 1}: model ${p.modelMiB.toFixed(0)} MiB, RSS ${p.rss.toFixed(0)}, PSS ${p.pss.toFixed(0)}, anonymous ${p.anon.toFixed(0)}, shared with another process ${p.shared.toFixed(0)} MiB (${p.sharedSinceIdle >= 0 ? "+" : ""}${p.sharedSinceIdle.toFixed(0)} since idle)`);

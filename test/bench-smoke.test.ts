@@ -228,7 +228,7 @@ describe("bench memory table", () => {
   test("ratios to the file, growth against the KV budget, and whether replicas share weight pages", async () => {
     const { renderMemoryTable } = await import("../bench/memory-table.ts");
     const sweep = { rounds: 4, streams: 8, tokens: 64 };
-    const row = (file: "gpt2-fp32" | "llama-q4", fileMiB: number, loadedMiB: number, sweepMiB: number) => ({
+    const row = (file: "gpt2-fp32" | "llama-q4" | "llama-fp16" | "llama-fp16-kept", fileMiB: number, loadedMiB: number, sweepMiB: number) => ({
       server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep, decodeTps: 61.25, decode8Tps: 200 },
       session: { loadedMiB: fileMiB * 1.1, anonMiB: fileMiB },
     });
@@ -248,5 +248,9 @@ describe("bench memory table", () => {
     expect(lines.find((l) => l.startsWith("| llama-q4"))).toMatch(/\s61\.3 \/ 200\.0 \|$/);
     expect(text).toContain("Weight pages are NOT shared");
     expect(text).toContain("Sweep: 4 rounds of 8 concurrent 64-token streams.");
+    expect(text).not.toContain("fp16 weights kept fp16 against widened");
+    const kept = { ...row("llama-fp16-kept", 146, 260, 400), server: { ...row("llama-fp16-kept", 146, 260, 400).server, decodeTps: 45, decode8Tps: 150 } };
+    const fp16 = renderMemoryTable({ runtimeMiB: 25, serverOwnMiB: 60, rows: [row("llama-fp16", 146, 360, 500), kept] });
+    expect(fp16).toContain("loaded 0.67× the memory, decode 0.73× the speed of one stream and 0.75× of eight.");
   });
 });
