@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { freemem } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { graphWithData } from "./model-files.ts";
 
 /**
  * What a text model's fp16 file does with its matrix weights on a CPU without fp16 matrix kernels (x86):
@@ -20,14 +21,10 @@ export function keepsHalfWeights(mode: Fp16Weights, dtype: string, fileBytes: nu
   return mode === "float16" || 2 * fileBytes > AUTO_WIDEN_SHARE * memoryBytes;
 }
 
-/** Bytes of an ONNX file and of the external data files beside it (`model_fp16.onnx_data`, `…onnx_data_1`, …). */
+/** Bytes of an ONNX file and of its external data files (model-files.ts, graphWithData). */
 export function onnxBytes(path: string): number {
-  if (!existsSync(path)) return 0;
-  const name = basename(path);
   const dir = dirname(path);
-  let bytes = statSync(path).size;
-  for (const file of readdirSync(dir)) if (file.startsWith(`${name}_data`) || file.startsWith(`${name}.data`)) bytes += statSync(join(dir, file)).size;
-  return bytes;
+  return graphWithData(dir, basename(path)).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
 }
 
 /**

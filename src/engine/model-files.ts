@@ -44,6 +44,16 @@ export function onnxFilesFor(kind: ModelKind, dtype: string): string[] {
   return [`encoder_model${suffix}`, `decoder_model_merged${suffix}`];
 }
 
+/**
+ * A graph file and the external data files beside it in `onnxDir` (`model.onnx_data`, then `model.onnx_data_1`, … when
+ * transformers.js splits the data), names relative to that folder; only files that exist.
+ */
+export function graphWithData(onnxDir: string, file: string): string[] {
+  const names = [file, `${file}_data`];
+  for (let part = 1; existsSync(join(onnxDir, `${file}_data_${part}`)); part++) names.push(`${file}_data_${part}`);
+  return names.filter((name) => existsSync(join(onnxDir, name)));
+}
+
 /** The dtypes whose files are all in the folder's onnx/ directory. */
 export function dtypesPresent(dir: string, kind: ModelKind = "text-generation"): Dtype[] {
   return DTYPES.filter((dtype) => onnxFilesFor(kind, dtype).every((file) => existsSync(join(dir, "onnx", file))));

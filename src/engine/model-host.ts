@@ -9,7 +9,7 @@ import type { Fp16Weights } from "./fp16-weights.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { keepAliveFor } from "./keep-alive.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
-import { onnxFilesFor } from "./model-files.ts";
+import { graphWithData, onnxFilesFor } from "./model-files.ts";
 import type { ModelSpec } from "./registry.ts";
 import type { SpeechModel } from "./speech-synthesizer.ts";
 import type { SpeechRecognitionModel } from "./transcriber.ts";
@@ -194,7 +194,7 @@ export class ModelHost {
 function modelFiles(spec: ModelSpec): LoadedFile[] {
   let onnx: string[];
   try {
-    onnx = onnxFilesFor(spec.kind, spec.dtype).flatMap((file) => [join("onnx", file), join("onnx", `${file}_data`)]);
+    onnx = onnxFilesFor(spec.kind, spec.dtype).flatMap((file) => graphWithData(join(spec.dir, "onnx"), file).map((name) => join("onnx", name)));
   } catch {
     return [];
   }

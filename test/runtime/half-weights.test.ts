@@ -2,12 +2,13 @@
 // fp16 graph as graph inputs (so ONNX Runtime widens them at each run instead of keeping widened copies), leaves other
 // tables and other dtypes alone, and the decoder computes what it computes with weights widened once at load.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { Decoder } from "../../src/engine/decoder.ts";
-import { AUTO_WIDEN_SHARE, freeMemoryBytes, keepsHalfWeights } from "../../src/engine/fp16-weights.ts";
+import { AUTO_WIDEN_SHARE, freeMemoryBytes, keepsHalfWeights, onnxBytes } from "../../src/engine/fp16-weights.ts";
+import { graphWithData } from "../../src/engine/model-files.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { consumers, encodeModel, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
 import { keepHalfWeights } from "../../src/runtime/graph-rewrite/rewrites.ts";
@@ -171,6 +172,17 @@ describe("fp16 weights kept fp16", () => {
 });
 
 describe("--fp16-weights auto", () => {
+  test("weighs a file with its external data, split or not, and nothing else in the folder", () => {
+    const dir = join(cacheDir, "sizes");
+    mkdirSync(dir, { recursive: true });
+    const files: Record<string, number> = { "model_fp16.onnx": 10, "model_fp16.onnx_data": 20, "model_fp16.onnx_data_1": 30, "model_fp16.onnx_data_3": 40, "model.onnx_data": 50 };
+    for (const [name, size] of Object.entries(files)) writeFileSync(join(dir, name), new Uint8Array(size));
+    expect(graphWithData(dir, "model_fp16.onnx")).toEqual(["model_fp16.onnx", "model_fp16.onnx_data", "model_fp16.onnx_data_1"]);
+    expect(onnxBytes(join(dir, "model_fp16.onnx"))).toBe(60);
+    expect(graphWithData(dir, "model.onnx")).toEqual(["model.onnx_data"]);
+    expect(onnxBytes(join(dir, "model_q4.onnx"))).toBe(0);
+  });
+
   test("measures free memory as the machine's MemAvailable, or the cgroup's room under its limit when smaller", () => {
     const meminfo = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:    2000000 kB\n";
     expect(freeMemoryBytes(meminfo)).toBe(2_000_000 * 1024);
