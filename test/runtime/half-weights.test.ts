@@ -2,16 +2,18 @@
 // fp16 graph as graph inputs (so ONNX Runtime widens them at each run instead of keeping widened copies), leaves other
 // tables and other dtypes alone, and the decoder computes what it computes with weights widened once at load.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { Decoder } from "../../src/engine/decoder.ts";
 import { AUTO_WIDEN_SHARE, freeMemoryBytes, keepsHalfWeights, onnxBytes } from "../../src/engine/fp16-weights.ts";
 import { graphWithData } from "../../src/engine/model-files.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { consumers, encodeModel, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
-import { keepHalfWeights } from "../../src/runtime/graph-rewrite/rewrites.ts";
+import type { Field } from "../../src/runtime/graph-rewrite/protobuf.ts";
+import { transposeMatrix } from "../../src/runtime/graph-rewrite/transposed-weights.ts";
+import { keepHalfWeights } from "../../src/runtime/graph-rewrite/half-weights.ts";
 import { ort } from "../../src/runtime/onnx.ts";
 import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
 
@@ -38,6 +40,12 @@ function matrixWeights(model: OnnxModel): string[] {
   return names.sort();
 }
 
+/** An inline fp16 initializer's values as bit patterns, decoded with onnx-proto. */
+function halfValues(bytes: Uint8Array, field: Field): Uint16Array {
+  const raw = onnx.TensorProto.decode(bytes.subarray(field.body, field.end)).rawData!;
+  return new Uint16Array(raw.slice().buffer);
+}
+
 describe("fp16 weights kept fp16", () => {
   test("the rewrite declares every matrix weight of an fp16 graph as an input, and nothing else", () => {
     const before = readModel(Bun.mmap(FP16));
@@ -56,16 +64,45 @@ describe("fp16 weights kept fp16", () => {
     const embedding = [...before.initializers.values()].find((i) => (consumers(before.nodes).get(i.name) ?? []).some((u) => u.entry.node.opType === "Gather" || (consumers(before.nodes).get(u.entry.node.output![0]!) ?? []).some((g) => g.entry.node.opType === "Gather")));
     expect(embedding).toBeDefined();
     expect(declared).not.toContain(embedding!.name);
-    // Declared inputs carry the initializer's own type and shape.
+    // Declared inputs carry the initializer's own type and shape: the source's, transposed.
     for (const name of declared) {
       const input = after.inputs.find((i) => i.name === name)!;
       expect(input.type?.tensorType?.elemType).toBe(onnx.TensorProto.DataType.FLOAT16);
       expect(input.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual(after.initializers.get(name)!.dims);
+      expect(after.initializers.get(name)!.dims).toEqual([...before.initializers.get(name)!.dims].reverse());
+    }
+    // Each kept matrix is written to the data file as the source's values, transposed (checked element by element).
+    const dataFile = new Uint8Array(readFileSync(join(dirname(half.path), "model.onnx.data")));
+    for (const name of declared) {
+      const [k, n] = before.initializers.get(name)!.dims as [number, number];
+      const source = halfValues(before.bytes, before.initializers.get(name)!.field);
+      const tensor = onnx.TensorProto.decode(after.bytes.subarray(after.initializers.get(name)!.field.body, after.initializers.get(name)!.field.end));
+      const at = (key: string) => Number(tensor.externalData!.find((e) => e.key === key)!.value);
+      expect(at("length")).toBe(k * n * 2);
+      const written = new Uint16Array(dataFile.slice(at("offset"), at("offset") + at("length")).buffer);
+      let mismatches = 0;
+      for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) if (written[c * k + r] !== source[r * n + c]) mismatches++;
+      expect({ name, mismatches }).toEqual({ name, mismatches: 0 });
     }
   });
 
+  test("a matrix is transposed whole, for 2- and 4-byte values at any offset and any shape", () => {
+    for (const [rows, columns, size] of [[1, 1, 2], [3, 130, 2], [129, 65, 4], [64, 64, 2], [200, 7, 4]] as const) {
+      const source = new Uint8Array(rows * columns * size + 1).map((_, i) => (i * 37 + 11) % 251).subarray(1);
+      const out = transposeMatrix(source, rows, columns, size);
+      let mismatches = 0;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < columns; c++) {
+          for (let b = 0; b < size; b++) if (out[(c * rows + r) * size + b] !== source[(r * columns + c) * size + b]) mismatches++;
+        }
+      }
+      expect({ rows, columns, size, mismatches }).toEqual({ rows, columns, size, mismatches: 0 });
+    }
+    expect(() => transposeMatrix(new Uint8Array(10), 2, 3, 2)).toThrow("not a 2 × 3 matrix");
+  });
+
   test("graphs that multiply by fp16 weights directly (converters' float16 form) keep them too, with the same result", async () => {
-    // y = Cast(MatMul(Cast(x → fp16), W) + B → fp32), W an fp16 matrix read only by the MatMul; E an fp16 table read
+    // y = Cast(MatMul(Cast(x → fp16) × S, W) + B → fp32), W an fp16 matrix read only by the MatMul; E an fp16 table read
     // by a Gather, which is not a matrix weight.
     const [K, N] = [64, 48];
     const half = (values: number[]) => new Uint8Array(Float16Array.from(values).buffer);
@@ -83,12 +120,14 @@ describe("fp16 weights kept fp16", () => {
         name: "direct-half",
         node: [
           { opType: "Cast", input: ["x"], output: ["x16"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT16 }] },
-          { opType: "MatMul", input: ["x16", "W"], output: ["y16"] },
+          { opType: "Mul", input: ["x16", "S"], output: ["s16"] },
+          { opType: "MatMul", input: ["s16", "W"], output: ["p16"] },
+          { opType: "Add", input: ["p16", "B"], output: ["y16"] },
           { opType: "Gather", input: ["E", "ids"], output: ["e16"] },
           { opType: "Cast", input: ["y16"], output: ["y"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
           { opType: "Cast", input: ["e16"], output: ["e"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
         ],
-        initializer: [tensor("W", [K, N], w), tensor("E", [8, K], Array.from({ length: 8 * K }, (_, i) => i / 64))],
+        initializer: [tensor("W", [K, N], w), tensor("B", [N], Array.from({ length: N }, (_, i) => i / 32)), tensor("S", [], [0.75]), tensor("E", [8, K], Array.from({ length: 8 * K }, (_, i) => i / 64))],
         input: [value("x", FLOAT, ["rows", K]), value("ids", onnx.TensorProto.DataType.INT64, [2])],
         output: [value("y", FLOAT, ["rows", N]), value("e", FLOAT, [2, K])],
       },
@@ -108,8 +147,11 @@ describe("fp16 weights kept fp16", () => {
       try {
         const out = await session.run(feeds);
         const optimized = readModel(new Uint8Array(await Bun.file(optimizedModelFilePath).arrayBuffer()));
+        // The weight stays the left operand of a plain MatMul: folded into FusedMatMul (transB), one row would be
+        // multiplied by packing it 16 wide instead of as a vector.
+        const fused = optimized.nodes.filter((e) => e.node.opType === "FusedMatMul").length;
         const widened = [...optimized.initializers.values()].filter((i) => i.dataType === FLOAT && i.dims.join() === `${K},${N}`).length;
-        return { inputs: session.inputNames, widened, y: Array.from(out.y!.data as Float32Array), e: Array.from(out.e!.data as Float32Array) };
+        return { inputs: session.inputNames, widened, fused, y: Array.from(out.y!.data as Float32Array), e: Array.from(out.e!.data as Float32Array) };
       } finally {
         await session.release();
       }
@@ -118,6 +160,7 @@ describe("fp16 weights kept fp16", () => {
     const after = await run(rewritten, "after");
     expect(before.widened).toBe(1);
     expect(after.widened).toBe(0);
+    expect(after.fused).toBe(0);
     // W is an input with a default: callers are not asked for it.
     expect(after.inputs).toEqual(["x", "ids"]);
     expect(after.e).toEqual(before.e);

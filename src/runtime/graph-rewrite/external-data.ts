@@ -32,16 +32,29 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Bytes to write, or a function that makes them when they are written (one large value at a time in memory). */
+export type DataChunk = Uint8Array | (() => Uint8Array);
+
 /** Where the data file stands while weights are appended to it. */
 export interface DataFile {
   /** Its name, relative to the model file (what the TensorProtos record as `location`). */
   name: string;
-  chunks: Uint8Array[];
+  chunks: DataChunk[];
   length: number;
 }
 
 export function dataFile(name: string): DataFile {
   return { name, chunks: [], length: 0 };
+}
+
+/** Appends `length` bytes (`chunk`) at the file's next page boundary; returns their offset. */
+export function appendData(file: DataFile, length: number, chunk: DataChunk): number {
+  const pad = (PAGE - (file.length % PAGE)) % PAGE;
+  if (pad > 0) file.chunks.push(new Uint8Array(pad));
+  const offset = file.length + pad;
+  file.chunks.push(chunk);
+  file.length = offset + length;
+  return offset;
 }
 
 /**
@@ -52,12 +65,8 @@ export function externalize(bytes: Uint8Array, field: Field, file: DataFile): Ui
   const parts = [...fields(bytes, field.body, field.end)];
   const raw = parts.find((p) => p.field === TENSOR_RAW_DATA);
   if (!raw || raw.end - raw.body < EXTERNAL_MIN_BYTES || parts.some((p) => p.field === TENSOR_DATA_LOCATION)) return undefined;
-  const pad = (PAGE - (file.length % PAGE)) % PAGE;
-  if (pad > 0) file.chunks.push(new Uint8Array(pad));
-  const offset = file.length + pad;
   const length = raw.end - raw.body;
-  file.chunks.push(bytes.subarray(raw.body, raw.end));
-  file.length = offset + length;
+  const offset = appendData(file, length, bytes.subarray(raw.body, raw.end));
   const kept = parts.filter((p) => p !== raw).map((p) => bytes.subarray(p.start, p.end));
   const location = Uint8Array.of(TENSOR_DATA_LOCATION << 3, 1);
   return concat([...kept, entry("location", file.name), entry("offset", String(offset)), entry("length", String(length)), location]);

@@ -4,6 +4,7 @@
 // the source, so rewriting a 500 MB model never holds a second copy of it in memory.
 import { onnx } from "onnx-proto";
 import { externalize, type DataFile } from "./external-data.ts";
+import { rawData, transposedTensor } from "./transposed-weights.ts";
 import { fields, lengthDelimited, lengthPrefix, readInts, readVarint, utf8, type Field } from "./protobuf.ts";
 
 // Field numbers of onnx.proto (ModelProto, GraphProto, TensorProto).
@@ -51,6 +52,8 @@ export interface OnnxModel {
   addedInputs: onnx.IValueInfoProto[];
   addedOpsets: onnx.IOperatorSetIdProto[];
   changedOutputs: Set<string>;
+  /** 2-D initializers (raw data, 2- or 4-byte values) to write transposed: dims swapped, values moved to match. */
+  transposed: Set<string>;
   /** Where things are in the source. */
   layout: { model: Field[]; graph: Field; graphFields: Field[] };
 }
@@ -97,6 +100,7 @@ export function readModel(bytes: Uint8Array): OnnxModel {
     addedInputs: [],
     addedOpsets: [],
     changedOutputs: new Set(),
+    transposed: new Set(),
     layout: { model, graph, graphFields },
   };
   for (const f of graphFields) {
@@ -125,6 +129,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   const graph: Uint8Array[] = [];
   const slice = (f: Field) => bytes.subarray(f.start, f.end);
   let nodesWritten = false;
+  const transposed = new Map([...model.transposed].map((name) => [model.initializers.get(name)!.field.start, model.initializers.get(name)!]));
   for (const f of layout.graphFields) {
     if (f.field === GRAPH_NODE) {
       if (nodesWritten) continue;
@@ -136,6 +141,8 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
       const info = onnx.ValueInfoProto.decode(bytes.subarray(f.body, f.end));
       const changed = model.changedOutputs.has(info.name) ? model.outputs.find((o) => o.name === info.name) : undefined;
       graph.push(changed ? lengthDelimited(GRAPH_OUTPUT, onnx.ValueInfoProto.encode(changed).finish()) : slice(f));
+    } else if (f.field === GRAPH_INITIALIZER && transposed.has(f.start)) {
+      graph.push(lengthDelimited(GRAPH_INITIALIZER, writeTransposed(bytes, transposed.get(f.start)!, data)));
     } else if (f.field === GRAPH_INITIALIZER && data) {
       const moved = externalize(bytes, f, data);
       graph.push(moved ? lengthDelimited(GRAPH_INITIALIZER, moved) : slice(f));
@@ -151,6 +158,35 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   }
   for (const o of model.addedOpsets) out.push(lengthDelimited(MODEL_OPSET, onnx.OperatorSetIdProto.encode(o).finish()));
   return out;
+}
+
+function writeTransposed(bytes: Uint8Array, init: Initializer, data: DataFile | undefined): Uint8Array {
+  const raw = rawData(bytes, init.field.body, init.field.end);
+  const size = ELEMENT_BYTES.get(init.dataType);
+  if (!raw || !size || init.dims.length !== 2) throw new Error(`initializer ${init.name} cannot be stored transposed`);
+  return transposedTensor(init.name, init.dataType, [init.dims[0]!, init.dims[1]!], raw, size, data);
+}
+
+/** Bytes per value of the element types a transposed initializer may have. */
+const ELEMENT_BYTES = new Map<number, 2 | 4>([
+  [onnx.TensorProto.DataType.FLOAT16, 2],
+  [onnx.TensorProto.DataType.FLOAT, 4],
+]);
+
+/** Whether the initializer can be written transposed (its values are raw data of a type transposition handles). */
+export function canTranspose(model: OnnxModel, init: Initializer): boolean {
+  return init.dims.length === 2 && ELEMENT_BYTES.has(init.dataType) && init.externalFiles.length === 0 && rawData(model.bytes, init.field.body, init.field.end) !== undefined;
+}
+
+/**
+ * Declares an initializer as a graph input too (with `dims`, its shape as written), so ONNX Runtime neither
+ * constant-folds nor pre-packs it: one copy in memory, read by every node as it is. No effect before IR version 4,
+ * where every initializer is a constant.
+ */
+export function declareAsInput(model: OnnxModel, init: Initializer, dims: readonly number[] = init.dims): boolean {
+  if (model.irVersion < 4 || model.inputs.some((i) => i.name === init.name) || model.addedInputs.some((i) => i.name === init.name)) return false;
+  model.addedInputs.push({ name: init.name, type: { tensorType: { elemType: init.dataType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  return true;
 }
 
 /** Which node reads which value: value name → nodes with the input index. */

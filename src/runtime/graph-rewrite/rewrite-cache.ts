@@ -3,13 +3,13 @@
 // A model none of the rewrites applies to is opened from where it is (the cache only records that).
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { dataFile } from "./external-data.ts";
+import { dataFile, type DataChunk } from "./external-data.ts";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
 import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
 import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 5;
+export const REWRITE_VERSION = 6;
 /** The data file a rewritten model's large weights are written to, beside it in its cache folder. */
 const DATA_FILE = "model.onnx.data";
 
@@ -40,10 +40,11 @@ export function fileHash(path: string): string {
   return hasher.digest("hex");
 }
 
-function writeChunks(path: string, chunks: readonly Uint8Array[]): void {
+function writeChunks(path: string, chunks: readonly DataChunk[]): void {
   const fd = openSync(path, "w");
   try {
-    for (const chunk of chunks) {
+    for (const part of chunks) {
+      const chunk = typeof part === "function" ? part() : part;
       let done = 0;
       while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
     }

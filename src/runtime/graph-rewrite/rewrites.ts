@@ -10,17 +10,15 @@
 //   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly.
 // - shared KV attention: self-attention as com.microsoft GroupQueryAttention over a cache buffer with room, extended
 //   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
-// - half weights (when asked for): an fp16 file's matrix weights stay fp16 in memory. ONNX Runtime has no fp16 matrix
-//   kernels on x86 CPUs: it widens each weight to fp32 once at load (the Cast an fp16 export or its own cast insertion
-//   puts before a MatMul is constant-folded), so the weights take twice the file. Declared as graph inputs, the weights
-//   are values rather than constants: nothing folds them and each run widens them as it multiplies (one matrix at a
-//   time, in the arena). Memory: about the file; decode speed: lower (bench/README.md, "fp16 weights kept fp16").
+// - half weights (when asked for): an fp16 file's matrix weights stay fp16 in memory, stored transposed, and each
+//   run widens them as it multiplies (src/runtime/graph-rewrite/half-weights.ts).
 // - last logits: exports without a `num_logits_to_keep` input compute the LM head for every position of a prompt
 //   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
 //   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
 import { onnx } from "onnx-proto";
+import { keepHalfWeights } from "./half-weights.ts";
 import { shareKvAttention, type AttentionShape } from "./shared-kv-attention.ts";
-import { consumers, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
 export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention" | "half-weights";
 
@@ -32,22 +30,10 @@ export interface RewriteOptions {
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
 const MS_DOMAIN = "com.microsoft";
 const PREFIX = "gpt3dev_rewrite";
 /** Names of the input that limits logits to the last positions, as exports spell it. */
 export const LOGITS_TO_KEEP_INPUTS = ["num_logits_to_keep", "logits_to_keep"] as const;
-
-/**
- * Declares an initializer as a graph input too, so ONNX Runtime neither constant-folds nor pre-packs it (one copy of
- * it in memory, read by every node as it is). No effect before IR version 4, where every initializer is a constant.
- */
-function declareAsInput(model: OnnxModel, init: Initializer): boolean {
-  if (model.irVersion < 4 || model.inputs.some((i) => i.name === init.name) || model.addedInputs.some((i) => i.name === init.name)) return false;
-  const dim = init.dims.map((d) => ({ dimValue: d }));
-  model.addedInputs.push({ name: init.name, type: { tensorType: { elemType: init.dataType, shape: { dim } } } });
-  return true;
-}
 
 /** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
 export function shareTiedHead(model: OnnxModel): boolean {
@@ -139,36 +125,6 @@ export function keepLastLogits(model: OnnxModel): boolean {
   shape[1] = { dimParam: "logits_positions" };
   model.changedOutputs.add("logits");
   return true;
-}
-
-const MATMUL_OPS = new Set(["MatMul", "Gemm"]);
-
-/**
- * Declares each 2-D fp16 initializer that only matrix multiplications read as their weight (input 1), directly or
- * through a Cast to float, as a graph input: ONNX Runtime then widens it at each run instead of keeping a widened
- * copy. Tables read any other way (an embedding's Gather, a Transpose) are left to be widened once.
- */
-export function keepHalfWeights(model: OnnxModel): boolean {
-  const readers = consumers(model.nodes);
-  const readsAsWeight = (value: string): boolean => {
-    const uses = readers.get(value) ?? [];
-    return uses.length > 0 && uses.every((u) => isDefaultDomain(u.entry.node) && MATMUL_OPS.has(u.entry.node.opType ?? "") && u.index === 1);
-  };
-  const widenedForWeights = (value: string): boolean => {
-    const uses = readers.get(value) ?? [];
-    return uses.length > 0 && uses.every(({ entry: { node }, index }) => {
-      if (!isDefaultDomain(node)) return false;
-      if (MATMUL_OPS.has(node.opType ?? "")) return index === 1;
-      const to = node.attribute?.find((a) => a.name === "to")?.i;
-      return node.opType === "Cast" && Number(to) === FLOAT && (node.output ?? []).every(readsAsWeight);
-    });
-  };
-  let changed = false;
-  for (const init of model.initializers.values()) {
-    if (init.dataType !== FLOAT16 || init.dims.length !== 2 || !widenedForWeights(init.name)) continue;
-    if (declareAsInput(model, init)) changed = true;
-  }
-  return changed;
 }
 
 /** Applies every rewrite whose pattern the model has (and that `options` asks for); returns those applied. */
