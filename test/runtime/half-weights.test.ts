@@ -113,59 +113,62 @@ describe("fp16 weights kept fp16", () => {
       type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
     });
     const FLOAT = onnx.TensorProto.DataType.FLOAT;
-    const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: 17 }],
-      graph: {
-        name: "direct-half",
-        node: [
-          { opType: "Cast", input: ["x"], output: ["x16"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT16 }] },
-          { opType: "Mul", input: ["x16", "S"], output: ["s16"] },
-          { opType: "MatMul", input: ["s16", "W"], output: ["p16"] },
-          { opType: "Add", input: ["p16", "B"], output: ["y16"] },
-          { opType: "Gather", input: ["E", "ids"], output: ["e16"] },
-          { opType: "Cast", input: ["y16"], output: ["y"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
-          { opType: "Cast", input: ["e16"], output: ["e"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
-        ],
-        initializer: [tensor("W", [K, N], w), tensor("B", [N], Array.from({ length: N }, (_, i) => i / 32)), tensor("S", [], [0.75]), tensor("E", [8, K], Array.from({ length: 8 * K }, (_, i) => i / 64))],
-        input: [value("x", FLOAT, ["rows", K]), value("ids", onnx.TensorProto.DataType.INT64, [2])],
-        output: [value("y", FLOAT, ["rows", N]), value("e", FLOAT, [2, K])],
-      },
-    })).finish();
-    const model = readModel(bytes);
-    expect(keepHalfWeights(model)).toBe(true);
-    expect(model.addedInputs.map((i) => i.name)).toEqual(["W"]);
-    const chunks = encodeModel(model);
-    const rewritten = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    chunks.reduce((at, c) => (rewritten.set(c, at), at + c.length), 0);
-    const x = Float32Array.from({ length: 3 * K }, (_, i) => Math.cos(i * 0.11));
-    const feeds = { x: new ort.Tensor("float32", x, [3, K]), ids: new ort.Tensor("int64", BigInt64Array.from([1n, 5n]), [2]) };
-    const run = async (file: Uint8Array, name: string) => {
-      // ONNX Runtime writes the graph it optimized: whether it holds W widened to a float32 constant.
-      const optimizedModelFilePath = join(cacheDir, `${name}-optimized.onnx`);
-      const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, graphOptimizationLevel: "all", optimizedModelFilePath });
-      try {
-        const out = await session.run(feeds);
-        const optimized = readModel(new Uint8Array(await Bun.file(optimizedModelFilePath).arrayBuffer()));
-        // The weight stays the left operand of a plain MatMul: folded into FusedMatMul (transB), one row would be
-        // multiplied by packing it 16 wide instead of as a vector.
-        const fused = optimized.nodes.filter((e) => e.node.opType === "FusedMatMul").length;
-        const widened = [...optimized.initializers.values()].filter((i) => i.dataType === FLOAT && i.dims.join() === `${K},${N}`).length;
-        return { inputs: session.inputNames, widened, fused, y: Array.from(out.y!.data as Float32Array), e: Array.from(out.e!.data as Float32Array) };
-      } finally {
-        await session.release();
-      }
-    };
-    const before = await run(bytes, "before");
-    const after = await run(rewritten, "after");
-    expect(before.widened).toBe(1);
-    expect(after.widened).toBe(0);
-    expect(after.fused).toBe(0);
-    // W is an input with a default: callers are not asked for it.
-    expect(after.inputs).toEqual(["x", "ids"]);
-    expect(after.e).toEqual(before.e);
-    expect(after.y).toEqual(before.y);
-    expect(before.y.some((v) => v !== 0)).toBe(true);
+    // Opset 15 on, Shape reads the leading dimensions itself; before, a Slice of the whole shape does.
+    for (const opset of [13, 17]) {
+      const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [{ domain: "", version: opset }],
+        graph: {
+          name: "direct-half",
+          node: [
+            { opType: "Cast", input: ["x"], output: ["x16"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT16 }] },
+            { opType: "Mul", input: ["x16", "S"], output: ["s16"] },
+            { opType: "MatMul", input: ["s16", "W"], output: ["p16"] },
+            { opType: "Add", input: ["p16", "B"], output: ["y16"] },
+            { opType: "Gather", input: ["E", "ids"], output: ["e16"] },
+            { opType: "Cast", input: ["y16"], output: ["y"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+            { opType: "Cast", input: ["e16"], output: ["e"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+          ],
+          initializer: [tensor("W", [K, N], w), tensor("B", [N], Array.from({ length: N }, (_, i) => i / 32)), tensor("S", [], [0.75]), tensor("E", [8, K], Array.from({ length: 8 * K }, (_, i) => i / 64))],
+          input: [value("x", FLOAT, ["rows", K]), value("ids", onnx.TensorProto.DataType.INT64, [2])],
+          output: [value("y", FLOAT, ["rows", N]), value("e", FLOAT, [2, K])],
+        },
+      })).finish();
+      const model = readModel(bytes);
+      expect(keepHalfWeights(model)).toBe(true);
+      expect(model.addedInputs.map((i) => i.name)).toEqual(["W"]);
+      const chunks = encodeModel(model);
+      const rewritten = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      chunks.reduce((at, c) => (rewritten.set(c, at), at + c.length), 0);
+      const x = Float32Array.from({ length: 3 * K }, (_, i) => Math.cos(i * 0.11));
+      const feeds = { x: new ort.Tensor("float32", x, [3, K]), ids: new ort.Tensor("int64", BigInt64Array.from([1n, 5n]), [2]) };
+      const run = async (file: Uint8Array, name: string) => {
+        // ONNX Runtime writes the graph it optimized: whether it holds W widened to a float32 constant.
+        const optimizedModelFilePath = join(cacheDir, `${name}-optimized.onnx`);
+        const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, graphOptimizationLevel: "all", optimizedModelFilePath });
+        try {
+          const out = await session.run(feeds);
+          const optimized = readModel(new Uint8Array(await Bun.file(optimizedModelFilePath).arrayBuffer()));
+          // The weight stays the left operand of a plain MatMul: folded into FusedMatMul (transB), one row would be
+          // multiplied by packing it 16 wide instead of as a vector.
+          const fused = optimized.nodes.filter((e) => e.node.opType === "FusedMatMul").length;
+          const widened = [...optimized.initializers.values()].filter((i) => i.dataType === FLOAT && i.dims.join() === `${K},${N}`).length;
+          return { inputs: session.inputNames, widened, fused, y: Array.from(out.y!.data as Float32Array), e: Array.from(out.e!.data as Float32Array) };
+        } finally {
+          await session.release();
+        }
+      };
+      const before = await run(bytes, `before-${opset}`);
+      const after = await run(rewritten, `after-${opset}`);
+      expect(before.widened).toBe(1);
+      expect(after.widened).toBe(0);
+      expect(after.fused).toBe(0);
+      // W is an input with a default: callers are not asked for it.
+      expect(after.inputs).toEqual(["x", "ids"]);
+      expect(after.e).toEqual(before.e);
+      expect(after.y).toEqual(before.y);
+      expect(before.y.some((v) => v !== 0)).toBe(true);
+    }
   });
 
   test("float32 and 8-bit files have nothing to keep", () => {

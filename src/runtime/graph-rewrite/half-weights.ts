@@ -114,9 +114,10 @@ function rewriteMultiplications(model: OnnxModel, multiplications: Map<NodeEntry
         // The same shape again: without it ONNX Runtime folds the Transpose into the MatMul (FusedMatMul, transB),
         // which multiplies one row by packing it 16 wide instead of reading it as a vector.
         node("Reshape", [name(`${id}/transposed`), constant(`columns_of_${m.k}`, [BigInt(m.k), -1n])], shared.columns),
-        node("Shape", [x], name(`${id}/shape`)),
-        node("Slice", [name(`${id}/shape`), constant("zero", [0n]), constant("minus_one", [-1n])], shared.leading),
       );
+      // All of x's dimensions but the last: Shape takes the range itself from opset 15.
+      if ((model.opsets.get("") ?? 0) >= 15) nodes.push(node("Shape", [x], shared.leading, [{ name: "end", type: onnx.AttributeProto.AttributeType.INT, i: -1 }]));
+      else nodes.push(node("Shape", [x], name(`${id}/shape`)), node("Slice", [name(`${id}/shape`), constant("zero", [0n]), constant("minus_one", [-1n])], shared.leading));
     }
     let shape = shared.shapes.get(m.n);
     if (!shape) {
