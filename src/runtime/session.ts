@@ -49,7 +49,7 @@ export interface SessionSettings {
   packedWeightsFile?: boolean;
   /**
    * Decoder graphs only (with `cacheDir`): an fp16 file's matrix weights stay fp16 in memory and are widened to fp32
-   * at each run (src/runtime/graph-rewrite/rewrites.ts, "half weights"): about half the memory, slower decoding.
+   * at each run (src/runtime/graph-rewrite/half-weights.ts): about half the memory, slower decoding.
    * Default false: ONNX Runtime widens them once at load.
    */
   halfWeights?: boolean;

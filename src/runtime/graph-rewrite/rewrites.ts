@@ -25,7 +25,7 @@ export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention"
 export interface RewriteOptions {
   /** The head count: rewrite self-attention into GroupQueryAttention over a cache extended in place. */
   attention?: AttentionShape;
-  /** Keep an fp16 file's matrix weights fp16 in memory, widened at each run (see "half weights" above). */
+  /** Keep an fp16 file's matrix weights fp16 in memory, widened at each run (src/runtime/graph-rewrite/half-weights.ts). */
   halfWeights?: boolean;
 }
 
