@@ -12,7 +12,7 @@ import { graphWithData } from "../../src/engine/model-files.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
 import { consumers, encodeModel, readModel, type OnnxModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
 import type { Field } from "../../src/runtime/graph-rewrite/protobuf.ts";
-import { transposeMatrix } from "../../src/runtime/graph-rewrite/transposed-weights.ts";
+import { TransposeScratch, transposeMatrix } from "../../src/runtime/graph-rewrite/transposed-weights.ts";
 import { keepHalfWeights } from "../../src/runtime/graph-rewrite/half-weights.ts";
 import { ort } from "../../src/runtime/onnx.ts";
 import { prepareDecoderFile } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
@@ -98,6 +98,12 @@ describe("fp16 weights kept fp16", () => {
       }
       expect({ rows, columns, size, mismatches }).toEqual({ rows, columns, size, mismatches: 0 });
     }
+    // One scratch serves a model's matrices one after the other: each result is right until the next is made.
+    const scratch = new TransposeScratch();
+    const a = Uint8Array.from({ length: 2 * 3 * 2 + 1 }, (_, i) => i).subarray(1);
+    expect([...transposeMatrix(a, 2, 3, 2, scratch)]).toEqual([1, 2, 7, 8, 3, 4, 9, 10, 5, 6, 11, 12]);
+    expect([...transposeMatrix(Uint8Array.of(1, 0, 0, 0, 2, 0, 0, 0), 1, 2, 4, scratch)]).toEqual([1, 0, 0, 0, 2, 0, 0, 0]);
+    expect([...transposeMatrix(a, 3, 2, 2, scratch)]).toEqual([1, 2, 5, 6, 9, 10, 3, 4, 7, 8, 11, 12]);
     expect(() => transposeMatrix(new Uint8Array(10), 2, 3, 2)).toThrow("not a 2 × 3 matrix");
   });
 

@@ -10,10 +10,11 @@
 // operand, which MLAS reads in place (and, for one row, as a matrix-vector product); only the few activation rows are
 // packed. Per multiplication:
 //
-//   rows = Reshape(x, [-1, K]);  columns = Transpose(rows)          (once per x, shared by q/k/v and gate/up)
-//   product = MatMul(Wᵀ or Cast(Wᵀ), columns);  y = Reshape(Transpose(product), shape(x)[:-1] ++ [N])
+//   columns = Reshape(Transpose(Reshape(x, [-1, K])), [K, -1])      (once per x, shared by q/k/v and gate/up)
+//   product = MatMul(Cast(Wᵀ), columns);  y = Reshape(Transpose(product), shape(x)[:-1] ++ [N])
 //
-// Same values as `x · W` (the sums run over the same terms in MLAS's order); bench/README.md has the speed.
+// The values are those of `x · W` up to the order float sums are taken in (test/runtime/half-weights.test.ts);
+// bench/README.md ("ninth round") has the speed.
 import { onnx } from "onnx-proto";
 import { canTranspose, consumers, declareAsInput, int64Initializer, isDefaultDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 

@@ -4,7 +4,7 @@
 // the source, so rewriting a 500 MB model never holds a second copy of it in memory.
 import { onnx } from "onnx-proto";
 import { externalize, type DataFile } from "./external-data.ts";
-import { rawData, transposedTensor } from "./transposed-weights.ts";
+import { rawData, TransposeScratch, transposedTensor } from "./transposed-weights.ts";
 import { fields, lengthDelimited, lengthPrefix, readInts, readVarint, utf8, type Field } from "./protobuf.ts";
 
 // Field numbers of onnx.proto (ModelProto, GraphProto, TensorProto).
@@ -130,6 +130,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   const slice = (f: Field) => bytes.subarray(f.start, f.end);
   let nodesWritten = false;
   const transposed = new Map([...model.transposed].map((name) => [model.initializers.get(name)!.field.start, model.initializers.get(name)!]));
+  const scratch = new TransposeScratch();
   for (const f of layout.graphFields) {
     if (f.field === GRAPH_NODE) {
       if (nodesWritten) continue;
@@ -142,7 +143,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
       const changed = model.changedOutputs.has(info.name) ? model.outputs.find((o) => o.name === info.name) : undefined;
       graph.push(changed ? lengthDelimited(GRAPH_OUTPUT, onnx.ValueInfoProto.encode(changed).finish()) : slice(f));
     } else if (f.field === GRAPH_INITIALIZER && transposed.has(f.start)) {
-      graph.push(lengthDelimited(GRAPH_INITIALIZER, writeTransposed(bytes, transposed.get(f.start)!, data)));
+      graph.push(lengthDelimited(GRAPH_INITIALIZER, writeTransposed(bytes, transposed.get(f.start)!, data && { file: data, scratch })));
     } else if (f.field === GRAPH_INITIALIZER && data) {
       const moved = externalize(bytes, f, data);
       graph.push(moved ? lengthDelimited(GRAPH_INITIALIZER, moved) : slice(f));
@@ -160,7 +161,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   return out;
 }
 
-function writeTransposed(bytes: Uint8Array, init: Initializer, data: DataFile | undefined): Uint8Array {
+function writeTransposed(bytes: Uint8Array, init: Initializer, data: { file: DataFile; scratch: TransposeScratch } | undefined): Uint8Array {
   const raw = rawData(bytes, init.field.body, init.field.end);
   const size = ELEMENT_BYTES.get(init.dataType);
   if (!raw || !size || init.dims.length !== 2) throw new Error(`initializer ${init.name} cannot be stored transposed`);

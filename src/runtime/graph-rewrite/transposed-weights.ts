@@ -15,16 +15,45 @@ export function rawData(bytes: Uint8Array, body: number, end: number): Uint8Arra
   return undefined;
 }
 
-/** A row-major `rows × columns` matrix of `elementBytes`-byte elements, transposed (`columns × rows`). */
-export function transposeMatrix(source: Uint8Array, rows: number, columns: number, elementBytes: 2 | 4): Uint8Array {
+/**
+ * Buffers that the transpositions of one model reuse: its data file is written one value at a time, each before the
+ * next is made, so one buffer of the largest matrix serves them all (instead of a new one per matrix, which the
+ * garbage collector frees only later: GBs for a large model).
+ */
+export class TransposeScratch {
+  private out = new Uint8Array(0);
+  private aligned = new Uint8Array(0);
+
+  /** `length` bytes to write a result into (valid until the next call). */
+  output(length: number): Uint8Array {
+    if (this.out.length < length) this.out = new Uint8Array(length);
+    return this.out.subarray(0, length);
+  }
+
+  /** `source` at an offset that is a multiple of `elementBytes`: itself, or a copy (valid until the next call). */
+  alignedCopy(source: Uint8Array, elementBytes: number): Uint8Array {
+    if (source.byteOffset % elementBytes === 0) return source;
+    if (this.aligned.length < source.length) this.aligned = new Uint8Array(source.length);
+    const copy = this.aligned.subarray(0, source.length);
+    copy.set(source);
+    return copy;
+  }
+}
+
+/**
+ * A row-major `rows × columns` matrix of `elementBytes`-byte elements, transposed (`columns × rows`); into `scratch`'s
+ * buffer when given (then valid until its next use), else a new one.
+ */
+export function transposeMatrix(source: Uint8Array, rows: number, columns: number, elementBytes: 2 | 4, scratch?: TransposeScratch): Uint8Array {
   if (source.length !== rows * columns * elementBytes) {
     throw new Error(`transposeMatrix: ${source.length} bytes are not a ${rows} × ${columns} matrix of ${elementBytes}-byte values`);
   }
   // The source may sit at any offset of the file: copied once to be read as whole elements.
-  const aligned = source.byteOffset % elementBytes === 0 ? source : source.slice();
-  const out = new Uint8Array(source.length);
-  const from = elementBytes === 2 ? new Uint16Array(aligned.buffer, aligned.byteOffset, rows * columns) : new Uint32Array(aligned.buffer, aligned.byteOffset, rows * columns);
-  const to = elementBytes === 2 ? new Uint16Array(out.buffer) : new Uint32Array(out.buffer);
+  const aligned = scratch ? scratch.alignedCopy(source, elementBytes) : source.byteOffset % elementBytes === 0 ? source : source.slice();
+  const out = scratch ? scratch.output(source.length) : new Uint8Array(source.length);
+  const count = rows * columns;
+  const from = elementBytes === 2 ? new Uint16Array(aligned.buffer, aligned.byteOffset, count) : new Uint32Array(aligned.buffer, aligned.byteOffset, count);
+  const to = elementBytes === 2 ? new Uint16Array(out.buffer, out.byteOffset, count) : new Uint32Array(out.buffer, out.byteOffset, count);
   for (let r0 = 0; r0 < rows; r0 += TILE) {
     const r1 = Math.min(rows, r0 + TILE);
     for (let c0 = 0; c0 < columns; c0 += TILE) {
@@ -48,16 +77,17 @@ export function transposedTensor(
   dims: readonly [number, number],
   raw: Uint8Array,
   elementBytes: 2 | 4,
-  data?: DataFile,
+  data?: { file: DataFile; scratch: TransposeScratch },
 ): Uint8Array {
   const [rows, columns] = dims;
-  const produce = () => transposeMatrix(raw, rows, columns, elementBytes);
+  // Into the data file, the matrix is made when the file is written (each chunk written before the next is made).
+  const produce = () => transposeMatrix(raw, rows, columns, elementBytes, data?.scratch);
   const tensor: onnx.ITensorProto = { name, dataType, dims: [columns, rows] };
   if (data) {
-    const offset = appendData(data, raw.length, produce);
+    const offset = appendData(data.file, raw.length, produce);
     tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
     tensor.externalData = [
-      { key: "location", value: data.name },
+      { key: "location", value: data.file.name },
       { key: "offset", value: String(offset) },
       { key: "length", value: String(raw.length) },
     ];
