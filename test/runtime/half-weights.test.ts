@@ -177,6 +177,33 @@ describe("fp16 weights kept fp16", () => {
     }
   });
 
+  test("a weight whose widened copy is also a graph output is left as it is (transposed, the output would change)", () => {
+    const value = (name: string, elemType: number, dims: number[]) => ({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const FLOAT = onnx.TensorProto.DataType.FLOAT;
+    const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
+    const weight = (name: string) => ({ name, dims: [4, 3], dataType: FLOAT16, rawData: new Uint8Array(Float16Array.from({ length: 12 }, (_, i) => i / 8).buffer) });
+    const graph = (outputs: string[]) => readModel(onnx.ModelProto.encode(onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: "", version: 17 }],
+      graph: {
+        name: "outputs",
+        node: [
+          { opType: "Cast", input: ["W"], output: ["Wf"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+          { opType: "MatMul", input: ["x", "Wf"], output: ["y"] },
+        ],
+        initializer: [weight("W")],
+        input: [value("x", FLOAT, [2, 4])],
+        output: outputs.map((o) => value(o, FLOAT, o === "y" ? [2, 3] : [4, 3])),
+      },
+    })).finish());
+    // The same graph without the extra output keeps W: the check is what leaves it alone.
+    expect(keepHalfWeights(graph(["y"]))).toBe(true);
+    const model = graph(["y", "Wf"]);
+    expect(keepHalfWeights(model)).toBe(false);
+    expect(model.transposed.size).toBe(0);
+    expect(model.addedInputs).toEqual([]);
+  });
+
   test("float32 and 8-bit files have nothing to keep", () => {
     for (const file of ["tiny-llama/onnx/model.onnx", "tiny-llama/onnx/model_quantized.onnx", "tiny-gpt2/onnx/model.onnx"]) {
       expect({ file, rewrites: prepareDecoderFile(join(MODELS, file), cacheDir, undefined, true).rewrites }).not.toEqual({ file, rewrites: expect.arrayContaining(["half-weights"]) });

@@ -37,9 +37,11 @@ const isWeightOfMatMul = ({ entry: { node }, index }: Reader): boolean => isDefa
 
 /**
  * The MatMuls reading `init` as their weight, directly or through a Cast to float whose output only MatMuls read as
- * their weight; undefined when anything else reads it (an embedding's Gather, a Gemm, a Transpose).
+ * their weight; undefined when anything else reads it (an embedding's Gather, a Gemm, a Transpose) or when it or its
+ * Cast is a graph output (whose shape the transposition would change).
  */
-function weightReaders(init: Initializer, readers: Map<string, Reader[]>): { entry: NodeEntry; half: boolean }[] | undefined {
+function weightReaders(init: Initializer, readers: Map<string, Reader[]>, outputs: ReadonlySet<string>): { entry: NodeEntry; half: boolean }[] | undefined {
+  if (outputs.has(init.name)) return undefined;
   const uses = readers.get(init.name) ?? [];
   const out: { entry: NodeEntry; half: boolean }[] = [];
   for (const use of uses) {
@@ -47,7 +49,7 @@ function weightReaders(init: Initializer, readers: Map<string, Reader[]>): { ent
     if (isWeightOfMatMul(use)) out.push({ entry: use.entry, half: true });
     else if (isDefaultDomain(node) && node.opType === "Cast" && Number(node.attribute?.find((a) => a.name === "to")?.i) === FLOAT && node.output?.length === 1) {
       const castReaders = readers.get(node.output[0]!) ?? [];
-      if (castReaders.length === 0 || !castReaders.every(isWeightOfMatMul)) return undefined;
+      if (outputs.has(node.output[0]!) || castReaders.length === 0 || !castReaders.every(isWeightOfMatMul)) return undefined;
       out.push(...castReaders.map((r) => ({ entry: r.entry, half: false })));
     } else return undefined;
   }
@@ -63,10 +65,11 @@ export function keepHalfWeights(model: OnnxModel): boolean {
   // Slice with its bounds as inputs (opset 10); an overridable initializer (IR 4).
   if (model.irVersion < 4 || (model.opsets.get("") ?? 0) < 10) return false;
   const readers = consumers(model.nodes);
+  const outputs = new Set(model.outputs.map((o) => o.name ?? ""));
   const multiplications = new Map<NodeEntry, Multiplication>();
   for (const init of model.initializers.values()) {
     if (init.dataType !== FLOAT16 || !canTranspose(model, init)) continue;
-    const entries = weightReaders(init, readers);
+    const entries = weightReaders(init, readers, outputs);
     if (!entries) continue;
     const [k, n] = init.dims as [number, number];
     if (!declareAsInput(model, init, [n, k])) continue;
