@@ -9,12 +9,12 @@ import { BENCH_MODELS_DIR } from "./models.ts";
 import { REPO_ROOT, type ServerTarget } from "./server.ts";
 import { measureReplicas, measureServer, measureSession, warmCache, type ReplicaMemory, type ServerMemoryRow, type SessionMemory, type SweepShape } from "./server-memory.ts";
 
-export const MEMORY_FILES = ["gpt2-fp32", "gpt2-int8", "llama-fp32", "llama-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"] as const;
+export const MEMORY_FILES = ["gpt2-fp32", "gpt2-fp32-shared", "gpt2-int8", "llama-fp32", "llama-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"] as const;
 /** `tiny`: the 0.2 MiB test model, whose cost is the server's and ONNX Runtime's own. */
 export type MemoryFileKey = (typeof MEMORY_FILES)[number] | "tiny";
 
 /** What `bun run bench` measures: one file per dtype the issue names. */
-export const BENCH_MEMORY_FILES: readonly MemoryFileKey[] = ["gpt2-fp32", "gpt2-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"];
+export const BENCH_MEMORY_FILES: readonly MemoryFileKey[] = ["gpt2-fp32", "gpt2-fp32-shared", "gpt2-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"];
 /** Shorter than 16 rounds of 8 × 128 tokens to keep the bench within minutes on 2 cores; the CLI takes --rounds. */
 export const BENCH_MEMORY_SWEEP: SweepShape = { rounds: 4, streams: 8, tokens: 64 };
 /** The KV budget the memory servers run with unless --server-args sets one: traffic's growth is checked against it. */
@@ -37,6 +37,8 @@ export interface MemoryFile {
 const FILES: Record<MemoryFileKey, Omit<MemoryFile, "key" | "dir" | "fileMiB">> = {
   tiny: { fixture: "tiny-gpt2", file: "model.onnx", dtype: "fp32", served: "mem-tiny" },
   "gpt2-fp32": { fixture: "gpt2-small-bench", file: "model.onnx", dtype: "fp32", served: "mem-gpt2-fp32" },
+  // The same fp32 file with its tied head sharing the embedding table instead of a packed copy of it.
+  "gpt2-fp32-shared": { fixture: "gpt2-small-bench", file: "model.onnx", dtype: "fp32", served: "mem-gpt2-fp32-shared", serverArgs: ["--tied-head", "shared"] },
   "gpt2-int8": { fixture: "gpt2-small-bench", file: "model_quantized.onnx", dtype: "q8", served: "mem-gpt2-int8" },
   "llama-fp32": { fixture: "llama-small-bench", file: "model.onnx", dtype: "fp32", served: "mem-llama-fp32" },
   "llama-int8": { fixture: "llama-small-bench", file: "model_quantized.onnx", dtype: "q8", served: "mem-llama-int8" },

@@ -132,6 +132,13 @@ export const OPTIONS: readonly Option[] = [
     defaultText: "auto",
   },
   {
+    flag: "tied-head",
+    env: "GPT3DEV_TIED_HEAD",
+    type: "string",
+    description: "packed: a text model whose LM head reads its embedding table transposed (GPT-2 style) gets a pre-packed copy of the table for the head (the table twice in memory, faster decoding); shared: the head multiplies by the table itself (once in memory); auto: packed unless the model with that copy would take more than half the memory free as it loads",
+    defaultText: "auto",
+  },
+  {
     flag: "max-batch",
     env: "GPT3DEV_MAX_BATCH",
     type: "string",

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { SchedulerOptions } from "./engine/generation-job.ts";
 import { FP16_WEIGHT_MODES, type Fp16Weights } from "./engine/fp16-weights.ts";
+import { TIED_HEAD_MODES, type TiedHead } from "./engine/tied-head.ts";
 import { parseKeepAlive } from "./engine/keep-alive.ts";
 import { availableMemoryBytes, parseMemorySize } from "./engine/kv-budget.ts";
 import type { GraphOptimizationLevel } from "./runtime/session.ts";
@@ -38,6 +39,8 @@ export interface Config {
   fusedAttention: boolean;
   /** What text models' fp16 files do with their matrix weights (src/engine/fp16-weights.ts). */
   fp16Weights: Fp16Weights;
+  /** What text models' tied LM heads do (src/engine/tied-head.ts). */
+  tiedHead: TiedHead;
   /** ONNX Runtime's CPU memory arena. */
   memoryArena: boolean;
   /** Continuous batching, per loaded text model. */
@@ -144,6 +147,9 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   if (get("fp16-weights") === "float16" && get("cache-dir") === "none") {
     throw new ConfigError("--fp16-weights float16 rewrites fp16 models at load into the cache folder; it cannot be used with --cache-dir none");
   }
+  if (get("tied-head") === "shared" && get("cache-dir") === "none") {
+    throw new ConfigError("--tied-head shared rewrites text models at load into the cache folder; it cannot be used with --cache-dir none");
+  }
   return {
     kind: "run",
     config: {
@@ -169,6 +175,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
       inPlaceOutputs: oneOf("ort-outputs", get("ort-outputs") ?? "in-place", ["in-place", "copied"] as const) === "in-place",
       fusedAttention: oneOf("attention", get("attention") ?? "fused", ["fused", "exported"] as const) === "fused",
       fp16Weights: oneOf("fp16-weights", get("fp16-weights") ?? "auto", FP16_WEIGHT_MODES),
+      tiedHead: oneOf("tied-head", get("tied-head") ?? "auto", TIED_HEAD_MODES),
       scheduler: {
         maxBatch: integer("max-batch", get("max-batch") ?? "8", 1, 256),
         maxQueue: integer("max-queue", get("max-queue") ?? "64", 0, 100_000),

@@ -45,6 +45,7 @@ function start(config: Config): void {
     inPlaceOutputs: config.inPlaceOutputs,
     fusedAttention: config.fusedAttention,
     fp16Weights: config.fp16Weights,
+    tiedHead: config.tiedHead,
     memoryArena: config.memoryArena,
     scheduler: config.scheduler,
     observer: telemetry.observeEngine,

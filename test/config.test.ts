@@ -64,6 +64,7 @@ describe("parseCli", () => {
       inPlaceOutputs: true,
       fusedAttention: true,
       fp16Weights: "auto",
+      tiedHead: "auto",
       memoryArena: true,
       scheduler: { maxBatch: 8, maxQueue: 64, prefillChunk: 256, prefixCacheBytes: 256 * 2 ** 20, kvCacheBytes: expect.any(Number) },
       shutdownGraceSeconds: 30,
@@ -166,6 +167,16 @@ describe("parseCli", () => {
     expect(() => parseCli(["--fp16-weights", "bf16"], {})).toThrow("--fp16-weights: expected one of auto, float32, float16, got 'bf16'");
     expect(() => parseCli(["--fp16-weights", "float16", "--cache-dir", "none"], {})).toThrow("it cannot be used with --cache-dir none");
     expect(() => parseCli([], { GPT3DEV_FP16_WEIGHTS: "float16", GPT3DEV_CACHE_DIR: "none" })).toThrow("--fp16-weights float16");
+    const tied = (argv: string[], env: Record<string, string>) => {
+      const parsed = parseCli(argv, env);
+      if (parsed.kind !== "run") throw new Error("expected run");
+      return parsed.config.tiedHead;
+    };
+    expect(tied(["--tied-head", "shared"], {})).toBe("shared");
+    expect(tied([], { GPT3DEV_TIED_HEAD: "packed" })).toBe("packed");
+    expect(tied([], {})).toBe("auto");
+    expect(() => parseCli(["--tied-head", "both"], {})).toThrow("--tied-head: expected one of auto, packed, shared, got 'both'");
+    expect(() => parseCli(["--tied-head", "shared", "--cache-dir", "none"], {})).toThrow("it cannot be used with --cache-dir none");
     const auto = parseCli(["--cache-dir", "none"], {});
     if (auto.kind !== "run") throw new Error("expected run");
     expect(auto.config.cacheDir).toBeUndefined();

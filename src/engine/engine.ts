@@ -8,6 +8,7 @@ import type { ModerationRequest, ModerationResult } from "./classifier.ts";
 import type { EngineObserver } from "./engine-events.ts";
 import { ModelNotFoundError, ModelUnsupportedError } from "./errors.ts";
 import type { Fp16Weights } from "./fp16-weights.ts";
+import type { TiedHead } from "./tied-head.ts";
 import { IdleCollector } from "./idle-collector.ts";
 import { withToolCalls } from "./tool-call-events.ts";
 import type { EngineSettings, EngineStats } from "./model-host.ts";
@@ -57,6 +58,8 @@ export interface EngineOptions {
   fusedAttention?: boolean;
   /** What text models' fp16 files do with their matrix weights (src/engine/fp16-weights.ts); default auto. */
   fp16Weights?: Fp16Weights;
+  /** What text models' tied LM heads do (src/engine/tied-head.ts); default auto. */
+  tiedHead?: TiedHead;
   /** Continuous batching limits; unset fields keep DEFAULT_SCHEDULER_OPTIONS. */
   scheduler?: Partial<SchedulerOptions>;
   /** Where the engine reports a crash of its worker (default: stderr). */
@@ -100,6 +103,7 @@ export class Engine {
     const settings: EngineSettings = {
       maxLoadedModels: options.maxLoadedModels,
       ...(options.fp16Weights === undefined ? {} : { fp16Weights: options.fp16Weights }),
+      ...(options.tiedHead === undefined ? {} : { tiedHead: options.tiedHead }),
       ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
       session,
       scheduler: { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler },

@@ -48,9 +48,13 @@ function readOr(path: string): string | undefined {
   }
 }
 
+/** freeMemoryBytes for this process now (os.freemem where /proc cannot be read). */
+export function freeMemoryNow(): number {
+  return freeMemoryBytes(readOr("/proc/meminfo") ?? "", readOr("/sys/fs/cgroup/memory.max"), readOr("/sys/fs/cgroup/memory.current")) ?? freemem();
+}
+
 /** `keepsHalfWeights` for the file at `path`, against the memory free now. */
 export function halfWeightsFor(mode: Fp16Weights, dtype: string, path: string): boolean {
   if (dtype !== "fp16" || mode === "float32") return false;
-  const free = freeMemoryBytes(readOr("/proc/meminfo") ?? "", readOr("/sys/fs/cgroup/memory.max"), readOr("/sys/fs/cgroup/memory.current")) ?? freemem();
-  return keepsHalfWeights(mode, dtype, onnxBytes(path), free);
+  return keepsHalfWeights(mode, dtype, onnxBytes(path), freeMemoryNow());
 }

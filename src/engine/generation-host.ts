@@ -15,7 +15,7 @@ export interface StartedCompletion {
 }
 
 const GENERATION_LOADERS: ModelLoaders = {
-  "text-generation": (spec, settings) => TextModel.load(spec, settings.session, settings.scheduler, settings.fp16Weights),
+  "text-generation": (spec, settings) => TextModel.load(spec, settings.session, settings.scheduler, { fp16Weights: settings.fp16Weights, tiedHead: settings.tiedHead }),
 };
 
 /**

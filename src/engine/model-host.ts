@@ -6,6 +6,7 @@ import type { EngineObserver, LoadedFile } from "./engine-events.ts";
 import type { ModerationModel } from "./classifier.ts";
 import type { EmbeddingModel } from "./embedder.ts";
 import type { Fp16Weights } from "./fp16-weights.ts";
+import type { TiedHead } from "./tied-head.ts";
 import { ModelKindError, ModelLoadError, ModelNotFoundError, ModelUnsupportedError, UnsupportedFormatError } from "./errors.ts";
 import { keepAliveFor } from "./keep-alive.ts";
 import { ModelCache, type Lease } from "./model-cache.ts";
@@ -24,6 +25,8 @@ export interface EngineSettings {
   scheduler: SchedulerOptions;
   /** What text models' fp16 files do with their matrix weights (src/engine/fp16-weights.ts); default auto. */
   fp16Weights?: Fp16Weights;
+  /** What text models' tied LM heads do (src/engine/tied-head.ts); default auto. */
+  tiedHead?: TiedHead;
   /** How long an idle model stays loaded when its registry entry does not say (ms); unset: until evicted. */
   keepAliveMs?: number;
   /** Niceness the worker's thread takes at start (Linux: per thread), so decoding wins the cores it competes for. */
@@ -53,6 +56,8 @@ export interface ModelMemory {
   kvCacheLimitBytes?: number | null;
   /** fp16 text models: whether their matrix weights stay fp16 in memory or were widened to fp32 at load. */
   fp16Weights?: "float16" | "float32";
+  /** Text models with a tied LM head: whether ONNX Runtime keeps a packed copy of the table for it. */
+  tiedHead?: "packed" | "shared";
 }
 
 /** Every kind of loaded model; a new kind adds its class here and its loader where its worker builds its host. */
@@ -171,6 +176,7 @@ export class ModelHost {
       this.loadFacts.set(id, facts);
       if (model.kind === "text-generation") {
         if (spec.dtype === "fp16") facts.fp16Weights = model.decoder.rewrites.includes("half-weights") ? "float16" : "float32";
+        if (model.tiedHead !== undefined) facts.tiedHead = model.tiedHead;
         let first = true;
         model.scheduler.onStep = (rows) => {
           if (first) facts.loadRssBytes = Math.max(facts.loadRssBytes, process.memoryUsage.rss() - before);

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { SessionSettings } from "../runtime/session.ts";
 import { Decoder, type KvBlock } from "./decoder.ts";
-import { halfWeightsFor, type Fp16Weights } from "./fp16-weights.ts";
+import { halfWeightsFor } from "./fp16-weights.ts";
+import { tiedHeadFor, type WeightCopies } from "./tied-head.ts";
 import { kvFromViews, viewKv } from "./kv-segment.ts";
 import { readDecoderConfig } from "./model-config.ts";
 import { onnxFileFor, type ModelSpec } from "./registry.ts";
@@ -23,6 +24,8 @@ export class TextModel {
     readonly contextLength: number,
     readonly eosIds: ReadonlySet<number>,
     scheduling: SchedulerOptions,
+    /** The tied LM head's form (tied-head.ts); undefined when the model has none. */
+    readonly tiedHead: "packed" | "shared" | undefined,
   ) {
     const budgetBytes = scheduling.prefixCacheBytes ?? 0;
     const prefixes =
@@ -36,20 +39,27 @@ export class TextModel {
     this.scheduler = new Scheduler(decoder, tokenizer, eosIds, scheduling, spec.id, prefixes);
   }
 
-  static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions, fp16Weights: Fp16Weights = "auto"): Promise<TextModel> {
+  static async load(spec: ModelSpec, session: SessionSettings, scheduling: SchedulerOptions, memory: WeightCopies = {}): Promise<TextModel> {
     const config = readDecoderConfig(spec.dir);
     const file = onnxFileFor(spec.dtype);
-    const halfWeights = halfWeightsFor(fp16Weights, spec.dtype, join(spec.dir, "onnx", file));
+    const path = join(spec.dir, "onnx", file);
+    const fp16Weights = memory.fp16Weights ?? "auto";
+    const halfWeights = halfWeightsFor(fp16Weights, spec.dtype, path);
     if (halfWeights && fp16Weights === "auto") {
       console.info(`[gpt3dev] ${spec.id}: fp16 weights stay fp16 in memory (widened they would take over half of the free memory); --fp16-weights float32 widens them once, for faster decoding`);
     }
+    // Only a rewritten graph can share its tied head: without a cache folder ONNX Runtime packs it.
+    const tiedHead = session.cacheDir ? tiedHeadFor(memory.tiedHead ?? "auto", path) : undefined;
+    if (tiedHead === "shared" && (memory.tiedHead ?? "auto") === "auto") {
+      console.info(`[gpt3dev] ${spec.id}: the LM head shares the embedding table (a packed copy would take over half of the free memory); --tied-head packed keeps one, for faster decoding`);
+    }
     const [decoder, tokenizer] = await Promise.all([
-      Decoder.open(spec.dir, file, config, { ...session, halfWeights }),
+      Decoder.open(spec.dir, file, config, { ...session, halfWeights, packedHead: tiedHead === "packed" }),
       Tokenizer.load(spec.dir, spec.openaiEncoding),
     ]);
     const contextLength = Math.min(spec.maxContextTokens ?? config.contextLength, config.contextLength);
     const maxBatch = Math.min(scheduling.maxBatch, spec.maxBatch ?? scheduling.maxBatch);
-    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds), { ...scheduling, maxBatch });
+    return new TextModel(spec, decoder, tokenizer, contextLength, new Set(config.eosIds), { ...scheduling, maxBatch }, tiedHead);
   }
 
   get vocabSize(): number {

@@ -10,6 +10,8 @@ export const ModelMemory = t.Object({
   kv_cache_limit_bytes: t.Optional(t.Union([t.Integer(), t.Null()])),
   /** fp16 text models: matrix weights kept fp16 in memory, or widened to fp32 at load (`--fp16-weights`). */
   fp16_weights: t.Optional(t.Union([t.Literal("float16"), t.Literal("float32")])),
+  /** Text models with a tied LM head: a packed copy of the embedding table kept for it, or the table shared (`--tied-head`). */
+  tied_head: t.Optional(t.Union([t.Literal("packed"), t.Literal("shared")])),
 });
 export type ModelMemory = typeof ModelMemory.static;
 

@@ -24,6 +24,7 @@ function toMemory(m: LoadedMemory): ModelMemory {
     });
   }
   if (m.fp16Weights !== undefined) memory.fp16_weights = m.fp16Weights;
+  if (m.tiedHead !== undefined) memory.tied_head = m.tiedHead;
   return memory;
 }
 

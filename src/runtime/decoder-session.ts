@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
+
+export { tiedHeadBytes } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
 import type { AttentionShape } from "./graph-rewrite/shared-kv-attention.ts";
 import { DirectSession } from "./direct-session.ts";
@@ -15,7 +17,7 @@ export interface DecoderSession {
 
 /**
  * Opens a decoder's ONNX file, rewritten first when `settings.cacheDir` is set: the tied LM head multiplies by the
- * embedding table itself instead of a folded transposed copy, and logits are computed only for the positions the
+ * embedding table itself instead of a folded transposed copy (unless `settings.packedHead`), and logits are computed only for the positions the
  * caller keeps (`num_logits_to_keep`), and with `attention` (the head count) self-attention runs as GroupQueryAttention
  * over a cache extended in place unless `settings.fusedAttention` is false. A cache problem never stops the load: the
  * file then opens as it is.
@@ -26,7 +28,7 @@ export async function openDecoderSession(path: string, settings: SessionSettings
     return { session: await open(path, settings), rewrites: [] };
   }
   const fused = settings.fusedAttention !== false ? attention : undefined;
-  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true);
+  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true, settings.packedHead === true);
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
   // ORT warns that the weights these rewrites read are graph inputs: that is the point of the rewrites.
   const warnings = !prepared.rewrites.some((r) => r === "tied-lm-head" || r === "half-weights");

@@ -53,6 +53,12 @@ export interface SessionSettings {
    * Default false: ONNX Runtime widens them once at load.
    */
   halfWeights?: boolean;
+  /**
+   * Decoder graphs only (with `cacheDir`): a tied LM head (the embedding table read transposed) is left as the file
+   * has it, and ONNX Runtime keeps a pre-packed copy of the table for it: faster decoding, the table held twice.
+   * Default false: the head multiplies by the table itself (src/runtime/graph-rewrite/rewrites.ts).
+   */
+  packedHead?: boolean;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { EXTERNAL_MIN_BYTES, PAGE } from "../../src/runtime/graph-rewrite/external-data.ts";
 import { readModel } from "../../src/runtime/graph-rewrite/onnx-graph.ts";
-import { fileHash, prepareDecoderFile, REWRITE_VERSION } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
+import { fileHash, prepareDecoderFile, REWRITE_VERSION, tiedHeadBytes } from "../../src/runtime/graph-rewrite/rewrite-cache.ts";
 import { ort } from "../../src/runtime/onnx.ts";
 
 const MODELS = resolve(import.meta.dir, "../../models");
@@ -92,6 +92,38 @@ describe("load-time graph rewrites", () => {
     expect(before.inputs.map((i) => i.name)).not.toContain("transformer.wte.weight");
     const declared = after.inputs.find((i) => i.name === "transformer.wte.weight");
     expect(declared?.type?.tensorType?.shape?.dim?.map((d) => Number(d.dimValue))).toEqual(after.initializers.get("transformer.wte.weight")!.dims);
+  });
+
+  test("a packed head (--tied-head packed) is left as the file has it, for ONNX Runtime to pack; the rest is rewritten", async () => {
+    const source = join(MODELS, "tiny-gpt2/onnx/model.onnx");
+    const prepared = prepareDecoderFile(source, cacheDir, undefined, false, true);
+    const shared = prepareDecoderFile(source, cacheDir);
+    expect(prepared.rewrites).toEqual(["last-logits"]);
+    expect(prepared.path).not.toBe(shared.path);
+    const after = readModel(Bun.mmap(prepared.path));
+    expect(after.nodes.filter((e) => e.node.opType === "Transpose" && e.node.input?.[0] === "transformer.wte.weight")).toHaveLength(1);
+    expect(after.nodes.some((e) => e.node.opType === "FusedMatMul")).toBe(false);
+    expect(after.inputs.map((i) => i.name)).not.toContain("transformer.wte.weight");
+    const original = await ort.InferenceSession.create(source);
+    const rewritten = await ort.InferenceSession.create(prepared.path);
+    try {
+      const full = await original.run(feeds(original));
+      const out = await rewritten.run(feeds(rewritten, 1));
+      expect(Array.from(out.logits!.data as Float32Array)).toEqual(Array.from(lastPositions(full.logits!, 2)));
+    } finally {
+      await original.release();
+      await rewritten.release();
+    }
+  });
+
+  test("the bytes a packed head adds are its table's: GPT-2's wte in float32, nothing for files without a tied head", () => {
+    const config = JSON.parse(readFileSync(join(MODELS, "tiny-gpt2/config.json"), "utf8")) as { vocab_size: number; n_embd: number };
+    expect(tiedHeadBytes(join(MODELS, "tiny-gpt2/onnx/model.onnx"))).toBe(config.vocab_size * config.n_embd * 4);
+    // The int8 export's head reads the int8 table (MatMulInteger), the Llama's head is untied.
+    for (const file of ["tiny-gpt2/onnx/model_quantized.onnx", "tiny-llama/onnx/model.onnx", "tiny-llama/onnx/model_fp16.onnx"]) {
+      expect({ file, bytes: tiedHeadBytes(join(MODELS, file)) }).toEqual({ file, bytes: 0 });
+    }
+    expect(tiedHeadBytes(join(MODELS, "no-such-model.onnx"))).toBe(0);
   });
 
   test("large weights go to a data file beside the graph, byte for byte, each at a page boundary", () => {

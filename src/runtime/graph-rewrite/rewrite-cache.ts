@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { basename, join, resolve } from "node:path";
 import { dataFile, type DataChunk } from "./external-data.ts";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
-import { rewriteDecoder, type RewriteName } from "./rewrites.ts";
+import { rewriteDecoder, tiedTableBytes, type RewriteName } from "./rewrites.ts";
 import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
@@ -60,7 +60,7 @@ function writeChunks(path: string, chunks: readonly DataChunk[]): void {
 function pruneOlderVersions(cacheDir: string, hash: string): void {
   try {
     for (const name of readdirSync(cacheDir)) {
-      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?(-f16)?$`).exec(name)?.[1];
+      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?(-f16)?(-ph)?$`).exec(name)?.[1];
       if (version !== undefined && Number(version) < REWRITE_VERSION) rmSync(join(cacheDir, name), { recursive: true, force: true });
     }
   } catch {
@@ -73,12 +73,13 @@ function pruneOlderVersions(cacheDir: string, hash: string): void {
  * count, an fp16 file's matrix weights kept fp16 with `halfWeights`): rewritten into `cacheDir` on first use, from
  * the cache afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
  */
-export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape, halfWeights = false): PreparedModel {
+export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape, halfWeights = false, packedHead = false): PreparedModel {
   const src = resolve(source);
   let entry: string;
   try {
-    // Attention rewritten or not, for which head count, and fp16 weights kept or not, are different files.
-    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${attention ? `-gqa${attention.heads}` : ""}${halfWeights ? "-f16" : ""}`);
+    // Attention rewritten or not, for which head count, fp16 weights kept or not, a tied head packed or not: different files.
+    const variant = `${attention ? `-gqa${attention.heads}` : ""}${halfWeights ? "-f16" : ""}${packedHead ? "-ph" : ""}`;
+    entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${variant}`);
   } catch (error) {
     return { path: src, rewrites: [], warning: `could not read ${src}: ${String(error)}` };
   }
@@ -100,7 +101,7 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
     // data path escapes model directory"), and a copy would double the disk: such a graph opens as it is.
     const external = externalFiles(model);
     if (external.length > 0) return { path: src, rewrites: [] };
-    const rewrites = rewriteDecoder(model, { attention, halfWeights });
+    const rewrites = rewriteDecoder(model, { attention, halfWeights, packedHead });
     mkdirSync(entry, { recursive: true });
     if (rewrites.length > 0) {
       // Weights beside the graph, page-aligned, so that ONNX Runtime maps the ones it keeps as they are.
@@ -118,5 +119,17 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { path: src, rewrites: [], warning: `graph rewrites skipped (${reason})` };
+  }
+}
+
+/**
+ * Bytes of the embedding tables a decoder file's LM head reads transposed (tied heads, rewrites.ts), which ONNX
+ * Runtime keeps a pre-packed copy of unless the head is rewritten to share them; 0 when it has none or cannot be read.
+ */
+export function tiedHeadBytes(source: string): number {
+  try {
+    return tiedTableBytes(readModel(Bun.mmap(resolve(source), { shared: true })));
+  } catch {
+    return 0;
   }
 }

@@ -7,7 +7,9 @@
 //   input (an overridable initializer, IR version 4 on): ONNX Runtime then treats it as a value, not a constant, so
 //   the head's kernel does not pre-pack a second copy of it beside the one the embedding Gather keeps (another
 //   147 MiB). Callers never feed it (ORT lists it in no `inputNames`); the head multiplies the table as it is,
-//   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly.
+//   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly. That
+//   costs decoding speed (GPT-2 small, fp32: 0.78× for one row and eight): `packedHead` leaves the head as it is,
+//   for ONNX Runtime to keep a pre-packed copy of the table beside it (the engine's `--tied-head`).
 // - shared KV attention: self-attention as com.microsoft GroupQueryAttention over a cache buffer with room, extended
 //   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
 // - half weights (when asked for): an fp16 file's matrix weights stay fp16 in memory, stored transposed, and each
@@ -18,7 +20,7 @@
 import { onnx } from "onnx-proto";
 import { keepHalfWeights } from "./half-weights.ts";
 import { shareKvAttention, type AttentionShape } from "./shared-kv-attention.ts";
-import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
 export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention" | "half-weights";
 
@@ -27,6 +29,8 @@ export interface RewriteOptions {
   attention?: AttentionShape;
   /** Keep an fp16 file's matrix weights fp16 in memory, widened at each run (src/runtime/graph-rewrite/half-weights.ts). */
   halfWeights?: boolean;
+  /** Leave a tied head as it is: ONNX Runtime then keeps a pre-packed copy of the table for it (faster, the table twice). */
+  packedHead?: boolean;
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -35,29 +39,52 @@ const PREFIX = "gpt3dev_rewrite";
 /** Names of the input that limits logits to the last positions, as exports spell it. */
 export const LOGITS_TO_KEEP_INPUTS = ["num_logits_to_keep", "logits_to_keep"] as const;
 
-/** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
-export function shareTiedHead(model: OnnxModel): boolean {
+/** A Transpose of an fp32 table that other nodes also read, whose output only MatMuls read as their weight. */
+interface TiedHead {
+  transpose: NodeEntry;
+  table: Initializer;
+  heads: NodeEntry[];
+}
+
+/** The tied heads of the graph: MatMul(x, Transpose(W)) with W a 2-D fp32 initializer that other nodes also read. */
+function tiedHeads(model: OnnxModel): TiedHead[] {
   const readers = consumers(model.nodes);
-  let changed = false;
-  for (const entry of [...model.nodes]) {
+  const found: TiedHead[] = [];
+  for (const entry of model.nodes) {
     const t = entry.node;
     if (t.opType !== "Transpose" || !isDefaultDomain(t)) continue;
     const w = model.initializers.get(t.input?.[0] ?? "");
     if (!w || w.dims.length !== 2 || w.dataType !== FLOAT) continue;
     const perm = intsAttribute(t, "perm");
     if (perm && !(perm[0] === 1 && perm[1] === 0)) continue;
-    const out = t.output?.[0] ?? "";
-    const uses = readers.get(out) ?? [];
+    const uses = readers.get(t.output?.[0] ?? "") ?? [];
     if (uses.length === 0 || !uses.every((u) => u.index === 1 && u.entry.node.opType === "MatMul" && isDefaultDomain(u.entry.node))) continue;
     // Only a table read elsewhere is duplicated by folding; a lone weight is just stored transposed once.
     if ((readers.get(w.name) ?? []).length < 2) continue;
+    found.push({ transpose: entry, table: w, heads: uses.map((u) => u.entry) });
+  }
+  return found;
+}
+
+/**
+ * Bytes of the tables a tied head reads: what ONNX Runtime's pre-packed copy for the head adds when the head is not
+ * rewritten to share the table (`--tied-head packed`).
+ */
+export function tiedTableBytes(model: OnnxModel): number {
+  return tiedHeads(model).reduce((sum, { table }) => sum + table.dims[0]! * table.dims[1]! * 4, 0);
+}
+
+/** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
+export function shareTiedHead(model: OnnxModel): boolean {
+  const found = tiedHeads(model);
+  for (const { transpose, table, heads } of found) {
     useDomain(model, MS_DOMAIN);
-    for (const { entry: m } of uses) {
+    for (const m of heads) {
       m.node = {
         name: m.node.name,
         opType: "FusedMatMul",
         domain: MS_DOMAIN,
-        input: [m.node.input![0]!, w.name],
+        input: [m.node.input![0]!, table.name],
         output: m.node.output,
         attribute: [
           { name: "transA", type: onnx.AttributeProto.AttributeType.INT, i: 0 },
@@ -67,11 +94,10 @@ export function shareTiedHead(model: OnnxModel): boolean {
       };
       m.field = undefined;
     }
-    model.nodes.splice(model.nodes.indexOf(entry), 1);
-    declareAsInput(model, w);
-    changed = true;
+    model.nodes.splice(model.nodes.indexOf(transpose), 1);
+    declareAsInput(model, table);
   }
-  return changed;
+  return found.length > 0;
 }
 
 const HEAD_OPS = new Set(["MatMul", "FusedMatMul", "MatMulInteger", "MatMulNBits"]);
@@ -130,7 +156,7 @@ export function keepLastLogits(model: OnnxModel): boolean {
 /** Applies every rewrite whose pattern the model has (and that `options` asks for); returns those applied. */
 export function rewriteDecoder(model: OnnxModel, options: RewriteOptions = {}): RewriteName[] {
   const applied: RewriteName[] = [];
-  if (shareTiedHead(model)) applied.push("tied-lm-head");
+  if (!options.packedHead && shareTiedHead(model)) applied.push("tied-lm-head");
   if (keepLastLogits(model)) applied.push("last-logits");
   if (options.attention && shareKvAttention(model, options.attention)) applied.push("shared-kv-attention");
   if (options.halfWeights && keepHalfWeights(model)) applied.push("half-weights");
