@@ -1,4 +1,4 @@
-// The memory table of `bun run bench`: per model file (fp32, int8, q4, fp16, and fp16 with --fp16-weights float16),
+// The memory table of `bun run bench`: per model file (fp32 with its tied head packed and shared, int8, q4, fp16, and fp16 with --fp16-weights float16),
 // what the server holds once the model is loaded and after sustained concurrent traffic, beside a bare onnxruntime-node
 // session on the same file, how fast it decodes (1 and 8 streams), and what two replicas serving the same model share. The fp32 and int8 files are the GPT-2-small-shaped bench model's (tied head);
 // q4 and fp16 come from a Llama of the same layer shape (the fixture generator writes those dtypes for Llama only).
