@@ -49,7 +49,7 @@ export class TextModel {
       console.info(`[gpt3dev] ${spec.id}: fp16 weights stay fp16 in memory (widened they would take over half of the free memory); --fp16-weights float32 widens them once, for faster decoding`);
     }
     // Only a rewritten graph can share its tied head: without a cache folder ONNX Runtime packs it.
-    const tiedHead = session.cacheDir ? tiedHeadFor(memory.tiedHead ?? "auto", path) : undefined;
+    const tiedHead = tiedHeadFor(session.cacheDir ? (memory.tiedHead ?? "auto") : "packed", path);
     if (tiedHead === "shared" && (memory.tiedHead ?? "auto") === "auto") {
       console.info(`[gpt3dev] ${spec.id}: the LM head shares the embedding table (a packed copy would take over half of the free memory); --tied-head packed keeps one, for faster decoding`);
     }
