@@ -1,12 +1,13 @@
 import { join } from "node:path";
 import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
-
-export { tiedHeadBytes } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
 import type { AttentionShape } from "./graph-rewrite/shared-kv-attention.ts";
 import { DirectSession } from "./direct-session.ts";
 import { packedGraph } from "./packed-weights.ts";
 import { createSession, type Session, type SessionSettings } from "./session.ts";
+
+/** Bytes a tied head's packed copy adds (rewrite-cache.ts), for the engine's choice of form. */
+export { tiedHeadBytes } from "./graph-rewrite/rewrite-cache.ts";
 
 export interface DecoderSession {
   /** A DirectSession (outputs written in place) unless `settings.inPlaceOutputs` is false or the C API is unavailable. */

@@ -8,7 +8,7 @@
 //   the head's kernel does not pre-pack a second copy of it beside the one the embedding Gather keeps (another
 //   147 MiB). Callers never feed it (ORT lists it in no `inputNames`); the head multiplies the table as it is,
 //   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly. That
-//   costs decoding speed (GPT-2 small, fp32: 0.78× for one row and eight): `packedHead` leaves the head as it is,
+//   costs decoding speed (GPT-2 small, fp32: 0.78–0.91× for one row and eight): `packedHead` leaves the head as it is,
 //   for ONNX Runtime to keep a pre-packed copy of the table beside it (the engine's `--tied-head`).
 // - shared KV attention: self-attention as com.microsoft GroupQueryAttention over a cache buffer with room, extended
 //   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
