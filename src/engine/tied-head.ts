@@ -4,8 +4,8 @@ import { AUTO_WIDEN_SHARE, freeMemoryNow, onnxBytes, type Fp16Weights } from "./
 /**
  * What a text model's tied LM head costs (GPT-2 style: the head multiplies by the embedding table, transposed):
  * `packed` leaves ONNX Runtime a pre-packed copy of the table for the head (the table twice in memory, the fastest
- * decoding), `shared` has the head multiply by the table itself (once in memory; GPT-2 small in fp32 decodes at
- * 0.8–0.9× the speed), `auto` packs unless the model with that copy would take more than half the memory free as it loads.
+ * decoding), `shared` has the head multiply by the table itself (once in memory; GPT-2 small in fp32 decodes one
+ * stream at 0.9–1.0× the speed, several as fast), `auto` packs unless the model with that copy would take more than half the memory free as it loads.
  */
 export const TIED_HEAD_MODES = ["auto", "packed", "shared"] as const;
 export type TiedHead = (typeof TIED_HEAD_MODES)[number];

@@ -14,7 +14,8 @@
 //   product = MatMul(Cast(Wᵀ), columns);  y = Reshape(Transpose(product), shape(x)[:-1] ++ [N])
 //
 // The values are those of `x · W` up to the order float sums are taken in (test/runtime/half-weights.test.ts);
-// bench/README.md ("ninth round") has the speed.
+// bench/README.md ("ninth round") has the speed. A tied LM head's table, already laid out as Wᵀ, is multiplied in the
+// same form (rewrites.ts).
 import { onnx } from "onnx-proto";
 import { canTranspose, consumers, declareAsInput, int64Initializer, isDefaultDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
@@ -25,7 +26,7 @@ const PREFIX = "gpt3dev_rewrite/half_weights";
 type Reader = { entry: NodeEntry; index: number };
 
 /** A MatMul that multiplies by a kept weight (input 1: the weight itself or its Cast to float), with the weight's shape. */
-interface Multiplication {
+export interface Multiplication {
   entry: NodeEntry;
   k: number;
   n: number;
@@ -77,13 +78,13 @@ export function keepHalfWeights(model: OnnxModel): boolean {
     for (const { entry, half } of entries) multiplications.set(entry, { entry, k, n, half });
   }
   if (multiplications.size === 0) return false;
-  rewriteMultiplications(model, multiplications);
+  rewriteMultiplications(model, multiplications, PREFIX);
   return true;
 }
 
 /** Replaces each MatMul with its transposed form, the nodes shared by one input written before its first reader. */
-function rewriteMultiplications(model: OnnxModel, multiplications: Map<NodeEntry, Multiplication>): void {
-  const name = (s: string) => `${PREFIX}/${s}`;
+export function rewriteMultiplications(model: OnnxModel, multiplications: Map<NodeEntry, Multiplication>, prefix: string): void {
+  const name = (s: string) => `${prefix}/${s}`;
   const constants = new Set<string>();
   const constant = (label: string, values: bigint[]): string => {
     const id = name(label);

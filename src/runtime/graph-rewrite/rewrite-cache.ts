@@ -9,7 +9,7 @@ import { rewriteDecoder, tiedTableBytes, type RewriteName } from "./rewrites.ts"
 import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 6;
+export const REWRITE_VERSION = 7;
 /** The data file a rewritten model's large weights are written to, beside it in its cache folder. */
 const DATA_FILE = "model.onnx.data";
 

@@ -2,14 +2,12 @@
 //
 // - tied LM head: GPT-2-style exports compute logits as MatMul(x, Transpose(wte)) with `wte` also read by the
 //   embedding Gather. ONNX Runtime constant-folds the Transpose into a second, transposed copy of the table (147 MiB
-//   for GPT-2 small in fp32). The rewrite multiplies by `wte` itself, transposed inside the kernel
-//   (com.microsoft FusedMatMul, transB = 1), which ONNX Runtime does not fold. The table is also declared as a graph
-//   input (an overridable initializer, IR version 4 on): ONNX Runtime then treats it as a value, not a constant, so
-//   the head's kernel does not pre-pack a second copy of it beside the one the embedding Gather keeps (another
-//   147 MiB). Callers never feed it (ORT lists it in no `inputNames`); the head multiplies the table as it is,
-//   which MLAS does for one row with a transposed-B kernel and for more rows by packing panels on the fly. That
-//   costs decoding speed (GPT-2 small, fp32: 0.78–0.91× for one row and eight): `packedHead` leaves the head as it is,
-//   for ONNX Runtime to keep a pre-packed copy of the table beside it (the engine's `--tied-head`).
+//   for GPT-2 small in fp32) and pre-packs it. The rewrite multiplies by `wte` itself as the left operand of the
+//   product computed transposed, `(wte · xᵀ)ᵀ` (half-weights.ts's form): MLAS reads the table in place, as a vector
+//   product for one row and packing only the rows for more. The table is also declared as a graph input (an
+//   overridable initializer, IR version 4 on): ONNX Runtime then treats it as a value, not a constant, and neither
+//   folds nor pre-packs it. Callers never feed it (ORT lists it in no `inputNames`). `packedHead` leaves the head as
+//   it is, for ONNX Runtime to keep its pre-packed copy (the engine's `--tied-head`; bench/README.md, tenth round).
 // - shared KV attention: self-attention as com.microsoft GroupQueryAttention over a cache buffer with room, extended
 //   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
 // - half weights (when asked for): an fp16 file's matrix weights stay fp16 in memory, stored transposed, and each
@@ -18,9 +16,9 @@
 //   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
 //   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
 import { onnx } from "onnx-proto";
-import { keepHalfWeights } from "./half-weights.ts";
+import { keepHalfWeights, rewriteMultiplications, type Multiplication } from "./half-weights.ts";
 import { shareKvAttention, type AttentionShape } from "./shared-kv-attention.ts";
-import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, useDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
+import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
 export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention" | "half-weights";
 
@@ -34,7 +32,6 @@ export interface RewriteOptions {
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const MS_DOMAIN = "com.microsoft";
 const PREFIX = "gpt3dev_rewrite";
 /** Names of the input that limits logits to the last positions, as exports spell it. */
 export const LOGITS_TO_KEEP_INPUTS = ["num_logits_to_keep", "logits_to_keep"] as const;
@@ -74,29 +71,24 @@ export function tiedTableBytes(model: OnnxModel): number {
   return tiedHeads(model).reduce((sum, { table }) => sum + table.dims[0]! * table.dims[1]! * 4, 0);
 }
 
-/** MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → FusedMatMul(x, W, transB=1). */
+/**
+ * MatMul(x, Transpose(W)) with W an fp32 initializer that other nodes also read → the product computed transposed with
+ * W itself as the left operand, `(W · xᵀ)ᵀ` (half-weights.ts's form): MLAS reads W in place, as a vector product for
+ * one row and with only the rows packed for more.
+ */
 export function shareTiedHead(model: OnnxModel): boolean {
   const found = tiedHeads(model);
+  const multiplications = new Map<NodeEntry, Multiplication>();
   for (const { transpose, table, heads } of found) {
-    useDomain(model, MS_DOMAIN);
     for (const m of heads) {
-      m.node = {
-        name: m.node.name,
-        opType: "FusedMatMul",
-        domain: MS_DOMAIN,
-        input: [m.node.input![0]!, table.name],
-        output: m.node.output,
-        attribute: [
-          { name: "transA", type: onnx.AttributeProto.AttributeType.INT, i: 0 },
-          { name: "transB", type: onnx.AttributeProto.AttributeType.INT, i: 1 },
-          { name: "alpha", type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 },
-        ],
-      };
+      m.node = { ...m.node, input: [m.node.input![0]!, table.name] };
       m.field = undefined;
+      multiplications.set(m, { entry: m, k: table.dims[1]!, n: table.dims[0]!, half: false });
     }
     model.nodes.splice(model.nodes.indexOf(transpose), 1);
     declareAsInput(model, table);
   }
+  if (multiplications.size > 0) rewriteMultiplications(model, multiplications, `${PREFIX}/tied_head`);
   return found.length > 0;
 }
 
@@ -156,8 +148,10 @@ export function keepLastLogits(model: OnnxModel): boolean {
 /** Applies every rewrite whose pattern the model has (and that `options` asks for); returns those applied. */
 export function rewriteDecoder(model: OnnxModel, options: RewriteOptions = {}): RewriteName[] {
   const applied: RewriteName[] = [];
+  // The head is found from the logits back to its MatMul: before the tied head's own rewrite reshapes its output.
+  const lastLogits = keepLastLogits(model);
   if (!options.packedHead && shareTiedHead(model)) applied.push("tied-lm-head");
-  if (keepLastLogits(model)) applied.push("last-logits");
+  if (lastLogits) applied.push("last-logits");
   if (options.attention && shareKvAttention(model, options.attention)) applied.push("shared-kv-attention");
   if (options.halfWeights && keepHalfWeights(model)) applied.push("half-weights");
   return applied;
