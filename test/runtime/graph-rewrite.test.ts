@@ -183,7 +183,7 @@ describe("load-time graph rewrites", () => {
       const source = join(MODELS, "tiny-gpt2/onnx/model_quantized.onnx");
       const hash = fileHash(source);
       const other = "0".repeat(64);
-      const old = [`${hash}-v1`, `${hash}-v4-gqa4`, `${hash}-v${REWRITE_VERSION - 1}`];
+      const old = [`${hash}-v1`, `${hash}-v4-gqa4`, `${hash}-v${REWRITE_VERSION - 1}`, `${hash}-v${REWRITE_VERSION - 1}-gqa4-f16-ph`];
       const kept = [`${other}-v1`, `${hash}-notes`, `${hash}-v${REWRITE_VERSION + 1}`];
       for (const name of [...old, ...kept]) {
         mkdirSync(join(dir, name));

@@ -70,7 +70,8 @@ function pruneOlderVersions(cacheDir: string, hash: string): void {
 
 /**
  * The decoder file ONNX Runtime should open for `source` (its attention rewritten when `attention` says the head
- * count, an fp16 file's matrix weights kept fp16 with `halfWeights`): rewritten into `cacheDir` on first use, from
+ * count, an fp16 file's matrix weights kept fp16 with `halfWeights`, a tied head left for ONNX Runtime to pack with
+ * `packedHead`): rewritten into `cacheDir` on first use, from
  * the cache afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
  */
 export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape, halfWeights = false, packedHead = false): PreparedModel {
