@@ -4,11 +4,13 @@
 // prompts), and a 512-token prefill. Prints the medians over rounds and the second form's ratios to the first's.
 // Only timings are recorded.
 //
-//   bun bench/weight-forms.ts [--compare fp16|tied-head] [--rounds 5] [--cache-dir DIR]
+//   bun bench/weight-forms.ts [--compare fp16|tied-head|embedding-rows] [--rounds 5] [--cache-dir DIR]
 //     fp16 (default): the Llama-shaped bench model's fp16 file, matrix weights widened at load, then kept fp16
 //                     (--fp16-weights float32 / float16)
 //     tied-head:      the GPT-2-small-shaped bench model's fp32 file, its LM head with a packed copy of the embedding
 //                     table, then sharing the table (--tied-head packed / shared)
+//     embedding-rows: the GPT-2-small-shaped bench model's fp32 file (head packed), token embeddings gathered by the
+//                     graph from the mapped table, then read by the runtime from the data file
 //   The bench models are generated when missing, like the memory table's.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,9 +26,15 @@ interface Form {
 }
 
 /** What each comparison opens: the file, then the two forms (the ratios are the second's to the first's). */
-const FORMS: Record<"fp16" | "tied-head", { file: MemoryFileKey; label: string; first: Form; second: Form }> = {
+const FORMS: Record<"fp16" | "tied-head" | "embedding-rows", { file: MemoryFileKey; label: string; first: Form; second: Form }> = {
   fp16: { file: "llama-fp16", label: "weights", first: { name: "widened", settings: { halfWeights: false } }, second: { name: "kept", settings: { halfWeights: true } } },
   "tied-head": { file: "gpt2-fp32", label: "tied head", first: { name: "packed", settings: { packedHead: true } }, second: { name: "shared", settings: { packedHead: false } } },
+  "embedding-rows": {
+    file: "gpt2-fp32",
+    label: "token embeddings",
+    first: { name: "gathered", settings: { packedHead: true, embeddingRows: false } },
+    second: { name: "read", settings: { packedHead: true, embeddingRows: true } },
+  },
 };
 
 interface Rates {
@@ -78,7 +86,9 @@ async function main(): Promise<void> {
   const ownCache = option("--cache-dir") === undefined;
   const cacheDir = option("--cache-dir") ?? mkdtempSync(join(tmpdir(), "gpt3dev-weight-forms-"));
   const compare = option("--compare") ?? "fp16";
-  if (compare !== "fp16" && compare !== "tied-head") throw new Error(`--compare: expected fp16 or tied-head, got '${compare}'`);
+  if (compare !== "fp16" && compare !== "tied-head" && compare !== "embedding-rows") {
+    throw new Error(`--compare: expected fp16, tied-head or embedding-rows, got '${compare}'`);
+  }
   const form = FORMS[compare];
   await ensureMemoryFiles([form.file], (line) => console.error(line));
   const file = memoryFile(form.file);

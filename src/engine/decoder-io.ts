@@ -21,13 +21,16 @@ export interface DecoderIo {
   hasPositionIds: boolean;
 }
 
-/** Reads the I/O contract from the session's metadata; throws UnsupportedFormatError naming what does not fit. */
-export function readDecoderIo(session: Session | DirectSession, config: DecoderConfig): DecoderIo {
+/**
+ * Reads the I/O contract from the session's metadata; throws UnsupportedFormatError naming what does not fit.
+ * `fedInput`: one more input the caller fills (token embeddings read by the runtime).
+ */
+export function readDecoderIo(session: Session | DirectSession, config: DecoderConfig, fedInput?: string): DecoderIo {
   const { inputs, outputs } = tensorInfo(session as Session);
   for (const name of ["input_ids", "attention_mask"]) {
     if (!inputs.has(name)) throw new UnsupportedFormatError(`the ONNX graph has no '${name}' input (not a text decoder export)`);
   }
-  const unknown = [...inputs.keys()].filter((name) => !KNOWN_INPUTS.has(name) && !PAST.test(name));
+  const unknown = [...inputs.keys()].filter((name) => !KNOWN_INPUTS.has(name) && !PAST.test(name) && name !== fedInput);
   if (unknown.length > 0) throw new UnsupportedFormatError(`the ONNX graph has inputs gpt3dev cannot feed: ${unknown.join(", ")}`);
   const logits = outputs.get("logits");
   if (!logits) throw new UnsupportedFormatError("the ONNX graph has no 'logits' output");

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { openDecoderSession } from "../runtime/decoder-session.ts";
 import { DirectSession } from "../runtime/direct-session.ts";
+import type { EmbeddingRows } from "../runtime/embedding-rows.ts";
 import { int64Tensor, int64TensorOf, type Session, type SessionSettings, type Tensor } from "../runtime/session.ts";
 import { float32Range, floatArray, floatTensorOf, forBinding, type FloatArray } from "../runtime/tensor-dtype.ts";
 import type { RewriteName } from "../runtime/graph-rewrite/rewrites.ts";
@@ -46,8 +47,10 @@ export class Decoder implements BatchModel<KvBlock> {
     private readonly session: Session | DirectSession,
     readonly config: DecoderConfig,
     readonly rewrites: readonly RewriteName[] = [],
+    /** Fills the graph's token-embeddings input (the embedding-rows rewrite). */
+    private readonly embeddings?: EmbeddingRows,
   ) {
-    this.io = readDecoderIo(session, config);
+    this.io = readDecoderIo(session, config, embeddings?.input);
     this.supportsPadding = this.io.hasPositionIds;
     const shared = rewrites.includes("shared-kv-attention");
     this.batchesResumedPrompts = !shared;
@@ -66,10 +69,11 @@ export class Decoder implements BatchModel<KvBlock> {
   }
 
   static async open(dir: string, onnxFile: string, config: DecoderConfig, settings: SessionSettings = {}): Promise<Decoder> {
-    const { session, rewrites } = await openDecoderSession(join(dir, "onnx", onnxFile), settings, config.fullCausalAttention ? { heads: config.heads } : undefined);
+    const { session, rewrites, embeddings } = await openDecoderSession(join(dir, "onnx", onnxFile), settings, config.fullCausalAttention ? { heads: config.heads } : undefined);
     try {
-      return new Decoder(session, config, rewrites);
+      return new Decoder(session, config, rewrites, embeddings);
     } catch (error) {
+      embeddings?.close();
       await session.release();
       throw error;
     }
@@ -198,6 +202,7 @@ export class Decoder implements BatchModel<KvBlock> {
 
   async release(): Promise<void> {
     this.decodeBuffers?.clear();
+    this.embeddings?.close();
     await this.session.release();
   }
 
@@ -228,6 +233,7 @@ export class Decoder implements BatchModel<KvBlock> {
       input_ids: int64Tensor(ids, dims),
       attention_mask: mask instanceof BigInt64Array ? int64TensorOf(mask, maskDims) : int64Tensor(mask, maskDims),
     };
+    if (this.embeddings) feeds[this.embeddings.input] = this.embeddings.tensor(ids, dims);
     Object.assign(feeds, past.tensors);
     if (this.io.hasPositionIds) {
       const offset = this.config.positionOffset;

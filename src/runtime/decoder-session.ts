@@ -3,6 +3,7 @@ import { prepareDecoderFile } from "./graph-rewrite/rewrite-cache.ts";
 import type { RewriteName } from "./graph-rewrite/rewrites.ts";
 import type { AttentionShape } from "./graph-rewrite/shared-kv-attention.ts";
 import { DirectSession } from "./direct-session.ts";
+import { EmbeddingRows } from "./embedding-rows.ts";
 import { packedGraph } from "./packed-weights.ts";
 import { createSession, type Session, type SessionSettings } from "./session.ts";
 
@@ -14,14 +15,17 @@ export interface DecoderSession {
   session: Session | DirectSession;
   /** Load-time rewrites the opened graph carries (see src/runtime/graph-rewrite/rewrites.ts). */
   rewrites: RewriteName[];
+  /** With the embedding-rows rewrite: what fills the graph's `token_embeddings` input from the token ids. */
+  embeddings?: EmbeddingRows;
 }
 
 /**
  * Opens a decoder's ONNX file, rewritten first when `settings.cacheDir` is set: the tied LM head multiplies by the
- * embedding table itself instead of a folded transposed copy (unless `settings.packedHead`), and logits are computed only for the positions the
- * caller keeps (`num_logits_to_keep`), and with `attention` (the head count) self-attention runs as GroupQueryAttention
- * over a cache extended in place unless `settings.fusedAttention` is false. A cache problem never stops the load: the
- * file then opens as it is.
+ * embedding table itself instead of a folded transposed copy (unless `settings.packedHead`), logits are computed only
+ * for the positions the caller keeps (`num_logits_to_keep`), token embeddings are rows read from the data file
+ * (unless `settings.embeddingRows` is false), and with `attention` (the head count) self-attention runs as
+ * GroupQueryAttention over a cache extended in place unless `settings.fusedAttention` is false. A cache problem never
+ * stops the load: the file then opens as it is.
  */
 export async function openDecoderSession(path: string, settings: SessionSettings, attention?: AttentionShape): Promise<DecoderSession> {
   if (!settings.cacheDir) {
@@ -29,17 +33,26 @@ export async function openDecoderSession(path: string, settings: SessionSettings
     return { session: await open(path, settings), rewrites: [] };
   }
   const fused = settings.fusedAttention !== false ? attention : undefined;
-  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true, settings.packedHead === true);
+  const rows = settings.embeddingRows !== false;
+  const prepared = prepareDecoderFile(path, join(settings.cacheDir, "graphs"), fused, settings.halfWeights === true, settings.packedHead === true, rows);
   if (prepared.warning) console.warn(`[gpt3dev] ${prepared.warning}`);
-  // ORT warns that the weights these rewrites read are graph inputs: that is the point of the rewrites.
-  const warnings = !prepared.rewrites.some((r) => r === "tied-lm-head" || r === "half-weights");
-  const session = await openPacked(prepared.path, settings.cacheDir, { ...settings, warnings });
+  // ORT warns that the weights these rewrites read are graph inputs, and that an embedding table no node reads any
+  // more is dropped: that is the point of the rewrites.
+  const warnings = !prepared.rewrites.some((r) => r === "tied-lm-head" || r === "half-weights" || r === "embedding-rows");
+  const embeddings = prepared.embeddings && new EmbeddingRows(prepared.embeddings);
+  let session: Session | DirectSession;
+  try {
+    session = await openPacked(prepared.path, settings.cacheDir, { ...settings, warnings });
+  } catch (error) {
+    embeddings?.close();
+    throw error;
+  }
   if (prepared.rewrites.includes("shared-kv-attention") && !toldAttention) {
     toldAttention = true;
     const where = session instanceof DirectSession ? "a KV cache each step extends in place" : "a KV cache copied every step";
     console.info(`[gpt3dev] text model attention runs as ONNX Runtime's GroupQueryAttention over ${where}`);
   }
-  return { session, rewrites: prepared.rewrites };
+  return { session, rewrites: prepared.rewrites, ...(embeddings ? { embeddings } : {}) };
 }
 
 /**

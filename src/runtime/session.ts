@@ -59,6 +59,12 @@ export interface SessionSettings {
    * Default false: the head multiplies by the table itself (src/runtime/graph-rewrite/rewrites.ts).
    */
   packedHead?: boolean;
+  /**
+   * Decoder graphs only (with `cacheDir`): token embeddings are rows read from the rewritten model's data file and fed
+   * as an input (src/runtime/graph-rewrite/embedding-rows.ts), so the table does not fill into the process's memory
+   * as tokens read it. Default true; false leaves the graph's own lookup in the mapped table.
+   */
+  embeddingRows?: boolean;
 }
 
 /**

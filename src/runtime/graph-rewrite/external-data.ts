@@ -59,12 +59,12 @@ export function appendData(file: DataFile, length: number, chunk: DataChunk): nu
 
 /**
  * An initializer (the TensorProto's body in `bytes`, from `field.body` to `field.end`) with its raw data moved to the
- * data file at the next page boundary; undefined when it has no raw data of at least EXTERNAL_MIN_BYTES (kept as is).
+ * data file at the next page boundary; undefined when it has no raw data of at least `minBytes` (kept as is).
  */
-export function externalize(bytes: Uint8Array, field: Field, file: DataFile): Uint8Array | undefined {
+export function externalize(bytes: Uint8Array, field: Field, file: DataFile, minBytes = EXTERNAL_MIN_BYTES): Uint8Array | undefined {
   const parts = [...fields(bytes, field.body, field.end)];
   const raw = parts.find((p) => p.field === TENSOR_RAW_DATA);
-  if (!raw || raw.end - raw.body < EXTERNAL_MIN_BYTES || parts.some((p) => p.field === TENSOR_DATA_LOCATION)) return undefined;
+  if (!raw || raw.end - raw.body < minBytes || parts.some((p) => p.field === TENSOR_DATA_LOCATION)) return undefined;
   const length = raw.end - raw.body;
   const offset = appendData(file, length, bytes.subarray(raw.body, raw.end));
   const kept = parts.filter((p) => p !== raw).map((p) => bytes.subarray(p.start, p.end));

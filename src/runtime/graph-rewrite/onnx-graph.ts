@@ -27,6 +27,8 @@ export interface Initializer {
   dims: number[];
   /** Files (relative to the model) holding its data when it is stored outside the model file. */
   externalFiles: string[];
+  /** Where its data starts in that file. */
+  externalOffset?: number;
   /** Where the TensorProto is in the source (small ones are decoded to read their values). */
   field: Field;
 }
@@ -54,6 +56,8 @@ export interface OnnxModel {
   changedOutputs: Set<string>;
   /** 2-D initializers (raw data, 2- or 4-byte values) to write transposed: dims swapped, values moved to match. */
   transposed: Set<string>;
+  /** Initializers written to the data file whatever their size (a table the engine reads rows of by offset). */
+  external: Set<string>;
   /** Where things are in the source. */
   layout: { model: Field[]; graph: Field; graphFields: Field[] };
 }
@@ -69,6 +73,7 @@ function readInitializer(bytes: Uint8Array, f: Field): Initializer {
     else if (t.field === TENSOR_EXTERNAL) {
       const entry = onnx.StringStringEntryProto.decode(bytes.subarray(t.body, t.end));
       if (entry.key === "location") init.externalFiles.push(entry.value);
+      else if (entry.key === "offset") init.externalOffset = Number(entry.value);
     }
   }
   if (!external) init.externalFiles = [];
@@ -101,6 +106,7 @@ export function readModel(bytes: Uint8Array): OnnxModel {
     addedOpsets: [],
     changedOutputs: new Set(),
     transposed: new Set(),
+    external: new Set(),
     layout: { model, graph, graphFields },
   };
   for (const f of graphFields) {
@@ -131,6 +137,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
   let nodesWritten = false;
   const transposed = new Map([...model.transposed].map((name) => [model.initializers.get(name)!.field.start, model.initializers.get(name)!]));
   const scratch = new TransposeScratch();
+  const external = new Set([...model.external].map((name) => model.initializers.get(name)!.field.start));
   for (const f of layout.graphFields) {
     if (f.field === GRAPH_NODE) {
       if (nodesWritten) continue;
@@ -145,7 +152,7 @@ export function encodeModel(model: OnnxModel, data?: DataFile): Uint8Array[] {
     } else if (f.field === GRAPH_INITIALIZER && transposed.has(f.start)) {
       graph.push(lengthDelimited(GRAPH_INITIALIZER, writeTransposed(bytes, transposed.get(f.start)!, data && { file: data, scratch })));
     } else if (f.field === GRAPH_INITIALIZER && data) {
-      const moved = externalize(bytes, f, data);
+      const moved = externalize(bytes, f, data, external.has(f.start) ? 1 : undefined);
       graph.push(moved ? lengthDelimited(GRAPH_INITIALIZER, moved) : slice(f));
     } else graph.push(slice(f));
   }

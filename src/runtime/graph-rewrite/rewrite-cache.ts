@@ -5,11 +5,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { basename, join, resolve } from "node:path";
 import { dataFile, type DataChunk } from "./external-data.ts";
 import { encodeModel, externalFiles, readModel } from "./onnx-graph.ts";
+import type { EmbeddingTable } from "./embedding-rows.ts";
 import { rewriteDecoder, tiedTableBytes, type RewriteName } from "./rewrites.ts";
 import type { AttentionShape } from "./shared-kv-attention.ts";
 
 /** Bumped whenever a rewrite changes what it writes: old cache entries are then ignored. */
-export const REWRITE_VERSION = 7;
+export const REWRITE_VERSION = 8;
 /** The data file a rewritten model's large weights are written to, beside it in its cache folder. */
 const DATA_FILE = "model.onnx.data";
 
@@ -19,12 +20,22 @@ export interface PreparedModel {
   rewrites: RewriteName[];
   /** Why the source is opened unchanged although rewrites may apply (cache not writable, unreadable graph). */
   warning?: string;
+  /** With the embedding-rows rewrite: where the rows the `token_embeddings` input takes are. */
+  embeddings?: EmbeddingRowsLocation;
+}
+
+/** An embedding table in a rewritten model's data file: rows of `width` values of `dataType` from `offset` on. */
+export interface EmbeddingRowsLocation extends EmbeddingTable {
+  file: string;
+  offset: number;
 }
 
 interface CacheRecord {
   version: number;
   source: string;
   rewrites: RewriteName[];
+  /** The table's place in the data file (its path relative to the entry). */
+  embeddings?: Omit<EmbeddingRowsLocation, "file">;
 }
 
 /** SHA-256 of a file, read in 16 MiB pieces (about half a second for a 500 MB model). */
@@ -60,7 +71,7 @@ function writeChunks(path: string, chunks: readonly DataChunk[]): void {
 function pruneOlderVersions(cacheDir: string, hash: string): void {
   try {
     for (const name of readdirSync(cacheDir)) {
-      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?(-f16)?(-ph)?$`).exec(name)?.[1];
+      const version = new RegExp(`^${hash}-v(\\d+)(-gqa\\d+)?(-f16)?(-ph)?(-er)?$`).exec(name)?.[1];
       if (version !== undefined && Number(version) < REWRITE_VERSION) rmSync(join(cacheDir, name), { recursive: true, force: true });
     }
   } catch {
@@ -71,15 +82,24 @@ function pruneOlderVersions(cacheDir: string, hash: string): void {
 /**
  * The decoder file ONNX Runtime should open for `source` (its attention rewritten when `attention` says the head
  * count, an fp16 file's matrix weights kept fp16 with `halfWeights`, a tied head left for ONNX Runtime to pack with
- * `packedHead`): rewritten into `cacheDir` on first use, from
- * the cache afterwards. Never throws for a cache problem: the source is opened as it is, with a warning saying why.
+ * `packedHead`, token embeddings fed as rows read from the data file with `embeddingRows`): rewritten into
+ * `cacheDir` on first use, from the cache afterwards. Never throws for a cache problem: the source is opened as it
+ * is, with a warning saying why.
  */
-export function prepareDecoderFile(source: string, cacheDir: string, attention?: AttentionShape, halfWeights = false, packedHead = false): PreparedModel {
+export function prepareDecoderFile(
+  source: string,
+  cacheDir: string,
+  attention?: AttentionShape,
+  halfWeights = false,
+  packedHead = false,
+  embeddingRows = false,
+): PreparedModel {
   const src = resolve(source);
   let entry: string;
   try {
-    // Attention rewritten or not, for which head count, fp16 weights kept or not, a tied head packed or not: different files.
-    const variant = `${attention ? `-gqa${attention.heads}` : ""}${halfWeights ? "-f16" : ""}${packedHead ? "-ph" : ""}`;
+    // Attention rewritten or not, for which head count, fp16 weights kept or not, a tied head packed or not,
+    // embeddings read by the runtime or not: different files.
+    const variant = `${attention ? `-gqa${attention.heads}` : ""}${halfWeights ? "-f16" : ""}${packedHead ? "-ph" : ""}${embeddingRows ? "-er" : ""}`;
     entry = join(cacheDir, `${fileHash(src)}-v${REWRITE_VERSION}${variant}`);
   } catch (error) {
     return { path: src, rewrites: [], warning: `could not read ${src}: ${String(error)}` };
@@ -90,7 +110,7 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
       const record = JSON.parse(readFileSync(recordPath, "utf8")) as CacheRecord;
       if (record.rewrites.length === 0) return { path: src, rewrites: [] };
       const cached = join(entry, "model.onnx");
-      if (existsSync(cached)) return { path: cached, rewrites: record.rewrites };
+      if (existsSync(cached)) return { path: cached, rewrites: record.rewrites, ...located(entry, record) };
     } catch {
       // A broken record is rewritten below.
     }
@@ -102,8 +122,9 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
     // data path escapes model directory"), and a copy would double the disk: such a graph opens as it is.
     const external = externalFiles(model);
     if (external.length > 0) return { path: src, rewrites: [] };
-    const rewrites = rewriteDecoder(model, { attention, halfWeights, packedHead });
+    const { applied: rewrites, embeddings } = rewriteDecoder(model, { attention, halfWeights, packedHead, embeddingRows });
     mkdirSync(entry, { recursive: true });
+    const record: CacheRecord = { version: REWRITE_VERSION, source: src, rewrites };
     if (rewrites.length > 0) {
       // Weights beside the graph, page-aligned, so that ONNX Runtime maps the ones it keeps as they are.
       const data = dataFile(DATA_FILE);
@@ -111,16 +132,27 @@ export function prepareDecoderFile(source: string, cacheDir: string, attention?:
       const temp = join(entry, `model.onnx.${process.pid}.tmp`);
       writeChunks(join(entry, DATA_FILE), data.chunks);
       writeChunks(temp, graph);
+      if (embeddings) record.embeddings = { ...embeddings, offset: dataOffset(temp, embeddings.name) };
       renameSync(temp, join(entry, "model.onnx"));
     }
-    const record: CacheRecord = { version: REWRITE_VERSION, source: src, rewrites };
     writeFileSync(recordPath, `${JSON.stringify(record, null, 2)}\n`);
     pruneOlderVersions(cacheDir, basename(entry).slice(0, 64));
-    return { path: rewrites.length > 0 ? join(entry, "model.onnx") : src, rewrites };
+    return { path: rewrites.length > 0 ? join(entry, "model.onnx") : src, rewrites, ...located(entry, record) };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { path: src, rewrites: [], warning: `graph rewrites skipped (${reason})` };
   }
+}
+
+/** Where the written graph `path` stores initializer `name` in its data file. */
+function dataOffset(path: string, name: string): number {
+  const offset = readModel(readFileSync(path)).initializers.get(name)?.externalOffset;
+  if (offset === undefined) throw new Error(`the rewritten graph holds ${name} outside its data file`);
+  return offset;
+}
+
+function located(entry: string, record: CacheRecord): Pick<PreparedModel, "embeddings"> {
+  return record.embeddings ? { embeddings: { ...record.embeddings, file: join(entry, DATA_FILE) } } : {};
 }
 
 /**

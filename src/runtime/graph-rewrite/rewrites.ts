@@ -12,15 +12,18 @@
 //   in place (src/runtime/graph-rewrite/shared-kv-attention.ts).
 // - half weights (when asked for): an fp16 file's matrix weights stay fp16 in memory, stored transposed, and each
 //   run widens them as it multiplies (src/runtime/graph-rewrite/half-weights.ts).
+// - embedding rows (when asked for): the token embedding Gather replaced by an input the runtime fills with rows it
+//   reads from the data file, so the table does not fill into the process's memory (embedding-rows.ts).
 // - last logits: exports without a `num_logits_to_keep` input compute the LM head for every position of a prompt
 //   (8 rows × 256 positions × 50,257 floats is 411 MB). The rewrite adds that input, with Optimum's meaning (keep the
 //   last n positions; 0 keeps all), and slices the LM head's input to those positions before the multiplication.
 import { onnx } from "onnx-proto";
+import { readEmbeddingRows, type EmbeddingTable } from "./embedding-rows.ts";
 import { keepHalfWeights, rewriteMultiplications, type Multiplication } from "./half-weights.ts";
 import { shareKvAttention, type AttentionShape } from "./shared-kv-attention.ts";
 import { consumers, declareAsInput, int64Initializer, intsAttribute, isDefaultDomain, type Initializer, type NodeEntry, type OnnxModel } from "./onnx-graph.ts";
 
-export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention" | "half-weights";
+export type RewriteName = "tied-lm-head" | "last-logits" | "shared-kv-attention" | "half-weights" | "embedding-rows";
 
 export interface RewriteOptions {
   /** The head count: rewrite self-attention into GroupQueryAttention over a cache extended in place. */
@@ -29,6 +32,14 @@ export interface RewriteOptions {
   halfWeights?: boolean;
   /** Leave a tied head as it is: ONNX Runtime then keeps a pre-packed copy of the table for it (faster, the table twice). */
   packedHead?: boolean;
+  /** Feed token embeddings as rows the runtime reads from the data file (embedding-rows.ts). */
+  embeddingRows?: boolean;
+}
+
+export interface RewriteResult {
+  applied: RewriteName[];
+  /** The table whose rows the runtime feeds, with `embeddingRows`. */
+  embeddings?: EmbeddingTable;
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -146,7 +157,7 @@ export function keepLastLogits(model: OnnxModel): boolean {
 }
 
 /** Applies every rewrite whose pattern the model has (and that `options` asks for); returns those applied. */
-export function rewriteDecoder(model: OnnxModel, options: RewriteOptions = {}): RewriteName[] {
+export function rewriteDecoder(model: OnnxModel, options: RewriteOptions = {}): RewriteResult {
   const applied: RewriteName[] = [];
   // The head is found from the logits back to its MatMul: before the tied head's own rewrite reshapes its output.
   const lastLogits = keepLastLogits(model);
@@ -154,5 +165,8 @@ export function rewriteDecoder(model: OnnxModel, options: RewriteOptions = {}): 
   if (lastLogits) applied.push("last-logits");
   if (options.attention && shareKvAttention(model, options.attention)) applied.push("shared-kv-attention");
   if (options.halfWeights && keepHalfWeights(model)) applied.push("half-weights");
-  return applied;
+  // After the tied head's rewrite, which finds the table by its two readers.
+  const embeddings = options.embeddingRows ? readEmbeddingRows(model) : undefined;
+  if (embeddings) applied.push("embedding-rows");
+  return { applied, embeddings };
 }
