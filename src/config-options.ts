@@ -135,7 +135,7 @@ export const OPTIONS: readonly Option[] = [
     flag: "tied-head",
     env: "GPT3DEV_TIED_HEAD",
     type: "string",
-    description: "packed: a text model whose LM head reads its embedding table transposed (GPT-2 style) gets a pre-packed copy of the table for the head (the table twice in memory, faster decoding); shared: the head multiplies by the table itself (once in memory); auto: packed unless the model with that copy would take more than half the memory free as it loads",
+    description: "packed: a text model whose LM head reads its embedding table transposed (GPT-2 style) gets a pre-packed copy of the table for the head (faster decoding; token embeddings are read from the cache folder, so the copy is the only one in memory); shared: the head multiplies by the table itself (the same memory, one stream decodes at about 0.9-1.0x); auto: packed",
     defaultText: "auto",
   },
   {

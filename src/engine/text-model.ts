@@ -50,9 +50,6 @@ export class TextModel {
     }
     // Only a rewritten graph can share its tied head: without a cache folder ONNX Runtime packs it.
     const tiedHead = tiedHeadFor(session.cacheDir ? (memory.tiedHead ?? "auto") : "packed", path);
-    if (tiedHead === "shared" && (memory.tiedHead ?? "auto") === "auto") {
-      console.info(`[gpt3dev] ${spec.id}: the LM head shares the embedding table (a packed copy would take over half of the free memory); --tied-head packed keeps one, for faster decoding`);
-    }
     const [decoder, tokenizer] = await Promise.all([
       Decoder.open(spec.dir, file, config, { ...session, halfWeights, packedHead: tiedHead === "packed" }),
       Tokenizer.load(spec.dir, spec.openaiEncoding),

@@ -1,11 +1,12 @@
 import { tiedHeadBytes } from "../runtime/decoder-session.ts";
-import { AUTO_WIDEN_SHARE, freeMemoryNow, onnxBytes, type Fp16Weights } from "./fp16-weights.ts";
+import type { Fp16Weights } from "./fp16-weights.ts";
 
 /**
- * What a text model's tied LM head costs (GPT-2 style: the head multiplies by the embedding table, transposed):
- * `packed` leaves ONNX Runtime a pre-packed copy of the table for the head (the table twice in memory, the fastest
- * decoding), `shared` has the head multiply by the table itself (once in memory; GPT-2 small in fp32 decodes one
- * stream at 0.9–1.0× the speed, several as fast), `auto` packs unless the model with that copy would take more than half the memory free as it loads.
+ * What a text model's tied LM head does (GPT-2 style: the head multiplies by the embedding table, transposed):
+ * `packed` leaves ONNX Runtime a pre-packed copy of the table for the head (the fastest decoding), `shared` has the
+ * head multiply by the table itself (GPT-2 small in fp32 decodes one stream at 0.9–1.0× the speed, several as fast).
+ * Since token embeddings are rows the runtime reads from the data file (src/runtime/graph-rewrite/embedding-rows.ts),
+ * the packed copy is the only one in memory: both forms hold the table once, so `auto` packs.
  */
 export const TIED_HEAD_MODES = ["auto", "packed", "shared"] as const;
 export type TiedHead = (typeof TIED_HEAD_MODES)[number];
@@ -16,15 +17,14 @@ export interface WeightCopies {
   tiedHead?: TiedHead;
 }
 
-/** Whether a model's tied head gets a packed copy: `fileBytes` its ONNX file, `tableBytes` its tied tables, `memoryBytes` the memory free. */
-export function packsTiedHead(mode: TiedHead, fileBytes: number, tableBytes: number, memoryBytes: number): boolean {
-  if (tableBytes === 0 || mode === "shared") return false;
-  return mode === "packed" || fileBytes + tableBytes <= AUTO_WIDEN_SHARE * memoryBytes;
+/** Whether a model's tied head gets a packed copy: `tableBytes` its tied tables (0: it has none). */
+export function packsTiedHead(mode: TiedHead, tableBytes: number): boolean {
+  return tableBytes > 0 && mode !== "shared";
 }
 
-/** The tied head's form for the decoder file at `path` against the memory free now; undefined when it has no tied head. */
+/** The tied head's form for the decoder file at `path`; undefined when it has no tied head. */
 export function tiedHeadFor(mode: TiedHead, path: string): "packed" | "shared" | undefined {
   const tableBytes = tiedHeadBytes(path);
   if (tableBytes === 0) return undefined;
-  return packsTiedHead(mode, onnxBytes(path), tableBytes, mode === "auto" ? freeMemoryNow() : 0) ? "packed" : "shared";
+  return packsTiedHead(mode, tableBytes) ? "packed" : "shared";
 }

@@ -1,4 +1,4 @@
-// --tied-head: GPT-2's LM head with a packed copy of its embedding table (auto on a machine with room) and sharing
+// --tied-head: GPT-2's LM head with a packed copy of its embedding table (auto) and sharing
 // the table (`shared`) answer exactly as transformers.js does on the same file, and the listing says which is served.
 import { beforeAll, expect, it } from "bun:test";
 import { join } from "node:path";
