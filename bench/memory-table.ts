@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { markdownTable } from "./table.ts";
 import { BENCH_MODELS_DIR } from "./models.ts";
 import { REPO_ROOT, type ServerTarget } from "./server.ts";
-import { measureReplicas, measureServer, measureSession, warmCache, type ReplicaMemory, type ServerMemoryRow, type SessionMemory, type SweepShape } from "./server-memory.ts";
+import { DISTINCT_TOKENS, measureReplicas, measureServer, measureSession, warmCache, type ReplicaMemory, type ServerMemoryRow, type SessionMemory, type SweepShape } from "./server-memory.ts";
 
 export const MEMORY_FILES = ["gpt2-fp32", "gpt2-fp32-shared", "gpt2-int8", "llama-fp32", "llama-int8", "llama-q4", "llama-fp16", "llama-fp16-kept"] as const;
 /** `tiny`: the 0.2 MiB test model, whose cost is the server's and ONNX Runtime's own. */
@@ -119,7 +119,9 @@ export function renderMemoryTable(d: MemoryTableData): string {
     const loaded = r.loadedMiB - r.startMiB;
     const growth = r.sweepMiB - r.loadedMiB;
     const budget = r.kvLimitMiB === null ? "none" : `${r.kvLimitMiB.toFixed(0)} MiB`;
-    const within = r.kvLimitMiB === null ? "–" : growth <= r.kvLimitMiB ? "yes" : "NO";
+    // What traffic added in all, the distinct tokens' prompts included.
+    const total = Math.max(r.sweepMiB, r.distinctMiB ?? 0) - r.loadedMiB;
+    const within = r.kvLimitMiB === null ? "–" : total <= r.kvLimitMiB ? "yes" : "NO";
     return [
       `${r.file} (${memoryFile(r.file).file}${memoryFile(r.file).serverArgs ? `, ${memoryFile(r.file).serverArgs!.join(" ")}` : ""})`,
       `${r.fileMiB.toFixed(1)} MiB`,
@@ -129,6 +131,7 @@ export function renderMemoryTable(d: MemoryTableData): string {
       x(loaded - d.serverOwnMiB, r.fileMiB),
       `${(r.mixedPrefillMiB - r.startMiB).toFixed(0)} / peak ${(r.mixedPrefillPeakMiB - r.startMiB).toFixed(0)} MiB`,
       `${(r.sweepMiB - r.startMiB).toFixed(0)} MiB (+${growth.toFixed(0)})`,
+      r.distinctMiB === null ? "–" : `${(r.distinctMiB - r.startMiB).toFixed(0)} MiB (+${(r.distinctMiB - r.sweepMiB).toFixed(0)})`,
       `${budget} (${within})`,
       r.decodeTps === null || r.decode8Tps === null ? "–" : `${r.decodeTps.toFixed(1)} / ${r.decode8Tps.toFixed(1)}`,
     ];
@@ -136,9 +139,12 @@ export function renderMemoryTable(d: MemoryTableData): string {
   const sweep = d.rows[0]?.server.sweep;
   const lines = [
     markdownTable(
-      ["file", "size", "bare ORT session", "– ORT's own", "gpt3dev loaded", "– server's own", "after 420 + 7×1 prefill", "after the sweep (+ since loaded)", "KV budget (growth within)", "decode tok/s, 1 / 8 streams"],
+      [
+        "file", "size", "bare ORT session", "– ORT's own", "gpt3dev loaded", "– server's own", "after 420 + 7×1 prefill", "after the sweep (+ since loaded)",
+        `after ${DISTINCT_TOKENS} distinct tokens (+ since the sweep)`, "KV budget (growth within)", "decode tok/s, 1 / 8 streams",
+      ],
       rows,
-      ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
+      ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
     ),
     "",
     `RSS above an empty process (bare session) or the idle server (gpt3dev), 1.5 s after each phase; "– ORT's own" leaves out what a ` +
@@ -146,6 +152,7 @@ export function renderMemoryTable(d: MemoryTableData): string {
       `"– server's own" what the server serving that tiny model holds after one request (${d.serverOwnMiB.toFixed(0)} MiB: ` +
       `ORT's part, the engine worker's heap, tokenizer). ` +
       (sweep ? `Sweep: ${sweep.rounds} rounds of ${sweep.streams} concurrent ${sweep.tokens}-token streams. ` : "") +
+      `Distinct tokens: then ${DISTINCT_TOKENS / 512} prompts of 512 different token ids spread over the vocabulary, one token each. ` +
       "Decode: one greedy stream of 64 tokens once the model is loaded, then 8 concurrent ones (end of text suppressed), from the first token to the last.",
   ];
   const widened = d.rows.find((r) => r.server.file === "llama-fp16")?.server;

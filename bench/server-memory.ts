@@ -58,6 +58,9 @@ async function complete(server: BenchServer, model: string, prompt: number[], ma
 }
 
 const DECODE_TOKENS = 64;
+/** Different tokens the last phase reads, in prompts of DISTINCT_PROMPT tokens. */
+export const DISTINCT_TOKENS = 4096;
+const DISTINCT_PROMPT = 512;
 
 /** One greedy stream: when its first and last tokens arrived and how many it generated (the server's usage figure). */
 async function timedStream(server: BenchServer, f: MemoryFile, prompt: number[], tokens: number): Promise<{ first: number; last: number; generated: number }> {
@@ -127,6 +130,8 @@ export interface ServerMemoryRow {
   mixedPrefillPeakMiB: number;
   /** After the sweep (`sweep` rounds of concurrent streams). */
   sweepMiB: number;
+  /** After that, prompts reading DISTINCT_TOKENS different tokens spread over the vocabulary (null without traffic). */
+  distinctMiB: number | null;
   peakMiB: number;
   kvLimitMiB: number | null;
   sweep: SweepShape;
@@ -157,6 +162,15 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
       await Promise.all(Array.from({ length: sweep.streams }, () => complete(server, f.served, ids, sweep.tokens, true)));
     }
     const after = sweep.streams > 0 ? await settledMemory(server.pid) : loaded;
+    let distinct: ProcessMemory | null = null;
+    if (sweep.streams > 0) {
+      // Traffic reads many different tokens over time: their embedding rows, wherever the model keeps its table.
+      const vocab = readDecoderConfig(f.dir).vocabSize;
+      for (let p = 0; p < DISTINCT_TOKENS / DISTINCT_PROMPT; p++) {
+        await complete(server, f.served, Array.from({ length: DISTINCT_PROMPT }, (_, i) => ((p * DISTINCT_PROMPT + i) * 7919) % vocab), 1);
+      }
+      distinct = await settledMemory(server.pid);
+    }
     return {
       file: f.key,
       fileMiB: f.fileMiB,
@@ -165,7 +179,8 @@ export async function measureServer(f: MemoryFile, target: ServerTarget, extra: 
       mixedPrefillMiB: mixed.rss,
       mixedPrefillPeakMiB: mixed.peak,
       sweepMiB: after.rss,
-      peakMiB: after.peak,
+      distinctMiB: distinct?.rss ?? null,
+      peakMiB: (distinct ?? after).peak,
       kvLimitMiB: await kvLimitMiB(server, f.served),
       sweep,
       decodeTps,

@@ -228,15 +228,15 @@ describe("bench memory table", () => {
   test("ratios to the file, growth against the KV budget, and whether replicas share weight pages", async () => {
     const { renderMemoryTable } = await import("../bench/memory-table.ts");
     const sweep = { rounds: 4, streams: 8, tokens: 64 };
-    const row = (file: "gpt2-fp32" | "llama-q4" | "llama-fp16" | "llama-fp16-kept", fileMiB: number, loadedMiB: number, sweepMiB: number) => ({
-      server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep, decodeTps: 61.25, decode8Tps: 200 },
+    const row = (file: "gpt2-fp32" | "llama-q4" | "llama-fp16" | "llama-fp16-kept", fileMiB: number, loadedMiB: number, sweepMiB: number, distinctMiB: number | null = null) => ({
+      server: { file, fileMiB, startMiB: 60, loadedMiB, mixedPrefillMiB: sweepMiB, mixedPrefillPeakMiB: sweepMiB + 10, sweepMiB, distinctMiB, peakMiB: sweepMiB + 10, kvLimitMiB: 256, sweep, decodeTps: 61.25, decode8Tps: 200 },
       session: { loadedMiB: fileMiB * 1.1, anonMiB: fileMiB },
     });
     const processes = [0, 1].map(() => ({ rss: 700, peak: 800, anon: 600, pss: 650, shared: 80, modelMiB: 560, sharedSinceIdle: 2 }));
     const text = renderMemoryTable({
       runtimeMiB: 25,
       serverOwnMiB: 60,
-      rows: [row("gpt2-fp32", 500, 620, 800), row("llama-q4", 50, 170, 500)],
+      rows: [row("gpt2-fp32", 500, 620, 800), row("llama-q4", 50, 170, 500), row("llama-fp16", 146, 300, 400, 600)],
       replicas: { file: "gpt2-fp32", fileMiB: 500, processes, weightsShared: false },
     });
     const lines = text.split("\n");
@@ -246,6 +246,10 @@ describe("bench memory table", () => {
     expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toContain("256 MiB (yes)");
     expect(lines.find((l) => l.startsWith("| llama-q4"))).toContain("256 MiB (NO)");
     expect(lines.find((l) => l.startsWith("| llama-q4"))).toMatch(/\s61\.3 \/ 200\.0 \|$/);
+    // The distinct tokens' prompts: RSS above the idle server, growth since the sweep, and the budget counts them.
+    expect(lines.find((l) => l.startsWith("| llama-fp16"))).toContain("540 MiB (+200)");
+    expect(lines.find((l) => l.startsWith("| llama-fp16"))).toContain("256 MiB (NO)");
+    expect(lines.find((l) => l.startsWith("| gpt2-fp32"))).toMatch(/\(\+180\) \| +– \|/);
     expect(text).toContain("Weight pages are NOT shared");
     expect(text).toContain("Sweep: 4 rounds of 8 concurrent 64-token streams.");
     expect(text).not.toContain("fp16 weights kept fp16 against widened");
