@@ -2,9 +2,9 @@
 // `token_embeddings` input in the table's own type, the runtime reads the rows from the rewritten model's data file,
 // and a decoder computes exactly what it computes with the graph's own lookup, for every fixture format.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { onnx } from "onnx-proto";
 import { Decoder } from "../../src/engine/decoder.ts";
 import { readDecoderConfig } from "../../src/engine/model-config.ts";
@@ -94,6 +94,24 @@ describe("token embeddings read by the runtime", () => {
     expect(plain.rewrites).not.toContain("embedding-rows");
     expect(plain.embeddings).toBeUndefined();
     expect(readModel(readFileSync(plain.path)).inputs.some((i) => i.name === TOKEN_EMBEDDINGS_INPUT)).toBe(false);
+  });
+
+  test("a rewrite of the entry replaces its data file instead of writing into the one a running server reads", () => {
+    const source = join(MODELS, "tiny-llama/onnx/model_int8.onnx");
+    const first = prepareDecoderFile(source, cacheDir, undefined, false, false, true);
+    const rows = new EmbeddingRows(first.embeddings!);
+    try {
+      const before = Array.from(rows.tensor([1, 2, 3], [1, 3]).data as Int8Array);
+      const inode = statSync(first.embeddings!.file).ino;
+      rmSync(join(dirname(first.path), "rewrites.json"));
+      const again = prepareDecoderFile(source, cacheDir, undefined, false, false, true);
+      expect(again).toEqual(first);
+      expect(statSync(again.embeddings!.file).ino).not.toBe(inode);
+      expect(Array.from(rows.tensor([1, 2, 3], [1, 3]).data as Int8Array)).toEqual(before);
+      expect(readdirSync(dirname(first.path)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+    } finally {
+      rows.close();
+    }
   });
 
   test("rows are read as Gather reads them (a negative id from the end); an id past the table is refused, not read", () => {

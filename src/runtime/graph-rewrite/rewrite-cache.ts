@@ -130,7 +130,11 @@ export function prepareDecoderFile(
       const data = dataFile(DATA_FILE);
       const graph = encodeModel(model, data);
       const temp = join(entry, `model.onnx.${process.pid}.tmp`);
-      writeChunks(join(entry, DATA_FILE), data.chunks);
+      // Written aside and renamed, never rewritten in place: a server already serving this entry (a replica that
+      // rewrote it at the same time) keeps the file it mapped and reads rows from, whole.
+      const dataTemp = join(entry, `${DATA_FILE}.${process.pid}.tmp`);
+      writeChunks(dataTemp, data.chunks);
+      renameSync(dataTemp, join(entry, DATA_FILE));
       writeChunks(temp, graph);
       if (embeddings) record.embeddings = { ...embeddings, offset: dataOffset(temp, embeddings.name) };
       renameSync(temp, join(entry, "model.onnx"));
