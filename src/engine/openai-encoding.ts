@@ -40,6 +40,18 @@ const VOCAB_SIZES: Record<OpenAIEncodingName, number> = {
   o200k_base: 200019,
 };
 
+/**
+ * The fingerprint (src/runtime/tokenizer-fingerprint.ts) of GPT-2's tokenizer.json, whose ids are r50k_base's: such a
+ * tokenizer encodes for r50k_base itself (test/engine/openai-encoding.test.ts checks the ids against gpt-tokenizer's),
+ * and gpt-tokenizer's own table of the same 50,257 tokens (about 10 MiB in the server) is not loaded beside it.
+ */
+export const R50K_FINGERPRINT = "561a6a676f7fe308aa1fc5bab6f1bcd75b245c229a3b2dbe51a8dcd4c3866346";
+
+/** r50k_base as the model's own tokenizer computes it (`encode` without special tokens added). */
+export function r50kThrough(encode: (text: string) => number[]): OpenAIEncoding {
+  return { name: "r50k_base", vocabularySize: VOCAB_SIZES.r50k_base, encode };
+}
+
 export function isOpenAIEncodingName(name: string): name is OpenAIEncodingName {
   return (OPENAI_ENCODINGS as readonly string[]).includes(name);
 }

@@ -8,6 +8,8 @@ import type { TokenDescriber } from "./token-logprobs.ts";
 import {
   detectOpenAIEncoding,
   loadOpenAIEncoding,
+  R50K_FINGERPRINT,
+  r50kThrough,
   type OpenAIEncoding,
   type OpenAIEncodingName,
 } from "./openai-encoding.ts";
@@ -26,7 +28,8 @@ export interface ChatMessage {
 
 /**
  * The model's own tokenizer (tokenizer.json) and chat template, reduced to what the engine needs. When the tokenizer
- * is one of OpenAI's encodings, text is encoded with gpt-tokenizer so counts match OpenAI's exactly.
+ * is one of OpenAI's encodings, text is encoded as that encoding (with gpt-tokenizer, or GPT-2's own tokenizer for
+ * r50k_base) so counts match OpenAI's exactly.
  */
 export class Tokenizer implements TokenDescriber {
   /** Vocabulary strings by id, built on first use (logprobs only). */
@@ -41,12 +44,19 @@ export class Tokenizer implements TokenDescriber {
     this.byteLevel = ByteLevelDecoder.of(inner);
   }
 
-  /** `encoding`: the registry's choice; otherwise an OpenAI encoding is detected from the vocabulary. */
+  /**
+   * `encoding`: the registry's choice; otherwise an OpenAI encoding is detected from the vocabulary. GPT-2's own
+   * tokenizer (known by its fingerprint) is r50k_base and encodes for it.
+   */
   static async load(dir: string, encoding?: OpenAIEncodingName): Promise<Tokenizer> {
     const inner = await loadTokenizer(dir);
-    const openai = encoding
-      ? await loadOpenAIEncoding(encoding)
-      : await detectOpenAIEncoding(inner.get_vocab().size, (text) => inner.encode(text, { add_special_tokens: false }));
+    const own = (text: string) => inner.encode(text, { add_special_tokens: false });
+    const openai =
+      (encoding ?? "r50k_base") === "r50k_base" && inner.fingerprint === R50K_FINGERPRINT
+        ? r50kThrough(own)
+        : encoding
+          ? await loadOpenAIEncoding(encoding)
+          : await detectOpenAIEncoding(inner.get_vocab().size, own);
     return new Tokenizer(inner, openai);
   }
 

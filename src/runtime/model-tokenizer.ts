@@ -14,6 +14,7 @@ import { isAbsolute, join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { compactMergeRanks } from "./bpe-merge-ranks.ts";
+import { byteLevelBpeFingerprint } from "./tokenizer-fingerprint.ts";
 
 /** tokenizer_config.json, as far as it is read here. */
 export interface TokenizerConfig {
@@ -44,11 +45,14 @@ export class ModelTokenizer {
   readonly pad_token_id: number | undefined;
   /** Compiled templates by their text (src/engine/tokenizer.ts bounds it for templates sent with requests). */
   readonly _compiled_template_cache = new Map<string, Template>();
+  /** For a byte-level BPE tokenizer: what decides its ids, hashed (src/runtime/tokenizer-fingerprint.ts). */
+  readonly fingerprint: string | undefined;
 
   constructor(
     readonly _tokenizerJSON: Record<string, unknown>,
     readonly config: TokenizerConfig,
   ) {
+    this.fingerprint = byteLevelBpeFingerprint(_tokenizerJSON);
     this._tokenizer = new Tokenizer(_tokenizerJSON, config);
     const pad = tokenFromConfig(config, "pad_token", "eos_token");
     this.pad_token_id = pad === null ? undefined : this._tokenizer.token_to_id(pad);
