@@ -38,6 +38,8 @@ async function git(args: string[], cwd = REPO_ROOT): Promise<string> {
  * work is in progress in the working tree.
  */
 export async function serverTarget(opts: { binary: boolean; ref?: string }): Promise<ServerTarget> {
+  // The binary is dist/gpt3dev as built from the working tree: a ref given with it would be measured as something it is not.
+  if (opts.binary && opts.ref) throw new Error("--binary measures dist/gpt3dev, --server-ref a commit's source: give one of them");
   if (opts.binary) {
     const path = join(REPO_ROOT, "dist", "gpt3dev");
     if (!existsSync(path)) throw new Error(`${path} does not exist: run \`bun run build\` first`);

@@ -75,6 +75,11 @@ describe("bench arguments", () => {
     expect(() => parseArgs(["--fast"], 2, "/r")).toThrow(new ArgsError("unknown argument '--fast'"));
     expect(() => parseArgs(["--binary", "--server-ref", "HEAD"], 2, "/r")).toThrow(ArgsError);
   });
+
+  test("a server target is the binary or a commit's source, never a commit's name on the binary", async () => {
+    const { serverTarget } = await import("../bench/server.ts");
+    await expect(serverTarget({ binary: true, ref: "HEAD" })).rejects.toThrow("--binary measures dist/gpt3dev, --server-ref a commit's source: give one of them");
+  });
 });
 
 describe("bench formatting", () => {
